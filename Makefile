@@ -1,0 +1,35 @@
+# qbank: `make exam` builds the default midterm; `make test` runs the whole test suite.
+# Both set up first: a virtual environment with qbank installed, and TeX Live when it is missing.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+QBANK   = $(BIN)/qbank
+
+.PHONY: setup tex exam test check bench clean
+
+setup: $(VENV)/.installed tex
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+tex:
+	@scripts/install-tex.sh
+
+exam: setup
+	$(QBANK) build --force
+
+check: setup
+	$(QBANK) check
+
+test: setup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(QBANK) check
+
+bench: setup
+	$(BIN)/python bench/bench_build.py
+
+clean:
+	rm -rf output/*/ output/.*.lock $(VENV) *.egg-info .pytest_cache

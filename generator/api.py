@@ -1,0 +1,73 @@
+"""The importable library entry points; the CLI is a thin layer over these."""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+from .bank import DEFAULT_EXAM, load_exam
+from .build import BuildPlan, plan
+from .errors import QbankError
+from .latex import clean_aux, compile_pdf, require_tex
+from .output import locked, refuse_existing, staged, write_atomic
+from .registry import get_kind
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+def default_out(exam_id: str) -> Path:
+    return Path("output") / exam_id
+
+
+def build(exam_path: str | Path = DEFAULT_EXAM, *, versions: int | None = None, seed: int | None = None,
+          out: str | Path | None = None, pdf: bool = True, force: bool = False, jobs: int | None = None,
+          progress: Progress | None = None) -> Path:
+    """Build every version of an exam into ``out`` (exam/key .tex, .pdf, key.json; manifest.json)."""
+    if pdf:
+        require_tex()
+    exam = load_exam(exam_path)
+    n = versions if versions is not None else exam.spec.versions
+    if n < 1:
+        raise QbankError("--versions must be at least 1")
+    out = Path(out) if out is not None else default_out(exam.spec.id)
+    done = 0
+
+    def step(stage: str, total: int) -> Callable[..., None]:
+        def tick(*_: Any) -> None:
+            nonlocal done
+            done += 1
+            if progress:
+                progress(stage, done, total)
+        return tick
+
+    with locked(out):
+        refuse_existing(out, force)  # before the slow part, not after it
+        built: BuildPlan = plan(exam, n, seed, progress=step("drawing and rendering", n))
+        with staged(out, force) as stage:
+            for rel, text in built.files().items():
+                write_atomic(stage / rel, text)
+            if pdf:
+                done = 0
+                texs = [stage / r.version / f"{doc}.tex" for r in built.rendered for doc in ("exam", "key")]
+                compile_all(texs, jobs, step("compiling PDFs", len(texs)))
+    return out
+
+
+def compile_all(texs: list[Path], jobs: int | None, tick: Callable[[], None]) -> None:
+    """Compile many .tex files concurrently; the first failure is raised after the rest stop."""
+    jobs = max(1, jobs or os.cpu_count() or 1)
+
+    def one(tex: Path) -> None:
+        compile_pdf(tex)
+        clean_aux(tex)
+        tick()
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for future in [pool.submit(one, t) for t in texs]:
+            future.result()
+
+
+def solve(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Answers of one solve-contract kind for ``params`` (raises ParamError when invalid)."""
+    return get_kind(kind).solve(params)

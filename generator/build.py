@@ -1,0 +1,295 @@
+"""The build pipeline: draw → solve → render → write (→ compile), for every version of an exam."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import json
+import math
+import signal
+import threading
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from .bank import BankProblem, Exam, sha256
+from .errors import GenerationError, QbankError, Reject, SpecError
+from .texify import Tex, make_env, render
+from .latex import MARKER
+
+GENERATE_TIMEOUT_S = 20
+LIBRARIES = ("qbank", "numpy", "sympy", "jinja2", "pydantic", "pyyaml", "pylatex", "click")
+
+
+def version_labels(n: int) -> list[str]:
+    """A, B, …, Z, AA, AB, … (spreadsheet column names)."""
+    labels = []
+    for i in range(n):
+        label, k = "", i + 1
+        while k:
+            k, r = divmod(k - 1, 26)
+            label = chr(65 + r) + label
+        labels.append(label)
+    return labels
+
+
+def derive_seed(exam_seed: int, version: str, problem_id: str) -> int:
+    """Seed of one problem in one version: adding or reordering problems changes no other draw."""
+    digest = hashlib.sha256(f"qbank:{exam_seed}:{version}:{problem_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def jsonable(value: Any, where: str) -> Any:
+    """Plain JSON data from generator output: numpy scalars/arrays unwrapped, NaN/inf refused."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [jsonable(v, f"{where}[{i}]") for i, v in enumerate(list(value))]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        if not math.isfinite(f):
+            raise ValueError(f"{where} is {f}; answers and parameters must be finite numbers")
+        return f
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"{where} has type {type(value).__name__}; expected JSON data")
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float, message: str) -> Iterator[None]:
+    """Stop a generator that loops; only possible in the main thread (SIGALRM)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def _raise(signum, frame):
+        raise GenerationError(message)
+
+    old = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One drawn problem of one version: everything the exam, key and manifest need."""
+
+    number: int
+    problem_id: str
+    seed: int | None
+    points: dict[str, int]
+    params: dict[str, Any]
+    answers: dict[str, Any]
+    items: list[dict[str, Any]]
+
+    @property
+    def total(self) -> int:
+        return sum(self.points.values())
+
+
+def draw_params(bp: BankProblem, seed: int) -> dict[str, Any]:
+    """Draw non-degenerate parameters with bounded retries; errors name the problem and seed."""
+    gen = bp.generator
+    rng = np.random.default_rng(seed)
+    reasons: dict[str, int] = {}
+    for _ in range(gen.max_tries):
+        try:
+            params = gen.draw(rng)
+            gen.validate(params)
+            return params
+        except Reject as r:
+            reasons[str(r)] = reasons.get(str(r), 0) + 1
+    common = max(reasons, key=reasons.get) if reasons else "?"
+    raise GenerationError(f"problem '{bp.spec.id}' (seed {seed}): no acceptable draw in {gen.max_tries} "
+                          f"tries; most common rejection: {common}. Widen its space in {bp.path}")
+
+
+def solve_params(bp: BankProblem, params: dict[str, Any]) -> tuple[dict, list[dict]]:
+    """Answers and solve-contract items for ``params``, as plain JSON data."""
+    from .registry import get_kind
+
+    answers = jsonable(bp.generator.solve(params), "answers")
+    items = []
+    for kind, item_params in bp.generator.items(params):
+        item_params = jsonable(item_params, f"{kind} params")
+        items.append({"kind": kind, "params": item_params,
+                      "answers": jsonable(get_kind(kind).solve(item_params), f"{kind} answers")})
+    return answers, items
+
+
+def make_instance(exam: Exam, index: int, version: str, exam_seed: int) -> Instance:
+    """Draw (or take the pinned parameters of) problem ``index`` for ``version`` and solve it."""
+    entry = exam.spec.problems[index]
+    bp = exam.bank.problems[entry.problem]
+    points = dict(entry.points or bp.spec.points)
+    seed = derive_seed(exam_seed, version, bp.spec.id)
+    where = f"problem '{bp.spec.id}' (version {version}, seed {seed})"
+    try:
+        with time_limit(GENERATE_TIMEOUT_S, f"{where}: generator ran past {GENERATE_TIMEOUT_S} s"):
+            if entry.params is not None:
+                params = dict(entry.params)
+                try:
+                    bp.generator.validate(params)
+                except (Reject, QbankError) as e:
+                    msg = e.message if isinstance(e, QbankError) else str(e)
+                    raise SpecError([exam.located.error(("problems", index, "params"), msg)]) from None
+                seed = None
+            else:
+                params = draw_params(bp, seed)
+            params = jsonable(params, "params")
+            answers, items = solve_params(bp, params)
+    except QbankError:
+        raise
+    except Exception as e:  # a generator bug: keep the cause, name the problem and seed
+        raise GenerationError(f"{where}: generator raised {type(e).__name__}: {e}") from e
+    return Instance(index + 1, bp.spec.id, seed, points, params, answers, items)
+
+
+@dataclass
+class Rendered:
+    """The LaTeX of one version: exam and key."""
+
+    version: str
+    instances: list[Instance]
+    exam_tex: str
+    key_tex: str
+
+
+def _problem_body(exam: Exam, env, inst: Instance, version: str, key: bool) -> Tex:
+    bp = exam.bank.problems[inst.problem_id]
+    ctx = {
+        "params": inst.params, "answers": inst.answers, "items": inst.items, "points": inst.points,
+        "total": inst.total, "key": key, "version": version, "number": inst.number,
+        "title": bp.spec.title,
+        **bp.generator.context(inst.params, inst.answers),
+    }
+    if bp.spec.body is not None:
+        text = render(env, None, ctx, source=bp.spec.body, source_name=f"{bp.path} (body)")
+        origin = f"{bp.path} (body)"
+    else:
+        text = render(env, bp.spec.template_name, ctx)
+        origin = bp.spec.template_name
+    return Tex(f"{MARKER}problem {inst.number} '{inst.problem_id}', template {origin}\n{text}")
+
+
+def render_version(exam: Exam, version: str, instances: list[Instance], student: dict | None = None) -> Rendered:
+    """Render the exam and key LaTeX of one version from its drawn instances."""
+    env = make_env(exam.bank.template_dirs)
+    docs = {}
+    for key in (False, True):
+        problems = [{"number": inst.number, "id": inst.problem_id,
+                     "title": exam.bank.problems[inst.problem_id].spec.title,
+                     "points": inst.points, "total": inst.total,
+                     "newpage": exam.spec.problems[inst.number - 1].newpage,
+                     "body": _problem_body(exam, env, inst, version, key)} for inst in instances]
+        ctx = {"exam": exam.spec, "version": version, "key": key, "problems": problems,
+               "total_points": sum(i.total for i in instances), "student": student}
+        docs[key] = render(env, "exam.tex.j2", ctx)
+    return Rendered(version, instances, docs[False], docs[True])
+
+
+def template_hash(exam: Exam, name: str) -> str:
+    for d in exam.bank.template_dirs:
+        if (d / name).is_file():
+            return sha256(d / name)
+    return ""
+
+
+def key_json(exam: Exam, r: Rendered) -> dict:
+    """The answer key of one version as data (solve-contract items inside each problem)."""
+    return {
+        "exam": exam.spec.id,
+        "version": r.version,
+        "total_points": sum(i.total for i in r.instances),
+        "problems": [
+            {"number": i.number, "id": i.problem_id, "title": exam.bank.problems[i.problem_id].spec.title,
+             "points": i.points, "answers": i.answers, "items": i.items}
+            for i in r.instances
+        ],
+    }
+
+
+def _libraries() -> dict[str, str]:
+    out = {}
+    for lib in LIBRARIES:
+        try:
+            out[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            out[lib] = "not installed"
+    return out
+
+
+def manifest(exam: Exam, seed: int, rendered: list[Rendered]) -> dict:
+    """Everything needed to re-derive and re-render the build a year from now."""
+    def hashes(pid: str) -> dict[str, str]:
+        bp = exam.bank.problems[pid]
+        gen_file = Path(inspect.getsourcefile(type(bp.generator)) or "")
+        return {"spec": sha256(bp.path), "generator": sha256(gen_file) if gen_file.is_file() else "",
+                "template": template_hash(exam, bp.spec.template_name) if bp.spec.body is None else ""}
+
+    try:
+        exam_path = str(exam.path.resolve().relative_to(exam.bank.root.resolve()))
+    except ValueError:
+        exam_path = str(exam.path)
+    return {
+        "format": 1,
+        "exam": {"id": exam.spec.id, "path": exam_path, "sha256": sha256(exam.path),
+                 "template_sha256": template_hash(exam, "exam.tex.j2")},
+        "seed": seed,
+        "libraries": _libraries(),
+        "versions": [
+            {"label": r.version, "problems": [
+                {"number": i.number, "id": i.problem_id, "seed": i.seed, "points": i.points,
+                 "params": i.params, "answers": i.answers, "items": i.items, "hashes": hashes(i.problem_id)}
+                for i in r.instances]}
+            for r in rendered
+        ],
+    }
+
+
+def dumps(data: Any) -> str:
+    """Canonical JSON for keys and manifests (stable across runs)."""
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+@dataclass
+class BuildPlan:
+    """What one build produces, before anything is written."""
+
+    exam: Exam
+    seed: int
+    rendered: list[Rendered] = field(default_factory=list)
+
+    def files(self) -> dict[str, str]:
+        """Relative path → text of every file the build writes (PDFs come later)."""
+        out = {}
+        for r in self.rendered:
+            out[f"{r.version}/exam.tex"] = r.exam_tex
+            out[f"{r.version}/key.tex"] = r.key_tex
+            out[f"{r.version}/key.json"] = dumps(key_json(self.exam, r))
+        out["manifest.json"] = dumps(manifest(self.exam, self.seed, self.rendered))
+        return out
+
+
+def plan(exam: Exam, versions: int, seed: int | None = None,
+         progress: Callable[[str], None] | None = None) -> BuildPlan:
+    """Draw, solve and render every version in memory."""
+    seed = exam.spec.seed if seed is None else seed
+    p = BuildPlan(exam, seed)
+    for label in version_labels(versions):
+        instances = [make_instance(exam, i, label, seed) for i in range(len(exam.spec.problems))]
+        p.rendered.append(render_version(exam, label, instances))
+        if progress:
+            progress(label)
+    return p

@@ -1,0 +1,99 @@
+"""The ``qbank`` command line: parses options and calls :mod:`generator.api`. No logic lives here."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import api
+from .bank import DEFAULT_EXAM, load_bank
+from .errors import QbankError, SpecError
+from .registry import KINDS, load_all
+from .yamlio import load_yaml
+
+
+class _Progress:
+    """A progress bar per build stage on standard error (hidden when not a terminal)."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.stage = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = click.progressbar(length=total, label=stage.capitalize(), file=sys.stderr,
+                                         show_eta=True, show_pos=True)
+            self.bar.__enter__()
+        self.bar.update(done - self.bar.pos)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="qbank")
+def main() -> None:
+    """qbank: exams and answer keys from a bank of parametrized YAML problems."""
+
+
+@main.command()
+@click.argument("exam", type=click.Path(dir_okay=False, path_type=Path), default=str(DEFAULT_EXAM))
+@click.option("--versions", "-n", type=click.IntRange(1, 702), default=None,
+              help="Number of versions (A, B, …); default: the exam spec's 'versions'.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
+              help="Exam seed; default: the exam spec's 'seed'.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder; default output/<exam-id>.")
+@click.option("--no-pdf", is_flag=True, help="Write the LaTeX and keys only; do not compile.")
+@click.option("--force", is_flag=True, help="Replace an existing build in the output folder.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
+              help="PDFs compiled at once; default: the number of cores.")
+def build(exam, versions, seed, out, no_pdf, force, jobs):
+    """Build exam and answer-key PDFs for every version of EXAM (default bank/exams/midterm.yaml)."""
+    progress = _Progress()
+    try:
+        path = api.build(exam, versions=versions, seed=seed, out=out, pdf=not no_pdf, force=force,
+                         jobs=jobs, progress=progress)
+    finally:
+        progress.close()
+    click.echo(f"Built {path}" + (" (LaTeX only, --no-pdf)" if no_pdf else ""))
+
+
+@main.command()
+@click.argument("kind")
+@click.option("--params", "params_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="YAML or JSON file holding one mapping of parameters.")
+def solve(kind, params_file):
+    """Print the answers of solve-contract KIND for a parameter file, as JSON."""
+    load_all()
+    if kind not in KINDS:
+        raise QbankError(f"unknown kind '{kind}'; valid: {', '.join(sorted(KINDS))}")
+    try:
+        params = load_yaml(params_file).data  # JSON is YAML
+    except SpecError as e:
+        raise QbankError(e.messages[0]) from None
+    answers = api.solve(kind, params)
+    click.echo(json.dumps(answers, allow_nan=False))
+
+
+@main.command(name="list")
+@click.option("--bank", "root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              help="Folder holding bank/problems (default: here).")
+def list_(root):
+    """List the bank's problems with title, points and topics."""
+    bank = load_bank(root)
+    rows = [(pid, bp.spec.title, str(bp.spec.total), ", ".join(bp.spec.topics)) for pid, bp in sorted(bank.problems.items())]
+    head = ("ID", "TITLE", "POINTS", "TOPICS")
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(3)]
+    for r in [head] + rows:
+        click.echo(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}".rstrip())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

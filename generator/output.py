@@ -1,0 +1,98 @@
+"""Writing builds safely: a lock per output folder, a staging folder moved into place whole."""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from .errors import OutputError
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write a file so that readers see the old or the new content, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def safe_child(base: Path, name: str) -> Path:
+    """``base/name`` for a name made by qbank; refuses anything that would leave ``base``."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise OutputError(f"unsafe output name {name!r}")
+    child = base / name
+    if child.resolve().parent != base.resolve():
+        raise OutputError(f"unsafe output name {name!r}")
+    return child
+
+
+@contextlib.contextmanager
+def locked(out: Path) -> Iterator[None]:
+    """Hold the lock of output folder ``out``; a second build refuses, naming the holder."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = out.parent / f".{out.name}.lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            raise OutputError(f"{out} is being built by {holder}; wait for it to finish") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"qbank pid {os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def refuse_existing(out: Path, force: bool) -> None:
+    """An existing build is never replaced without ``--force``."""
+    if out.exists() and not force:
+        raise OutputError(f"{out} already exists; use --force to replace it or --out to choose another folder")
+
+
+@contextlib.contextmanager
+def staged(out: Path, force: bool) -> Iterator[Path]:
+    """A fresh staging folder beside ``out``; on success it replaces ``out`` whole.
+
+    Any failure (or interrupt) removes the staging folder and leaves ``out`` as it was.
+    """
+    refuse_existing(out, force)
+    for pattern in (f".{out.name}.staging-*", f".{out.name}.old-*"):  # left by a build that was killed
+        for stale in out.parent.glob(pattern):
+            shutil.rmtree(stale, ignore_errors=True)
+    stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
+    try:
+        yield stage
+        _fsync_dir(stage)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+            os.replace(out, old / "build")
+            os.replace(stage, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(stage, out)
+        _fsync_dir(out.parent)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

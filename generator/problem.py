@@ -1,0 +1,70 @@
+"""The small contract every problem generator follows.
+
+A generator is built with its validated parameter space (the spec's ``space:``). It draws
+parameters from a ``numpy.random.Generator`` it is handed, refuses degenerate draws by raising
+:class:`Reject`, solves, and re-derives the same answers by an independent route in ``check``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from .errors import Reject  # re-exported for generator modules
+
+__all__ = ["Problem", "Space", "Reject", "close"]
+
+
+class Space(BaseModel):
+    """Base of every generator's parameter-space model: strict types, unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Problem:
+    """Base class of a problem generator (see docs/writing-a-problem.md)."""
+
+    name: ClassVar[str]
+    Space: ClassVar[type[Space]] = Space
+    max_tries: ClassVar[int] = 1000
+
+    def __init__(self, space: Space):
+        self.space = space
+
+    def draw(self, rng: np.random.Generator) -> dict[str, Any]:
+        """Draw one set of parameters (JSON-able); raise Reject for a degenerate draw."""
+        raise NotImplementedError
+
+    def validate(self, params: dict[str, Any]) -> None:
+        """Raise Reject(reason) if ``params`` are degenerate; also run on pinned parameters."""
+
+    def items(self, params: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """The solve-contract items of this problem: ``[(kind, item_params), ...]``."""
+        return []
+
+    def solve(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Every answer the key shows, as JSON-able data."""
+        raise NotImplementedError
+
+    def check(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The same answers as :meth:`solve`, derived independently (brute force, a forward pass…)."""
+        raise NotImplementedError
+
+    def context(self, params: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
+        """Extra template variables (figures, formatted tables); none by default."""
+        return {}
+
+
+def close(a: Any, b: Any, rel: float = 1e-6, abs_tol: float = 1e-9) -> bool:
+    """Deep comparison of JSON-like answers with the contract's relative tolerance."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(close(a[k], b[k], rel, abs_tol) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(close(x, y, rel, abs_tol) for x, y in zip(a, b))
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b or a == b and type(a) is type(b)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(a, b, rel_tol=rel, abs_tol=abs_tol)
+    return a == b

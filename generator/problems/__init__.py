@@ -1,0 +1,1 @@
+"""Problem generators, one module each; every module registers itself on import."""

@@ -1,0 +1,145 @@
+"""The one typed schema of qbank's YAML: problem specs and exam specs.
+
+Validated once at load time; nothing downstream sees raw dicts. Validation errors are mapped
+back to ``file:line: key.path: message`` through :mod:`generator.yamlio`.
+"""
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from .yamlio import Located
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
+Text = Annotated[str, StringConstraints(min_length=1)]
+Points = Annotated[int, Field(gt=0, le=1000)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ProblemSpec(_Strict):
+    """A problem in the bank: ``bank/problems/<id>.yaml``."""
+
+    id: Slug
+    """Unique name of the problem, used by exam specs and in seeds (lowercase, digits, dashes)."""
+    title: Text
+    """Heading printed above the problem."""
+    topics: list[Text] = []
+    """Topic tags, shown by ``qbank list``."""
+    generator: Text
+    """Name of the registered generator module that draws and solves it."""
+    points: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+$")], Points]
+    """Points per part, in order: ``{a: 6, b: 4}``."""
+    template: Text | None = None
+    """Jinja2 LaTeX template file under ``templates/problems/``; default ``<generator>.tex.j2``."""
+    body: Text | None = None
+    """Inline Jinja2 LaTeX instead of a template file."""
+    space: dict[str, Any] = {}
+    """Parameter space: ranges, choices, pools and constraints, checked by the generator."""
+
+    @model_validator(mode="after")
+    def _one_body(self) -> "ProblemSpec":
+        if self.template and self.body:
+            raise ValueError("give either 'template' or 'body', not both")
+        if not self.points:
+            raise ValueError("'points' needs at least one part")
+        return self
+
+    @property
+    def template_name(self) -> str:
+        return self.template or f"problems/{self.generator}.tex.j2"
+
+    @property
+    def total(self) -> int:
+        return sum(self.points.values())
+
+
+class ExamProblem(_Strict):
+    """One entry of an exam's ordered problem list."""
+
+    problem: Slug
+    """The problem's id in the bank."""
+    points: dict[str, Points] | None = None
+    """Points per part for this exam, overriding the problem's (same part names)."""
+    params: dict[str, Any] | None = None
+    """Pinned parameters: every version uses exactly these instead of a fresh draw."""
+    newpage: bool = True
+    """Start the problem on a new page."""
+
+
+DEFAULT_FIELDS = ["Student ID", "Name (printed)", "Signature", "Discussion section",
+                  "Row and seat", "Left neighbour (name, SID)", "Right neighbour (name, SID)",
+                  "Front neighbour (name, SID)", "Back neighbour (name, SID)"]
+
+
+class ExamSpec(_Strict):
+    """An exam: ``bank/exams/<id>.yaml``."""
+
+    id: Slug
+    """Name of the exam; the default output folder is ``output/<id>``."""
+    course: Text
+    term: Text
+    title: Text
+    instructor: Text
+    date: Text
+    room: Text
+    duration: Text
+    instructions: list[Text] = []
+    """Bullet points printed on the cover page."""
+    cover_fields: list[Text] = DEFAULT_FIELDS
+    """Fields students fill in on the cover page."""
+    seed: int = 0
+    """Exam seed; each version's and problem's seed derives from it."""
+    versions: Annotated[int, Field(ge=1, le=702)] = 2
+    """Default number of versions (A, B, …)."""
+    problems: Annotated[list[ExamProblem], Field(min_length=1)]
+    """The ordered problems."""
+
+
+_HINTS = {
+    "string_type": "expected a string",
+    "int_type": "expected an integer",
+    "float_type": "expected a number",
+    "bool_type": "expected true or false",
+    "list_type": "expected a list",
+    "dict_type": "expected a mapping",
+    "missing": "missing required key",
+    "extra_forbidden": "unknown key",
+}
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()} (YAML reads unquoted yes/no/on/off as booleans; quote it)"
+    if isinstance(value, (dict, list)):
+        return type(value).__name__
+    return repr(value)
+
+
+def validate(model: type[BaseModel], data: Any) -> Any:
+    """Validate YAML data strictly in JSON mode (lists are accepted for tuples, ints for floats)."""
+    return model.model_validate_json(json.dumps(data))
+
+
+def validation_messages(err: ValidationError, located: Located, prefix: tuple = ()) -> list[str]:
+    """Turn pydantic errors into ``file:line: key.path: message`` lines, one per error."""
+    out = []
+    for e in err.errors(include_url=False):
+        loc = prefix + tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        kind = e["type"]
+        if kind == "missing":
+            msg = "missing required key"
+        elif kind == "extra_forbidden":
+            msg = "unknown key"
+        elif kind in _HINTS:
+            msg = f"{_HINTS[kind]}, got {_describe(e['input'])}"
+        elif kind == "value_error":
+            msg = str(e["msg"]).removeprefix("Value error, ")
+        else:
+            msg = f"{e['msg'][0].lower()}{e['msg'][1:]}, got {_describe(e['input'])}"
+        out.append(located.error(loc, msg))
+    return out

@@ -1,0 +1,173 @@
+"""Text into LaTeX: one escaper, number formatting, and the one Jinja environment factory.
+
+Everything rendered is escaped by default (Jinja ``finalize``); trusted LaTeX — template text,
+math built by generators — is marked by type with pylatex's :class:`NoEscape`.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import sys
+import unicodedata
+from pathlib import Path
+from typing import Any, Iterable
+
+import jinja2
+import numpy as np
+from pylatex import Matrix
+from pylatex.utils import NoEscape, escape_latex
+
+from .errors import QbankError, TemplateError
+
+Tex = NoEscape  # trusted LaTeX, passed through unescaped
+
+# pylatex escapes TeX's specials one character at a time; these are the ones it leaves alone that
+# still misprint (OT1 ligatures, ``^^`` notation) or should not reach TeX at all.
+_EXTRA = {
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    "\n": " ",
+    "\r": " ",
+    "\t": " ",
+}
+
+# What pdflatex with T1 fonts and utf8 input can set: ASCII, Latin-1, Latin Extended-A and the
+# common typographic punctuation. Anything else would stop the compile halfway through a batch.
+_SETTABLE = (
+    set(range(0x20, 0x7F))
+    | set(range(0xA0, 0x180))
+    | {0x2013, 0x2014, 0x2018, 0x2019, 0x201C, 0x201D, 0x2026, 0x20AC}
+) - {0x149}
+
+
+class UnsettableCharacter(QbankError):
+    """Text holds a character pdflatex cannot typeset."""
+
+
+def escape(value: Any, *, what: str = "text") -> Tex:
+    """Escape arbitrary text for LaTeX in one pass; reject characters pdflatex cannot set."""
+    if isinstance(value, NoEscape):
+        return value
+    text = unicodedata.normalize("NFC", str(value))
+    out = []
+    for ch in text:
+        if ch in _EXTRA:
+            out.append(_EXTRA[ch])
+            continue
+        code = ord(ch)
+        if unicodedata.category(ch) == "Cc":  # control characters are dropped, never sent to TeX
+            continue
+        if code not in _SETTABLE:
+            raise UnsettableCharacter(
+                f"{what}: character {ch!r} (U+{code:04X}, {unicodedata.name(ch, 'unnamed')}) "
+                "cannot be typeset by pdflatex; replace it in {what}".replace("{what}", what)
+            )
+        out.append(escape_latex(ch))
+    return Tex("".join(out))
+
+
+def fmt_num(x: Any, digits: int = 4) -> str:
+    """Format a number as a student would write it: ``3``, ``-0.25``, ``1.5`` (no ``1.50``)."""
+    if isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"expected a number, got boolean {x}")
+    if isinstance(x, numbers.Integral):
+        return str(int(x))
+    x = float(x)
+    if not math.isfinite(x):
+        raise ValueError(f"cannot print non-finite number {x}")
+    if abs(x - round(x)) < 1e-9:
+        return str(int(round(x)))
+    s = f"{round(x, digits):.{digits}f}".rstrip("0").rstrip(".")
+    return "0" if s in ("-0", "") else s
+
+
+def num(x: Any, digits: int = 4) -> Tex:
+    """Template filter: a number as trusted LaTeX (use inside math)."""
+    return Tex(fmt_num(x, digits))
+
+
+def vec(xs: Iterable[Any], digits: int = 4) -> Tex:
+    """Template filter: a vector written ``(1, 2, 3)`` for math mode."""
+    return Tex("(" + ", ".join(fmt_num(x, digits) for x in xs) + ")")
+
+
+def matrix(rows: Any, digits: int = 4, mtype: str = "b") -> Tex:
+    """Template filter: a numpy-compatible 2-D array as a LaTeX matrix (via pylatex)."""
+    arr = np.asarray(rows, dtype=float)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    shown = np.vectorize(lambda v: fmt_num(v, digits), otypes=[object])(arr)
+    return Tex(Matrix(shown, mtype=mtype).dumps())
+
+
+def _join(items: Iterable[Any], sep: str = "") -> Tex:
+    """LaTeX-aware ``join``: escapes each untrusted item, keeps the result trusted."""
+    return Tex(escape(sep).join(_finalize(i) for i in items))
+
+
+def _finalize(value: Any) -> Any:
+    if isinstance(value, NoEscape):
+        return value
+    if value is None:
+        raise TemplateError("a template printed None; a value is missing")
+    if isinstance(value, (numbers.Number, np.generic)) and not isinstance(value, (bool, np.bool_)):
+        return fmt_num(value)
+    return escape(value)
+
+
+def make_env(search_paths: Iterable[Path]) -> jinja2.Environment:
+    """The one Jinja environment: LaTeX-safe delimiters, StrictUndefined, escaping by default."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(p) for p in search_paths]),
+        undefined=jinja2.StrictUndefined,
+        block_start_string="<%",
+        block_end_string="%>",
+        variable_start_string="<<",
+        variable_end_string=">>",
+        comment_start_string="<#",
+        comment_end_string="#>",
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+        finalize=_finalize,
+    )
+    env.filters.update(num=num, vec=vec, matrix=matrix, tex=Tex, escape=escape, e=escape, join=_join)
+    env.globals.update(Tex=Tex, num=num, vec=vec, matrix=matrix, enumerate=enumerate, zip=zip, len=len, range=range)
+    return env
+
+
+def _template_location(exc: BaseException, fallback: str) -> str:
+    """``file:line`` of the template frame where a render error happened."""
+    tb = exc.__traceback__
+    where = fallback
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.endswith((".j2", ".tex")) or name == "<template>":
+            where = f"{name}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
+
+
+def render(env: jinja2.Environment, name: str | None, context: dict, *, source: str | None = None,
+           source_name: str = "<template>") -> str:
+    """Render a template file (``name``) or inline ``source``; errors name the template and line."""
+    try:
+        if source is not None:
+            template = env.from_string(source)
+            template.filename = source_name
+        else:
+            template = env.get_template(name)
+        return template.render(context)
+    except jinja2.TemplateNotFound as e:
+        searched = ", ".join(str(p) for p in env.loader.searchpath)  # type: ignore[union-attr]
+        raise TemplateError(f"template '{e.name}' not found; looked in: {searched}") from None
+    except jinja2.TemplateSyntaxError as e:
+        raise TemplateError(f"{e.filename or source_name}:{e.lineno}: template syntax error: {e.message}") from None
+    except jinja2.UndefinedError as e:
+        where = _template_location(e, source_name if source is not None else str(name))
+        raise TemplateError(f"{where}: undefined template variable: {e.message}") from None
+    except QbankError as e:
+        where = _template_location(e, source_name if source is not None else str(name))
+        raise type(e)(f"{where}: {e.message}") from None
