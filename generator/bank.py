@@ -7,9 +7,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .errors import SpecError
+from .errors import SpecError, UnknownNameError
 from .problem import Problem
-from .registry import GENERATORS, load_all
+from .registry import get_generator
 from .schema import ExamSpec, ProblemSpec, validate, validation_messages
 from .yamlio import Located, load_yaml
 
@@ -54,10 +54,12 @@ def _load_problem(path: Path) -> tuple[BankProblem | None, list[str]]:
         spec = validate(ProblemSpec, located.data)
     except ValidationError as e:
         return None, validation_messages(e, located)
-    if spec.generator not in GENERATORS:
-        return None, [located.error(("generator",), f"unknown generator '{spec.generator}'; valid: "
-                                    f"{', '.join(sorted(GENERATORS))}")]
-    cls = GENERATORS[spec.generator]
+    if spec.id != path.stem:
+        return None, [located.error(("id",), f"the id must match the file name: expected '{path.stem}', got '{spec.id}'")]
+    try:
+        cls = get_generator(spec.generator)
+    except UnknownNameError as e:
+        return None, [located.error(("generator",), e.message)]
     try:
         space = validate(cls.Space, spec.space)
     except ValidationError as e:
@@ -65,25 +67,26 @@ def _load_problem(path: Path) -> tuple[BankProblem | None, list[str]]:
     return BankProblem(spec, path, located, cls(space)), []
 
 
-def load_bank(root: str | Path = ".") -> Bank:
-    """Load and validate every ``bank/problems/*.yaml`` under ``root``; raise with all errors."""
-    load_all()
-    root = Path(root)
+def problem_paths(root: Path) -> dict[str, Path]:
+    """``id → bank/problems/<id>.yaml`` for every problem file under ``root``."""
     folder = root / "bank" / "problems"
     if not folder.is_dir():
         raise SpecError([f"{folder}: no such folder (a bank holds its problem specs in bank/problems/)"])
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+
+
+def load_bank(root: str | Path = ".", only: list[str] | None = None) -> Bank:
+    """Load and validate the bank's problem specs (all, or ``only`` these ids); raise with all errors."""
+    root = Path(root)
+    paths = problem_paths(root)
+    wanted = paths if only is None else {pid: paths[pid] for pid in dict.fromkeys(only) if pid in paths}
     problems: dict[str, BankProblem] = {}
     errors: list[str] = []
-    for path in sorted(folder.glob("*.y*ml")):
+    for pid, path in wanted.items():
         bp, errs = _load_problem(path)
         errors += errs
-        if bp is None:
-            continue
-        if bp.spec.id in problems:
-            errors.append(bp.located.error(("id",), f"problem id '{bp.spec.id}' is also used by "
-                                           f"{problems[bp.spec.id].path}"))
-            continue
-        problems[bp.spec.id] = bp
+        if bp is not None:
+            problems[pid] = bp
     if errors:
         raise SpecError(errors)
     return Bank(root, problems)
@@ -115,14 +118,16 @@ def load_exam(path: str | Path = DEFAULT_EXAM) -> Exam:
         spec = validate(ExamSpec, located.data)
     except ValidationError as e:
         raise SpecError(validation_messages(e, located)) from None
-    bank = load_bank(bank_root_of(path))
-    errors = []
+    root = bank_root_of(path)
+    known = problem_paths(root)
+    errors = [located.error(("problems", i, "problem"), f"unknown problem '{e.problem}'; valid: {', '.join(known)}")
+              for i, e in enumerate(spec.problems) if e.problem not in known]
+    if errors:
+        raise SpecError(errors)
+    bank = load_bank(root, only=[e.problem for e in spec.problems])
     for i, entry in enumerate(spec.problems):
-        bp = bank.problems.get(entry.problem)
-        if bp is None:
-            errors.append(located.error(("problems", i, "problem"), f"unknown problem '{entry.problem}'; "
-                                        f"valid: {', '.join(sorted(bank.problems))}"))
-        elif entry.points is not None and list(entry.points) != list(bp.spec.points):
+        bp = bank.problems[entry.problem]
+        if entry.points is not None and list(entry.points) != list(bp.spec.points):
             errors.append(located.error(("problems", i, "points"), f"parts must be "
                                         f"{', '.join(bp.spec.points)} (as in {bp.path.name}), got "
                                         f"{', '.join(entry.points)}"))

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .bank import BankProblem, Exam, sha256
+from .bank import Bank, BankProblem, Exam, sha256
 from .errors import GenerationError, QbankError, Reject, SpecError
 from .texify import Tex, make_env, render
 from .latex import MARKER
@@ -166,8 +166,9 @@ class Rendered:
     key_tex: str
 
 
-def _problem_body(exam: Exam, env, inst: Instance, version: str, key: bool) -> Tex:
-    bp = exam.bank.problems[inst.problem_id]
+def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool) -> Tex:
+    """The LaTeX of one drawn problem (statement, and solutions when ``key``)."""
+    bp = bank.problems[inst.problem_id]
     ctx = {
         "params": inst.params, "answers": inst.answers, "items": inst.items, "points": inst.points,
         "total": inst.total, "key": key, "version": version, "number": inst.number,
@@ -192,7 +193,7 @@ def render_version(exam: Exam, version: str, instances: list[Instance], student:
                      "title": exam.bank.problems[inst.problem_id].spec.title,
                      "points": inst.points, "total": inst.total,
                      "newpage": exam.spec.problems[inst.number - 1].newpage,
-                     "body": _problem_body(exam, env, inst, version, key)} for inst in instances]
+                     "body": problem_body(exam.bank, env, inst, version, key)} for inst in instances]
         ctx = {"exam": exam.spec, "version": version, "key": key, "problems": problems,
                "total_points": sum(i.total for i in instances), "student": student}
         docs[key] = render(env, "exam.tex.j2", ctx)

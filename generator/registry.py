@@ -68,9 +68,19 @@ def get_kind(name: str) -> Kind:
     return KINDS[name]
 
 
+def generator_names() -> list[str]:
+    """Every generator module's name (a generator is named after its module)."""
+    from . import problems
+
+    return sorted(i.name for i in pkgutil.iter_modules(problems.__path__) if not i.name.startswith("_"))
+
+
 def get_generator(name: str) -> type:
-    """The generator class called ``name``, or an error listing the valid generators."""
-    load_all()
+    """The generator class called ``name`` (importing only its module), or an error listing the valid ones."""
     if name not in GENERATORS:
-        raise UnknownNameError("generator", name, list(GENERATORS))
+        if name not in generator_names():
+            raise UnknownNameError("generator", name, generator_names())
+        importlib.import_module(f"{__package__}.problems.{name}")
+    if name not in GENERATORS:
+        raise RuntimeError(f"module generator/problems/{name}.py registers no generator named {name!r}")
     return GENERATORS[name]
