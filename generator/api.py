@@ -11,7 +11,10 @@ from .build import BuildPlan, plan
 from .errors import QbankError
 from .latex import clean_aux, compile_pdf, require_tex
 from .output import locked, refuse_existing, staged, write_atomic
+from .check import stress, validate_bank
+from .errors import UnknownNameError
 from .registry import get_kind
+from .verify import Report, verify as verify_build
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -71,3 +74,36 @@ def compile_all(texs: list[Path], jobs: int | None, tick: Callable[[], None]) ->
 def solve(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     """Answers of one solve-contract kind for ``params`` (raises ParamError when invalid)."""
     return get_kind(kind).solve(params)
+
+
+def verify(build_dir: str | Path, exam_path: str | Path | None = None) -> Report:
+    """Verify a build folder (see :mod:`generator.verify`); raises VerifyFailure on any difference."""
+    return verify_build(build_dir, exam_path)
+
+
+def check(root: str | Path = ".", *, seeds: int = 500, only: list[str] | None = None,
+          echo: Callable[[str], None] = print) -> bool:
+    """Validate a bank's specs and stress its generators; print a table; True when all is well."""
+    root = Path(root)
+    bank, errors = validate_bank(root)
+    for e in errors:
+        echo(e)
+    if bank is None:
+        echo(f"check: the bank at {root} has spec errors; generators not stressed")
+        return False
+    ids = only or sorted(bank.problems)
+    unknown = [i for i in ids if i not in bank.problems]
+    if unknown:
+        raise UnknownNameError("problem", unknown[0], list(bank.problems))
+    echo(f"{'PROBLEM':<24} {'SEEDS':>6} {'FAILED':>6} {'DISTINCT':>8} {'TIME':>7}")
+    failed = bool(errors)
+    for pid in ids:
+        r = stress(bank.problems[pid], seeds)
+        echo(f"{pid:<24} {r.seeds:>6} {len(r.failures):>6} {r.distinct:>8} {r.seconds:>6.1f}s")
+        for msg in r.failures[:5]:
+            echo(f"  FAIL {pid}: {msg}")
+        if len(r.failures) > 5:
+            echo(f"  … and {len(r.failures) - 5} more failures of {pid}")
+        failed |= bool(r.failures)
+    echo("check: FAILED" if failed else f"check: specs valid; all {len(ids)} problems passed {seeds} seeds each")
+    return not failed

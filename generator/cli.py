@@ -25,7 +25,7 @@ class _Progress:
         if stage != self.stage:
             self.close()
             self.stage = stage
-            self.bar = click.progressbar(length=total, label=stage.capitalize(), file=sys.stderr,
+            self.bar = click.progressbar(length=total, label=stage[0].upper() + stage[1:], file=sys.stderr,
                                          show_eta=True, show_pos=True)
             self.bar.__enter__()
         self.bar.update(done - self.bar.pos)
@@ -93,6 +93,28 @@ def list_(root):
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(3)]
     for r in [head] + rows:
         click.echo(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}".rstrip())
+
+
+@main.command()
+@click.argument("build_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--exam", "exam_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="Exam spec; default: the path stored in the build's manifest.")
+def verify(build_dir, exam_path):
+    """Re-derive every answer of BUILD_DIR independently and re-render its LaTeX; exit 1 on any difference."""
+    report = api.verify(build_dir, exam_path)
+    click.echo(report.summary(build_dir))
+
+
+@main.command()
+@click.argument("root", type=click.Path(file_okay=False, exists=True, path_type=Path), default=".")
+@click.option("--seeds", type=click.IntRange(1, 100000), default=500, show_default=True,
+              help="Seeds to stress each generator with.")
+@click.option("--problem", "only", multiple=True, help="Check only this problem id (repeatable).")
+def check(root, seeds, only):
+    """Validate every spec in the bank at ROOT and stress every generator over many seeds."""
+    ok = api.check(root, seeds=seeds, only=list(only), echo=click.echo)
+    if not ok:
+        raise click.exceptions.Exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover
