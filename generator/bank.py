@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,8 +107,10 @@ def bank_root_of(exam_path: Path) -> Path:
     """``<root>/bank/exams/x.yaml`` → ``<root>``; any other layout uses the current folder."""
     p = exam_path.resolve()
     if p.parent.name == "exams" and p.parent.parent.name == "bank":
-        return p.parent.parent.parent
-    return Path.cwd()
+        root = p.parent.parent.parent
+        # Shown in every error message: keep it short when the bank is under the current folder.
+        return Path(os.path.relpath(root)) if root.is_relative_to(Path.cwd()) else root
+    return Path(".")
 
 
 def load_exam(path: str | Path = DEFAULT_EXAM) -> Exam:

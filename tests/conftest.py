@@ -32,3 +32,29 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "pdf" in item.keywords:
             item.add_marker(skip)
+
+
+EXAM_HEADER = """\
+id: tiny
+course: Course 101
+term: Fall 2026
+title: Quiz
+instructor: Prof. X
+date: Today
+room: Room 1
+duration: 10 minutes
+seed: 5
+versions: 2
+"""
+
+
+@pytest.fixture
+def tmp_bank(tmp_path, monkeypatch):
+    """A small bank in a temporary folder with the argmax-attention problem and a tiny exam."""
+    (tmp_path / "bank" / "problems").mkdir(parents=True)
+    (tmp_path / "bank" / "exams").mkdir()
+    shutil.copy(ROOT / "bank" / "problems" / "argmax-attention.yaml", tmp_path / "bank" / "problems")
+    (tmp_path / "bank" / "exams" / "tiny.yaml").write_text(
+        EXAM_HEADER + "problems:\n  - problem: argmax-attention\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

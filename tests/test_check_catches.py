@@ -1,0 +1,42 @@
+"""The stress harness itself must fail on a broken generator (a check that cannot fail is a defect)."""
+from __future__ import annotations
+
+from generator.bank import BankProblem, load_bank
+from generator.check import stress
+from generator.problems.argmax_attention import ArgmaxAttention
+
+from .conftest import ROOT
+
+
+class WrongSolver(ArgmaxAttention):
+    """Returns the runner-up instead of the winner: an off-by-one a key must never have."""
+
+    def solve(self, params):
+        answers = super().solve(params)
+        order = sorted(range(len(answers["scores"])), key=lambda i: -answers["scores"][i])
+        return {**answers, "argmax": order[1], "output": params["values"][order[1]]}
+
+
+class Unstable(ArgmaxAttention):
+    """Draws from a global random source: the same seed gives different instances."""
+
+    def draw(self, rng):
+        import random
+
+        return super().draw(__import__("numpy").random.default_rng(random.randrange(10**9)))
+
+
+def _with(cls) -> BankProblem:
+    bp = load_bank(ROOT).problems["argmax-attention"]
+    return BankProblem(bp.spec, bp.path, bp.located, cls(bp.generator.space))
+
+
+def test_wrong_solver_is_caught_on_every_seed():
+    result = stress(_with(WrongSolver), 20)
+    assert len(result.failures) == 20
+    assert "solve and independent check disagree: argmax" in result.failures[0]
+
+
+def test_nondeterministic_draw_is_caught():
+    result = stress(_with(Unstable), 20)
+    assert any("the same seed gave a different draw" in f for f in result.failures)
