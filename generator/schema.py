@@ -8,12 +8,23 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from .yamlio import Located
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
-Text = Annotated[str, StringConstraints(min_length=1)]
+def _settable(text: str) -> str:
+    """Refuse at load time what pdflatex could not typeset (instead of failing mid-batch)."""
+    from .texify import UnsettableCharacter, escape
+
+    try:
+        escape(text)
+    except UnsettableCharacter as e:
+        raise ValueError(e.message.replace("text: ", "", 1)) from None
+    return text
+
+
+Text = Annotated[str, StringConstraints(min_length=1), AfterValidator(_settable)]
 Points = Annotated[int, Field(gt=0, le=1000)]
 
 

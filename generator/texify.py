@@ -27,6 +27,7 @@ _EXTRA = {
     "<": r"\textless{}",
     ">": r"\textgreater{}",
     "|": r"\textbar{}",
+    "^": r"\textasciicircum{}",  # pylatex's \^{} prints a circumflex accent, not a caret
     "\n": " ",
     "\r": " ",
     "\t": " ",
@@ -61,7 +62,7 @@ def escape(value: Any, *, what: str = "text") -> Tex:
         if code not in _SETTABLE:
             raise UnsettableCharacter(
                 f"{what}: character {ch!r} (U+{code:04X}, {unicodedata.name(ch, 'unnamed')}) "
-                "cannot be typeset by pdflatex; replace it in {what}".replace("{what}", what)
+                "cannot be typeset by pdflatex; replace or transliterate it"
             )
         out.append(escape_latex(ch))
     return Tex("".join(out))
