@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
 from .bank import DEFAULT_EXAM, load_exam
-from .build import BuildPlan, plan
-from .errors import QbankError
+from .build import plan
 from .latex import clean_aux, compile_pdf, require_tex
-from .output import locked, refuse_existing, staged, write_atomic
+from .output import locked, recover, refuse_existing, staged, write_atomic
 from .check import stress, validate_bank
-from .errors import UnknownNameError
+from .errors import OutputError, UnknownNameError
 from .registry import get_kind
 from .verify import Report, verify as verify_build
 
@@ -31,30 +31,35 @@ def build(exam_path: str | Path = DEFAULT_EXAM, *, versions: int | None = None, 
         require_tex()
     exam = load_exam(exam_path)
     n = versions if versions is not None else exam.spec.versions
-    if n < 1:
-        raise QbankError("--versions must be at least 1")
     out = Path(out) if out is not None else default_out(exam.spec.id)
-    done = 0
+    try:
+        with locked(out):
+            recover(out)
+            refuse_existing(out, force)  # before the slow part, not after it
+            built = plan(exam, n, seed, progress=_ticker(progress, "drawing and rendering", n))
+            with staged(out, force) as stage:
+                for rel, text in built.files().items():
+                    write_atomic(stage / rel, text)
+                if pdf:
+                    texs = [stage / r.version / f"{doc}.tex" for r in built.rendered for doc in ("exam", "key")]
+                    compile_all(texs, jobs, _ticker(progress, "compiling PDFs", len(texs)))
+    except OSError as e:  # disk full, permissions: the previous build is untouched
+        raise OutputError(f"cannot write {e.filename or out}: {e.strerror or e}") from e
+    return out
 
-    def step(stage: str, total: int) -> Callable[..., None]:
-        def tick(*_: Any) -> None:
-            nonlocal done
+
+def _ticker(progress: Progress | None, stage: str, total: int) -> Callable[..., None]:
+    """A callback that reports one more step of ``stage`` done."""
+    done = 0
+    lock = threading.Lock()  # compile threads tick concurrently
+
+    def tick(*_: Any) -> None:
+        nonlocal done
+        with lock:
             done += 1
             if progress:
                 progress(stage, done, total)
-        return tick
-
-    with locked(out):
-        refuse_existing(out, force)  # before the slow part, not after it
-        built: BuildPlan = plan(exam, n, seed, progress=step("drawing and rendering", n))
-        with staged(out, force) as stage:
-            for rel, text in built.files().items():
-                write_atomic(stage / rel, text)
-            if pdf:
-                done = 0
-                texs = [stage / r.version / f"{doc}.tex" for r in built.rendered for doc in ("exam", "key")]
-                compile_all(texs, jobs, step("compiling PDFs", len(texs)))
-    return out
+    return tick
 
 
 def compile_all(texs: list[Path], jobs: int | None, tick: Callable[[], None]) -> None:

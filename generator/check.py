@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .bank import Bank, BankProblem, load_bank, load_exam
 from .build import GENERATE_TIMEOUT_S, derive_seed, draw_params, jsonable, solve_params, time_limit
-from .errors import GenerationError, QbankError, SpecError
+from .errors import QbankError, SpecError
 from .problem import close
 from .registry import get_kind
 

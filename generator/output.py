@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import fcntl
 import os
 import shutil
@@ -63,30 +65,55 @@ def refuse_existing(out: Path, force: bool) -> None:
         raise OutputError(f"{out} already exists; use --force to replace it or --out to choose another folder")
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    AT_FDCWD, RENAME_EXCHANGE = -100, 2
+    if renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(a))
+
+
+def recover(out: Path) -> None:
+    """Tidy what a killed build left beside ``out``: restore a build caught mid-swap, drop staging."""
+    for old in sorted(out.parent.glob(f".{out.name}.old-*")):
+        if not out.exists() and (old / "build").is_dir():
+            os.replace(old / "build", out)
+        shutil.rmtree(old, ignore_errors=True)
+    for stale in out.parent.glob(f".{out.name}.staging-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def staged(out: Path, force: bool) -> Iterator[Path]:
     """A fresh staging folder beside ``out``; on success it replaces ``out`` whole.
 
-    Any failure (or interrupt) removes the staging folder and leaves ``out`` as it was.
+    Any failure (or interrupt) removes the staging folder and leaves ``out`` as it was; a SIGKILL
+    leaves at most a hidden staging folder, which the next build removes.
     """
+    recover(out)
     refuse_existing(out, force)
-    for pattern in (f".{out.name}.staging-*", f".{out.name}.old-*"):  # left by a build that was killed
-        for stale in out.parent.glob(pattern):
-            shutil.rmtree(stale, ignore_errors=True)
     stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
     try:
         yield stage
         _fsync_dir(stage)
-        if out.exists():
+        if not out.exists():
+            os.replace(stage, out)
+        elif not _exchange(stage, out):  # no atomic swap here: move the old build aside first
             old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
             os.replace(out, old / "build")
             os.replace(stage, out)
             shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(stage, out)
         _fsync_dir(out.parent)
     finally:
-        if stage.exists():
+        if stage.exists():  # after an exchange it holds the previous build
             shutil.rmtree(stage, ignore_errors=True)
 
 

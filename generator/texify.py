@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import sys
 import unicodedata
 from pathlib import Path
 from typing import Any, Iterable
@@ -140,13 +139,13 @@ def make_env(search_paths: Iterable[Path]) -> jinja2.Environment:
 
 
 def _template_location(exc: BaseException, fallback: str) -> str:
-    """``file:line`` of the template frame where a render error happened."""
+    """``file:line`` of the innermost template frame of a render error (inline templates: ``fallback``)."""
     tb = exc.__traceback__
     where = fallback
     while tb is not None:
         name = tb.tb_frame.f_code.co_filename
         if name.endswith((".j2", ".tex")) or name == "<template>":
-            where = f"{name}:{tb.tb_lineno}"
+            where = f"{fallback if name == '<template>' else name}:{tb.tb_lineno}"
         tb = tb.tb_next
     return where
 
@@ -157,7 +156,6 @@ def render(env: jinja2.Environment, name: str | None, context: dict, *, source: 
     try:
         if source is not None:
             template = env.from_string(source)
-            template.filename = source_name
         else:
             template = env.get_template(name)
         return template.render(context)

@@ -1,0 +1,160 @@
+"""Faults from the reliability checklist: failing generators, templates, locks, interrupts, kills."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from generator import build as build_module
+from generator.cli import main
+from generator.output import locked
+from generator.problems.argmax_attention import ArgmaxAttention
+
+EXAM = "bank/exams/tiny.yaml"
+PROBLEM = "bank/problems/argmax-attention.yaml"
+
+
+def snapshot(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def built(runner, tmp_bank):
+    """A previous good build in ./o that every failure below must leave untouched."""
+    assert runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o"]).exit_code == 0
+    return snapshot(tmp_bank / "o")
+
+
+def rebuild(runner):
+    return runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o", "--force", "--seed", "77"])
+
+
+def untouched(tmp_bank, before):
+    assert snapshot(tmp_bank / "o") == before
+    assert not [p.name for p in tmp_bank.iterdir() if p.name.startswith(".o.staging") or p.name.startswith(".o.old")]
+
+
+def test_generator_that_raises_names_problem_and_seed(runner, tmp_bank, built, monkeypatch):
+    monkeypatch.setattr(ArgmaxAttention, "solve", lambda self, p: 1 / 0)
+    r = rebuild(runner)
+    assert r.exit_code == 2
+    line = r.stderr.strip()
+    assert line.startswith("qbank: problem 'argmax-attention' (version A, seed ")
+    assert line.endswith("): generator raised ZeroDivisionError: division by zero")
+    untouched(tmp_bank, built)
+
+
+def test_generator_that_loops_is_stopped(runner, tmp_bank, built, monkeypatch):
+    def forever(self, rng):
+        while True:
+            pass
+    monkeypatch.setattr(ArgmaxAttention, "draw", forever)
+    monkeypatch.setattr(build_module, "GENERATE_TIMEOUT_S", 1)
+    r = rebuild(runner)
+    assert r.exit_code == 2
+    assert "problem 'argmax-attention' (version A, seed" in r.stderr and "generator ran past 1 s" in r.stderr
+    untouched(tmp_bank, built)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), np.float64("-inf")])
+def test_non_finite_answers_are_refused(runner, tmp_bank, built, monkeypatch, bad):
+    monkeypatch.setattr(ArgmaxAttention, "solve", lambda self, p: {"scores": [bad]})
+    r = rebuild(runner)
+    assert r.exit_code == 2
+    assert "answers.scores[0] is " in r.stderr and "must be finite numbers" in r.stderr
+    untouched(tmp_bank, built)
+
+
+def test_numpy_scalars_become_plain_json(runner, tmp_bank, monkeypatch):
+    original = ArgmaxAttention.solve
+    monkeypatch.setattr(ArgmaxAttention, "solve",
+                        lambda self, p: {k: (np.array(v) if isinstance(v, list) else np.int64(v))
+                                         for k, v in original(self, p).items()})
+    r = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o"])
+    assert r.exit_code == 0, r.output
+    key = json.loads((tmp_bank / "o/A/key.json").read_text())
+    assert isinstance(key["problems"][0]["answers"]["argmax"], int)
+
+
+@pytest.mark.parametrize("body,message", [
+    ("Hello << nope >>", f"{PROBLEM} (body):1: undefined template variable: 'nope' is undefined"),
+    ("<% if %>x<% endif %>", f"{PROBLEM} (body):1: template syntax error: Expected an expression, got 'end of statement block'"),
+])
+def test_template_errors_name_file_and_line(runner, tmp_bank, built, body, message):
+    p = tmp_bank / PROBLEM
+    p.write_text(p.read_text() + f"body: '{body}'\n")
+    r = rebuild(runner)
+    assert r.exit_code == 2
+    assert r.stderr.strip() == f"qbank: {message}"
+    untouched(tmp_bank, built)
+
+
+def test_missing_template_says_where_it_looked(runner, tmp_bank, built):
+    p = tmp_bank / PROBLEM
+    p.write_text(p.read_text() + "template: problems/missing.tex.j2\n")
+    r = rebuild(runner)
+    assert r.exit_code == 2
+    assert r.stderr.startswith("qbank: template 'problems/missing.tex.j2' not found; looked in: ")
+    untouched(tmp_bank, built)
+
+
+def test_second_build_into_a_locked_folder_refuses_naming_the_holder(runner, tmp_bank, built):
+    with locked(tmp_bank / "o"):
+        r = rebuild(runner)
+    assert r.exit_code == 2
+    assert r.stderr.strip() == f"qbank: o is being built by qbank pid {os.getpid()}; wait for it to finish"
+    untouched(tmp_bank, built)
+
+
+def test_disk_full_leaves_the_previous_build(runner, tmp_bank, built, monkeypatch):
+    from generator import api
+
+    calls = []
+
+    def full(path, data):
+        calls.append(path)
+        if len(calls) > 2:
+            raise OSError(28, "No space left on device", str(path))
+        return original(path, data)
+    original = api.write_atomic
+    monkeypatch.setattr(api, "write_atomic", full)
+    r = rebuild(runner)
+    assert r.exit_code == 2
+    assert "cannot write" in r.stderr and "No space left on device" in r.stderr
+    untouched(tmp_bank, built)
+
+
+def test_interrupt_leaves_the_previous_build(runner, tmp_bank, built, monkeypatch):
+    from generator import api
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(api, "write_atomic", interrupted)
+    r = rebuild(runner)
+    assert r.exit_code != 0
+    untouched(tmp_bank, built)
+
+
+def test_sigkill_mid_build_leaves_the_previous_build(tmp_bank, built):
+    """Kill -9 a real build at several moments; the old build stays whole every time."""
+    qbank = [sys.executable, "-m", "generator.cli"]
+    for delay in (0.3, 0.6, 0.9, 1.2):
+        proc = subprocess.Popen(qbank + ["build", EXAM, "--no-pdf", "--out", "o", "--force", "-n", "200",
+                                         "--seed", "3"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        after = snapshot(tmp_bank / "o")
+        assert after == built or len(after) == 601, f"partial build visible after kill at {delay}s"
+        if after != built:  # the kill came after the swap: the new build is whole; start again
+            break
+    # the next build cleans whatever the killed one left beside the output folder
+    assert subprocess.run(qbank + ["build", EXAM, "--no-pdf", "--out", "o", "--force"]).returncode == 0
+    assert not [p.name for p in tmp_bank.iterdir() if p.name.startswith(".o.")] or \
+        [p.name for p in tmp_bank.iterdir() if p.name.startswith(".o.")] == [".o.lock"]
