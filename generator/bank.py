@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import qbank_templates
 from pydantic import ValidationError
 
 from .errors import SpecError, UnknownNameError
@@ -14,7 +15,7 @@ from .registry import get_generator
 from .schema import ExamSpec, ProblemSpec, validate, validation_messages
 from .yamlio import Located, load_yaml
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_TEMPLATES = Path(qbank_templates.__file__).resolve().parent
 DEFAULT_EXAM = Path("bank/exams/midterm.yaml")
 
 
@@ -42,7 +43,7 @@ class Bank:
     @property
     def template_dirs(self) -> list[Path]:
         """User templates first, then the ones shipped with qbank."""
-        dirs = [self.root / "templates", PACKAGE_ROOT / "templates"]
+        dirs = [self.root / "templates", PACKAGE_TEMPLATES]
         return list(dict.fromkeys(d.resolve() for d in dirs if d.is_dir()))
 
 

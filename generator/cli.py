@@ -36,7 +36,28 @@ class _Progress:
             self.bar = None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OneLineErrors(click.Group):
+    """Usage errors (bad options, missing files) as one ``qbank: …`` line with exit 2, like all others."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as e:
+            raise _usage(e) from None
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as e:
+            raise _usage(e) from None
+
+
+def _usage(e: click.UsageError) -> QbankError:
+    command = e.ctx.command_path if e.ctx else "qbank"
+    return QbankError(f"{e.format_message()} (see '{command} --help')")
+
+
+@click.group(name="qbank", cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="qbank")
 def main() -> None:
     """qbank: exams and answer keys from a bank of parametrized YAML problems."""

@@ -152,3 +152,20 @@ def test_check_fails_naming_the_problem_when_constraints_are_impossible(runner, 
     r = runner.invoke(main, ["check", "--seeds", "3"])
     assert r.exit_code == 1
     assert "FAIL argmax-attention: seed" in r.stdout and "no acceptable draw in 1000 tries" in r.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["build", EXAM, "--versions", "0"],
+     "qbank: Invalid value for '--versions' / '-n': 0 is not in the range 1<=x<=702. (see 'qbank build --help')"),
+    (["build", EXAM, "--seed", "x"],
+     "qbank: Invalid value for '--seed': 'x' is not a valid integer range. (see 'qbank build --help')"),
+    (["build", "missing.yaml", "--no-pdf"], "qbank: missing.yaml: no such file"),
+    (["verify", "nowhere"],
+     "qbank: Invalid value for 'BUILD_DIR': Directory 'nowhere' does not exist. (see 'qbank verify --help')"),
+    (["frobnicate"], "qbank: No such command 'frobnicate'. (see 'qbank --help')"),
+])
+def test_bad_arguments_give_one_line_and_exit_2(runner, tmp_bank, args, message):
+    r = runner.invoke(main, args)
+    assert r.exit_code == 2
+    assert r.stderr.strip() == message
+    assert not (tmp_bank / "output").exists()
