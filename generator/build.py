@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import inspect
 import json
@@ -184,9 +185,15 @@ def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool) -> Te
     return Tex(f"{MARKER}problem {inst.number} '{inst.problem_id}', template {origin}\n{text}")
 
 
+@functools.lru_cache(maxsize=8)
+def _env(template_dirs: tuple[Path, ...]):
+    """One environment per template search path, so each template is compiled once per process."""
+    return make_env(template_dirs)
+
+
 def render_version(exam: Exam, version: str, instances: list[Instance], student: dict | None = None) -> Rendered:
     """Render the exam and key LaTeX of one version from its drawn instances."""
-    env = make_env(exam.bank.template_dirs)
+    env = _env(tuple(exam.bank.template_dirs))
     docs = {}
     for key in (False, True):
         problems = [{"number": inst.number, "id": inst.problem_id,

@@ -1,0 +1,168 @@
+"""Machine translation with an RNN encoder-decoder: teacher forcing versus generation.
+
+Solve kind ``teacher-forcing``. A sentence pair comes from the spec's pool; the model slips at
+one step (a plausible wrong word from the pair's list, possibly followed by words that go along
+with the slip). Part (a) is conceptual; (b) asks for the decoder inputs during training, (c) for
+the inputs at generation time, where the model's own wrong word is fed back.
+"""
+from __future__ import annotations
+
+import numpy as np
+from pydantic import model_validator
+
+from ..errors import ParamError
+from ..params import string_list
+from ..problem import Problem, Reject, Space
+from ..registry import register, register_kind
+
+SOS = "<sos>"
+MIN_WORDS, MAX_WORDS = 4, 6  # per pool sentence; at most 6 so both unrolled RNNs fit the page
+
+
+def _tokens(params: dict, name: str) -> list[str]:
+    """A non-empty list of non-blank strings."""
+    words = string_list(params, name)
+    for i, w in enumerate(words):
+        if not w.strip():
+            raise ParamError(name, f"token {i} is blank")
+    return words
+
+
+def solve_kind(params: dict) -> dict:
+    """Training inputs: <sos> then the reference shifted by one; generation: <sos> then own outputs."""
+    target = _tokens(params, "target")
+    predicted = _tokens(params, "predicted")
+    if len(predicted) != len(target):
+        raise ParamError("predicted", f"expected {len(target)} tokens (one per target token), got {len(predicted)}")
+    return {"train_inputs": [SOS] + target[:-1], "eval_inputs": [SOS] + predicted[:-1]}
+
+
+def check_kind(params: dict) -> dict:
+    """Independent route: run the decoder loop step by step, feeding back what each mode feeds."""
+    target, predicted = params["target"], params["predicted"]
+    if not isinstance(target, list) or not isinstance(predicted, list) or len(target) != len(predicted):
+        raise ParamError("predicted", "target and predicted must be lists of the same length")
+    train, gen = [], []
+    next_train = next_gen = SOS
+    for step in range(len(target)):
+        train.append(next_train)
+        gen.append(next_gen)
+        next_train = target[step]      # teacher forcing: the reference word, whatever the model said
+        next_gen = predicted[step]     # generation: the model's own output
+    return {"train_inputs": train, "eval_inputs": gen}
+
+
+register_kind("teacher-forcing", solve_kind, check_kind)
+
+
+class Slip(Space):
+    """A plausible mistake: at 1-based ``step`` the model emits ``word``; ``then`` are its next outputs."""
+
+    step: int
+    word: str
+    then: list[str] = []
+
+
+class Pair(Space):
+    """A Spanish sentence, its English reference (space-separated words) and the model's slips."""
+
+    es: str
+    en: str
+    slips: list[Slip]
+
+    @model_validator(mode="after")
+    def _fits(self) -> "Pair":
+        src, tgt = self.es.split(), self.en.split()
+        for name, words in (("es", src), ("en", tgt)):
+            if not MIN_WORDS <= len(words) <= MAX_WORDS:
+                raise ValueError(f"'{name}' must have {MIN_WORDS} to {MAX_WORDS} words, got {len(words)}")
+        if not self.slips:
+            raise ValueError(f"pair '{self.en}' needs at least one slip")
+        for s in self.slips:
+            # The slip must be fed back at a later step, so it cannot be at the last step.
+            if not 1 <= s.step < len(tgt):
+                raise ValueError(f"slip step {s.step} of '{self.en}' must be between 1 and {len(tgt) - 1}")
+            if s.word == tgt[s.step - 1] or not s.word.strip() or " " in s.word:
+                raise ValueError(f"slip word '{s.word}' must be one word differing from '{tgt[s.step - 1]}'")
+            if s.step + len(s.then) > len(tgt):
+                raise ValueError(f"slip at step {s.step} of '{self.en}': 'then' runs past the sentence")
+        return self
+
+
+class TranslationSpace(Space):
+    """The pool of sentence pairs."""
+
+    pairs: list[Pair]
+
+    @model_validator(mode="after")
+    def _enough(self) -> "TranslationSpace":
+        if len(self.pairs) < 2:
+            raise ValueError("the pool needs at least two sentence pairs")
+        return self
+
+
+@register
+class Translation(Problem):
+    """Encoder-decoder RNN for Spanish to English: which words enter the decoder, when?"""
+
+    name = "translation"
+    Space = TranslationSpace
+
+    def draw(self, rng: np.random.Generator) -> dict:
+        pair = self.space.pairs[int(rng.integers(len(self.space.pairs)))]
+        slip = pair.slips[int(rng.integers(len(pair.slips)))]
+        target = pair.en.split()
+        predicted = list(target)
+        predicted[slip.step - 1] = slip.word
+        predicted[slip.step:slip.step + len(slip.then)] = slip.then
+        return {"source": pair.es.split(), "target": target, "predicted": predicted}
+
+    def validate(self, params: dict) -> None:
+        try:
+            source = _tokens(params, "source")
+            answers = solve_kind(params)
+        except ParamError as e:
+            raise Reject(e.message) from None
+        target, predicted = params["target"], params["predicted"]
+        if len(source) > MAX_WORDS or len(target) > MAX_WORDS:
+            raise Reject(f"sentences longer than {MAX_WORDS} words do not fit the figure")
+        if answers["eval_inputs"] == answers["train_inputs"]:
+            raise Reject("the model's mistake is never fed back (none, or only at the last step)")
+        if SOS in target or SOS in predicted:
+            raise Reject("the start token is not a word of the sentence")
+
+    def items(self, params: dict) -> list:
+        return [("teacher-forcing", {"target": params["target"], "predicted": params["predicted"]})]
+
+    def solve(self, params: dict) -> dict:
+        answers = solve_kind(params)
+        error_step = next(i for i, (p, t) in enumerate(zip(params["predicted"], params["target"])) if p != t) + 1
+        return {**answers, "error_step": error_step}
+
+    def check(self, params: dict) -> dict:
+        # Simulate the decoder explicitly: a scripted "model" that emits its output at each call,
+        # run once with the reference fed in (training) and once with its own output fed back.
+        script = iter(params["predicted"])
+
+        def decoder_step(word_in: str) -> str:
+            return next(script)  # the input would update the state; the script fixes the output
+
+        train, word = [], SOS
+        for ref in params["target"]:
+            train.append(word)
+            word = ref
+        gen, word, error_step = [], SOS, None
+        for t, ref in enumerate(params["target"], start=1):
+            gen.append(word)
+            word = decoder_step(word)
+            if error_step is None and word != ref:
+                error_step = t
+        return {"train_inputs": train, "eval_inputs": gen, "error_step": error_step}
+
+    def context(self, params: dict, answers: dict) -> dict:
+        m, n = len(params["source"]), len(params["target"])
+        # The questions environment indents the body, so the figure gets about 14 cm of the page.
+        gap = 0.5  # extra room between encoder and decoder, in cm
+        dx = min(1.6, (13.0 - gap) / max(1, m + n - 1))
+        return {"dx": round(dx, 3), "dec_x0": round(m * dx + gap, 3),
+                "mismatch": m != n, "n_src": m, "n_tgt": n}

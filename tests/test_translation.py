@@ -1,0 +1,138 @@
+"""Machine translation: the teacher-forcing kind, the generator's draws, checks and rendering."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from generator.bank import load_bank
+from generator.build import draw_params, problem_body, solve_params, Instance
+from generator.cli import main
+from generator.errors import ParamError
+from generator.problem import Reject, close
+from generator.registry import get_kind
+from generator.texify import make_env
+
+from .conftest import ROOT
+
+BANK = load_bank(ROOT, only=["translation"])
+BP = BANK.problems["translation"]
+GEN = BP.generator
+
+# The original exam's kind of instance: five English words, the model slips at step 2.
+ORIGINAL = {"source": ["mi", "hermana", "vive", "en", "Madrid"],
+            "target": ["my", "sister", "lives", "in", "Madrid"],
+            "predicted": ["my", "brother", "lives", "in", "Madrid"]}
+
+
+def test_original_instance_by_hand():
+    GEN.validate(ORIGINAL)
+    answers = GEN.solve(ORIGINAL)
+    assert answers == {"train_inputs": ["<sos>", "my", "sister", "lives", "in"],
+                       "eval_inputs": ["<sos>", "my", "brother", "lives", "in"],
+                       "error_step": 2}
+    assert close(GEN.check(ORIGINAL), answers)
+
+
+def test_kind_feeds_back_a_slip_and_what_follows_it():
+    kind = get_kind("teacher-forcing")
+    params = {"target": ["the", "girl", "has", "a", "small", "dog"],
+              "predicted": ["the", "girl", "has", "a", "dog", "small"]}
+    expected = {"train_inputs": ["<sos>", "the", "girl", "has", "a", "small"],
+                "eval_inputs": ["<sos>", "the", "girl", "has", "a", "dog"]}
+    assert kind.solve(params) == expected
+    assert kind.check(params) == expected
+
+
+@pytest.mark.parametrize("params, name", [
+    ({"predicted": ["a", "b"]}, "target"),
+    ({"target": ["a", "b"]}, "predicted"),
+    ({"target": ["a", "b"], "predicted": ["a"]}, "predicted"),
+    ({"target": [], "predicted": []}, "target"),
+    ({"target": ["a", 3], "predicted": ["a", "b"]}, "target"),
+    ({"target": "a b", "predicted": ["a", "b"]}, "target"),
+    ({"target": ["a", "b"], "predicted": ["a", " "]}, "predicted"),
+    ({"target": ["a", "b"], "predicted": None}, "predicted"),
+])
+def test_bad_kind_params_name_the_parameter(params, name):
+    with pytest.raises(ParamError) as e:
+        get_kind("teacher-forcing").solve(params)
+    assert e.value.param == name
+
+
+def test_cli_solve_prints_json(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text("target: [the, coffee, is, hot]\npredicted: [the, tea, is, hot]\n")
+    result = CliRunner().invoke(main, ["solve", "teacher-forcing", "--params", str(f)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"train_inputs": ["<sos>", "the", "coffee", "is"],
+                                         "eval_inputs": ["<sos>", "the", "tea", "is"]}
+
+
+def test_cli_solve_bad_params_exit_2_one_line(tmp_path):
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps({"target": ["a", "b", "c"], "predicted": ["a", "b"]}))
+    result = CliRunner().invoke(main, ["solve", "teacher-forcing", "--params", str(f)])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "predicted" in lines[0]
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"predicted": ["my", "sister", "lives", "in", "Madrid"]}, "never fed back"),   # no mistake
+    ({"predicted": ["my", "sister", "lives", "in", "Spain"]}, "never fed back"),    # only at the last step
+    ({"predicted": ["my", "brother"]}, "expected 5 tokens"),
+    ({"source": ["mi", "hermana", "vive", "en", "la", "gran", "Madrid"]}, "do not fit"),
+    ({"target": ["<sos>", "sister", "lives", "in", "Madrid"]}, "start token"),
+])
+def test_degenerate_instances_rejected(change, why):
+    with pytest.raises(Reject, match=why):
+        GEN.validate({**ORIGINAL, **change})
+
+
+def test_check_catches_a_wrong_key():
+    answers = GEN.solve(ORIGINAL)
+    # A key that fed the reference at generation time too (the classic confusion) is caught.
+    wrong = {**answers, "eval_inputs": answers["train_inputs"]}
+    assert not close(wrong, GEN.check(ORIGINAL))
+    # So is a key whose parameters were altered after solving.
+    altered = {**ORIGINAL, "predicted": ["my", "sister", "works", "in", "Madrid"]}
+    assert not close(answers, GEN.check(altered))
+    kind = get_kind("teacher-forcing")
+    item = GEN.items(ORIGINAL)[0][1]
+    assert not close({**kind.solve(item), "eval_inputs": ["<sos>", "my", "sister", "lives", "in"]}, kind.check(item))
+
+
+def test_draws_come_from_the_pool_and_slip_plausibly():
+    pool = {p.en: p for p in GEN.space.pairs}
+    for seed in range(100):
+        params = draw_params(BP, seed)
+        pair = pool[" ".join(params["target"])]
+        assert params["source"] == pair.es.split()
+        step = GEN.solve(params)["error_step"]
+        assert params["predicted"][step - 1] in {s.word for s in pair.slips if s.step == step}
+        assert step < len(params["target"])
+
+
+def test_spec_refuses_a_slip_equal_to_the_reference():
+    from generator.schema import validate
+    from pydantic import ValidationError
+    bad = {"pairs": [{"es": "el gato come pescado", "en": "the cat eats fish",
+                      "slips": [{"step": 2, "word": "cat"}]}] * 2}
+    with pytest.raises(ValidationError, match="differing"):
+        validate(GEN.Space, bad)
+
+
+def test_render_shows_answers_only_in_key():
+    params = ORIGINAL
+    answers, items = solve_params(BP, params)
+    inst = Instance(1, "translation", None, dict(BP.spec.points), params, answers, items)
+    env = make_env(BANK.template_dirs)
+    exam = problem_body(BANK, env, inst, "A", key=False)
+    key = problem_body(BANK, env, inst, "A", key=True)
+    assert "brother" in exam and "Madrid" in exam        # the model's output is part of the question
+    assert r"\textless{}sos\textgreater{}" not in exam    # no start token: that is an answer
+    assert r"\textless{}sos\textgreater{}" in key and r"\underline{\textbf{brother}}" in key
+    assert exam.count(r"\node[inbox]") == 5               # one empty box per decoder input
