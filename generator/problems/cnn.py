@@ -1,0 +1,447 @@
+"""Convolutional networks: parameter counts and activation shapes, and translation invariance.
+
+Solve kind ``cnn-shapes`` (part a). A layer is ``CONV<k>-<F>`` (F filters of k x k, stride 1,
+zero padding (k-1)//2, one bias per filter), ``POOL<k>`` (k x k max pooling, stride k, no
+padding), ``FLATTEN`` or ``FC-<K>`` (K outputs with biases).
+
+Part (b): a network of circularly padded convolutions, ReLUs and global average pooling is
+exactly invariant to circular shifts of its input. Convolution with wrap-around padding commutes
+with a circular shift, ReLU acts pixel by pixel, and the average over all positions forgets
+where things were. So a shifted copy of an image has the same features as the image.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+
+import numpy as np
+from pydantic import model_validator
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..errors import ParamError
+from ..params import string_list, tidy, vector
+from ..problem import Problem, Reject, Space
+from ..registry import register, register_kind
+from ..texify import Tex, fmt_num
+
+# ---------------------------------------------------------------------------------------------
+# Solve kind cnn-shapes: shape arithmetic by formula.
+
+_CONV = re.compile(r"CONV(\d+)-(\d+)")
+_POOL = re.compile(r"POOL(\d+)")
+_FC = re.compile(r"FC-(\d+)")
+_NAMES = "CONV<k>-<F>, POOL<k>, FLATTEN or FC-<K>"
+
+
+def _layer_rows(params: dict) -> list[dict]:
+    """Each layer's name, parameter count, output shape, weight-array shape and bias count.
+
+    A pooling layer fits only when k divides both the height and the width: a size that would
+    have to be floored (or a window larger than the input) is refused as "does not fit".
+    A convolution fits when the zero-padded input is at least k wide: its output size is
+    H + 2*((k-1)//2) - k + 1, which equals H for odd k and H - 1 for even k.
+    """
+    shape = vector(params, "input", length=3, integer=True)
+    if any(x < 1 for x in shape):
+        raise ParamError("input", f"height, width and channels must be positive, got {shape!r}")
+    names = string_list(params, "layers")
+    h, w, c = shape
+    flat = None  # the vector length once flattened
+    rows = []
+    for i, name in enumerate(names):
+        where = f"layers[{i}]"
+        conv, pool, fc = _CONV.fullmatch(name), _POOL.fullmatch(name), _FC.fullmatch(name)
+        if conv or pool:
+            if flat is not None:
+                raise ParamError(where, f"{name} comes after FLATTEN; it needs an H x W x C input")
+            k = int((conv or pool).group(1))
+            if k < 1:
+                raise ParamError(where, f"{name}: the window size must be at least 1")
+        if conv:
+            f = int(conv.group(2))
+            if f < 1:
+                raise ParamError(where, f"{name}: the number of filters must be at least 1")
+            pad = (k - 1) // 2
+            oh, ow = h + 2 * pad - k + 1, w + 2 * pad - k + 1
+            if oh < 1 or ow < 1:
+                raise ParamError(where, f"{name}: {k}x{k} filters with padding {pad} do not fit "
+                                        f"the {h}x{w} input")
+            rows.append({"layer": name, "params": k * k * c * f + f, "shape": [oh, ow, f],
+                         "weights": [k, k, c, f], "bias": f})
+            h, w, c = oh, ow, f
+        elif pool:
+            if h % k or w % k:
+                raise ParamError(where, f"{name}: {k}x{k} pooling with stride {k} does not fit the "
+                                        f"{h}x{w} input ({k} must divide both sizes)")
+            h, w = h // k, w // k
+            rows.append({"layer": name, "params": 0, "shape": [h, w, c], "weights": [], "bias": 0})
+        elif name == "FLATTEN":
+            if flat is not None:
+                raise ParamError(where, "a second FLATTEN; the activation is already a vector")
+            flat = h * w * c
+            rows.append({"layer": name, "params": 0, "shape": [flat], "weights": [], "bias": 0})
+        elif fc:
+            k = int(fc.group(1))
+            if k < 1:
+                raise ParamError(where, f"{name}: the number of outputs must be at least 1")
+            if flat is None:
+                raise ParamError(where, f"{name} comes before FLATTEN; fully connected layers take a vector")
+            rows.append({"layer": name, "params": flat * k + k, "shape": [k], "weights": [flat, k], "bias": k})
+            flat = k
+        else:
+            raise ParamError(where, f"unknown layer name {name!r}; expected {_NAMES}")
+    return rows
+
+
+def solve_kind(params: dict) -> dict:
+    """Parameters and output shape of every layer (see :func:`_layer_rows` for what fits)."""
+    return {"rows": [{k: r[k] for k in ("layer", "params", "shape")} for r in _layer_rows(params)]}
+
+
+def _simulate(input_shape: list, layers: list) -> list[dict]:
+    """Independent route: push a zero array through real numpy layers and count weight arrays."""
+    x = np.zeros(tuple(input_shape))
+    rows = []
+    for i, name in enumerate(layers):
+        try:
+            weights = bias = None  # pooling and flattening own no arrays
+            if name.startswith("CONV"):
+                k, f = (int(t) for t in name[4:].split("-"))
+                weights, bias = np.zeros((k, k, x.shape[2], f)), np.zeros(f)
+                p = (k - 1) // 2
+                padded = np.pad(x, ((p, p), (p, p), (0, 0)))
+                windows = sliding_window_view(padded, (k, k), axis=(0, 1))  # (H', W', C, k, k)
+                x = np.einsum("hwcij,ijcf->hwf", windows, weights) + bias
+            elif name.startswith("POOL"):
+                k = int(name[4:])
+                hh, ww, c = x.shape
+                # A reshape into k x k blocks fails unless k divides both sizes.
+                x = x.reshape(hh // k, k, ww // k, k, c).max(axis=(1, 3))
+            elif name == "FLATTEN":
+                x = x.reshape(-1)
+            elif name.startswith("FC-"):
+                k = int(name[3:])
+                if x.ndim != 1:
+                    raise ValueError("fully connected layer before FLATTEN")
+                weights, bias = np.zeros((x.size, k)), np.zeros(k)
+                x = x @ weights + bias
+            else:
+                raise ValueError("unknown layer")
+            if x.size == 0:
+                raise ValueError("empty output")
+        except (ValueError, IndexError) as e:
+            raise ParamError(f"layers[{i}]", f"{name}: {e}") from None
+        arrays = [a for a in (weights, bias) if a is not None]
+        rows.append({"layer": name, "params": int(sum(a.size for a in arrays)),
+                     "shape": [int(d) for d in x.shape],
+                     "weights": [] if weights is None else [int(d) for d in weights.shape],
+                     "bias": 0 if bias is None else int(bias.size)})
+    return rows
+
+
+def check_kind(params: dict) -> dict:
+    """The kind's answers from :func:`_simulate`."""
+    rows = _simulate(params["input"], params["layers"])
+    return {"rows": [{k: r[k] for k in ("layer", "params", "shape")} for r in rows]}
+
+
+register_kind("cnn-shapes", solve_kind, check_kind)
+
+# ---------------------------------------------------------------------------------------------
+# Part (b): which base image is a shifted image a copy of?
+
+_ORIENTATIONS = ("horizontal", "vertical")
+
+
+def _pixels(value, what: str, n: int | None = None) -> list[str]:
+    """An n x n image as a list of n strings of '0' and '1'."""
+    if (not isinstance(value, list) or not value or not all(isinstance(r, str) for r in value)
+            or any(len(r) != len(value) or set(r) - {"0", "1"} for r in value)):
+        raise Reject(f"{what}: expected a square image as strings of 0 and 1")
+    if n is not None and len(value) != n:
+        raise Reject(f"{what}: expected a {n}x{n} image, got {len(value)}x{len(value)}")
+    return value
+
+
+def _which_shift(img: list[str], hor: list[str], ver: list[str]) -> tuple[str, int]:
+    """(orientation, s): ``img`` is ``hor`` moved down by s rows or ``ver`` moved right by s columns."""
+    n = len(img)
+    if all(len(set(r)) == 1 for r in img):  # rows constant: horizontal stripes
+        orient, pattern, base = "horizontal", "".join(r[0] for r in img), "".join(r[0] for r in hor)
+    elif all(len({r[j] for r in img}) == 1 for j in range(n)):  # columns constant
+        orient, pattern, base = "vertical", img[0], ver[0]
+    else:
+        raise Reject("an asked image is neither horizontal nor vertical stripes")
+    for s in range(1, n):
+        if base[-s:] + base[:-s] == pattern:  # rotation of the stripe pattern by s
+            return orient, s
+    raise Reject(f"an asked image is not a nonzero circular shift of the {orient}-edge image")
+
+
+# A fixed two-layer network for the check: edge detectors, then a channel mix (3x3, wrap-around).
+_SOBEL = np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], dtype=float)
+_LAYER1 = np.stack([_SOBEL, _SOBEL.T, -_SOBEL])[:, None]  # (out=3, in=1, 3, 3)
+_LAYER2 = np.zeros((3, 3, 3, 3))
+_LAYER2[:, :, 1, 1] = [[1, 0, 0.5], [0, 1, 0.5], [0.5, 0.5, 1]]
+_LAYER2[0, 0, 0, 1] = _LAYER2[1, 1, 1, 0] = 0.25  # some spatial spread
+
+
+def _circular_net(img: np.ndarray) -> np.ndarray:
+    """Circularly padded 3x3 convolutions (np.roll), ReLU, then global average pooling."""
+    x = img[None].astype(float)
+    for weights in (_LAYER1, _LAYER2):
+        y = np.zeros((weights.shape[0],) + x.shape[1:])
+        for o, i, di, dj in itertools.product(*(range(d) for d in weights.shape)):
+            # out[r, c] += w[di, dj] * x[(r + di - 1) mod n, (c + dj - 1) mod n]
+            y[o] += weights[o, i, di, dj] * np.roll(x[i], shift=(1 - di, 1 - dj), axis=(0, 1))
+        x = np.maximum(y, 0.0)
+    return x.mean(axis=(1, 2))
+
+
+# ---------------------------------------------------------------------------------------------
+# The problem.
+
+
+class CnnSpace(Space):
+    """Choices for the layer table (a) and the translation-invariance images (b)."""
+
+    input_sizes: list[int] = [16, 20, 24, 28, 32]
+    """Input heights and widths to draw from."""
+    square_prob: float = 0.6
+    """Probability that the input is square."""
+    channels: list[int] = [1, 3]
+    blocks: list[int] = [2]
+    """Number of CONV + POOL blocks before FLATTEN and FC."""
+    kernels: list[int] = [3, 5]
+    filters: list[int] = [4, 6, 8, 10, 12, 16]
+    pools: list[int] = [2]
+    classes: tuple[int, int] = (2, 10)
+    min_final_size: int = 2
+    """The spatial size before FLATTEN is at least this."""
+    max_flatten: int = 1000
+    max_params: int = 10000
+    """No layer has more parameters than this (the products stay hand-computable)."""
+    n_given: int = 3
+    """Table cells printed pre-filled in the exam."""
+    image_sizes: tuple[int, int] = (6, 10)
+    n_features: int = 3
+    feature_tenths: tuple[int, int] = (0, 20)
+    """Feature values are drawn as tenths in this range (0 to 2.0)."""
+    min_feature_gap: int = 5
+    """The two base feature vectors differ by at least this many tenths in some entry."""
+    asked_counts: list[int] = [2, 3]
+
+    @model_validator(mode="after")
+    def _sane(self):
+        """Refuse spaces the draw cannot sample from, instead of failing deep inside it."""
+        lists = ("input_sizes", "channels", "blocks", "kernels", "filters", "pools", "asked_counts")
+        if any(not getattr(self, f) or min(getattr(self, f)) < 1 for f in lists):
+            raise ValueError(f"{', '.join(lists)} must be non-empty lists of positive integers")
+        if min(self.asked_counts) < 2 or max(self.asked_counts) > 4:
+            raise ValueError("asked_counts must lie in 2..4 (one image of each orientation at least)")
+        if not 4 <= self.image_sizes[0] <= self.image_sizes[1] <= 12:
+            raise ValueError("image_sizes must satisfy 4 <= low <= high <= 12")
+        if not 1 <= self.n_given or not 1 <= self.classes[0] <= self.classes[1]:
+            raise ValueError("n_given and classes must be positive, classes as [low, high]")
+        if not 0 <= self.feature_tenths[0] <= self.feature_tenths[1] or self.n_features < 1:
+            raise ValueError("feature_tenths must be [low, high] with 0 <= low <= high; n_features >= 1")
+        return self
+
+
+@register
+class Cnn(Problem):
+    """A layer table to fill (parameters, shapes) and features of circularly shifted images."""
+
+    name = "cnn"
+    Space = CnnSpace
+
+    # -- drawing ------------------------------------------------------------------------------
+
+    def draw(self, rng: np.random.Generator) -> dict:
+        s = self.space
+        pick = lambda xs: int(xs[rng.integers(len(xs))])
+        h = pick(s.input_sizes)
+        w = h if rng.random() < s.square_prob else pick(s.input_sizes)
+        layers = []
+        for _ in range(pick(s.blocks)):
+            layers += [f"CONV{pick(s.kernels)}-{pick(s.filters)}", f"POOL{pick(s.pools)}"]
+        layers += ["FLATTEN", f"FC-{int(rng.integers(s.classes[0], s.classes[1] + 1))}"]
+        # Pre-filled cells, in distinct rows: first a parameter count that shows the format, then
+        # shapes or parameter counts of weighted layers (a bare 0 of a pooling layer teaches little).
+        weighted = [i for i, name in enumerate(layers) if name.startswith(("CONV", "FC"))]
+        given = [[int(rng.choice(weighted)), "params"]]
+        # (The last shape is the number of classes, which the statement already says.)
+        cells = [[i, "shape"] for i in range(len(layers) - 1)] + [[i, "params"] for i in weighted]
+        for k in rng.permutation(len(cells)).tolist():
+            if len(given) < s.n_given and cells[k][0] not in {g[0] for g in given}:
+                given.append(cells[k])
+        given.sort()
+
+        n = int(rng.integers(s.image_sizes[0], s.image_sizes[1] + 1))
+        edge = lambda: (int(rng.integers(2, n - 1)), bool(rng.integers(2)))  # edge index, dark first?
+        p, top = edge()
+        hor = ["1" * n if (r < p) == top else "0" * n for r in range(n)]
+        q, left = edge()
+        ver_row = "".join("1" if (j < q) == left else "0" for j in range(n))
+        ver = [ver_row] * n
+        tenths = lambda: [tidy(int(t) / 10) for t in rng.integers(s.feature_tenths[0], s.feature_tenths[1] + 1,
+                                                                  size=s.n_features)]
+        m = pick(s.asked_counts)
+        orients = ["horizontal", "vertical"] + [_ORIENTATIONS[rng.integers(2)] for _ in range(m - 2)]
+        orients = [orients[i] for i in rng.permutation(m)]
+        shifts = {o: (rng.permutation(n - 1) + 1).tolist() for o in _ORIENTATIONS}  # distinct per orientation
+        asked = []
+        for o in orients:
+            t = shifts[o].pop()
+            if o == "horizontal":
+                asked.append(hor[-t:] + hor[:-t])
+            else:
+                asked.append([ver_row[-t:] + ver_row[:-t]] * n)
+        return {"input": [h, w, pick(s.channels)], "layers": layers, "given": given,
+                "horizontal": {"pixels": hor, "features": tenths()},
+                "vertical": {"pixels": ver, "features": tenths()},
+                "asked": asked}
+
+    def validate(self, params: dict) -> None:
+        s = self.space
+        missing = [k for k in ("input", "layers", "given", "horizontal", "vertical", "asked") if k not in params]
+        missing += [f"{o}.{k}" for o in _ORIENTATIONS if isinstance(params.get(o), dict)
+                    for k in ("pixels", "features") if k not in params[o]]
+        missing += [o for o in _ORIENTATIONS if o in params and not isinstance(params[o], dict)]
+        if missing:
+            raise Reject(f"missing or malformed: {', '.join(missing)} (see generator/problems/cnn.py)")
+        # (a) the table
+        try:
+            rows = _layer_rows(params)
+        except ParamError as e:
+            raise Reject(e.message) from None
+        spatial = [r["shape"][:2] for r in rows if len(r["shape"]) == 3]
+        if spatial and min(min(hw) for hw in spatial) < s.min_final_size:
+            raise Reject("the activation shrinks below the minimum spatial size")
+        for r, prev in zip(rows, [params["input"]] + [r["shape"] for r in rows]):
+            if r["layer"].startswith("CONV") and r["weights"][0] > min(prev[:2]):
+                raise Reject(f"{r['layer']}: the kernel is larger than its input")
+        if any(len(r["shape"]) == 1 and r["shape"][0] > s.max_flatten for r in rows):
+            raise Reject("the flattened vector is too long to multiply by hand")
+        if max(r["params"] for r in rows) > s.max_params:
+            raise Reject("a parameter count is too large to compute by hand")
+        given = params.get("given")
+        if (not isinstance(given, list) or not given
+                or any(not isinstance(g, list) or len(g) != 2 or g[1] not in ("params", "shape")
+                       or not isinstance(g[0], int) or not 0 <= g[0] < len(rows) for g in given)):
+            raise Reject("given: expected a non-empty list of [layer index, 'params' or 'shape']")
+        if len({tuple(g) for g in given}) != len(given) or len(given) >= 2 * len(rows):
+            raise Reject("given: repeated cells, or every cell given")
+        # (b) the images
+        hor = _pixels(params["horizontal"]["pixels"], "horizontal")
+        n = len(hor)
+        ver = _pixels(params["vertical"]["pixels"], "vertical", n)
+        if not 4 <= n <= 12:
+            raise Reject("images must be 4x4 to 12x12 to be drawn legibly")
+        if not all(len(set(r)) == 1 for r in hor) or len(set(hor)) != 2:
+            raise Reject("horizontal: every row must be one colour, with both colours present")
+        if len(set(ver)) != 1 or len(set(ver[0])) != 2:
+            raise Reject("vertical: every column must be one colour, with both colours present")
+        feats = [params[o]["features"] for o in _ORIENTATIONS]
+        for o, f in zip(_ORIENTATIONS, feats):
+            if (not isinstance(f, list) or not f or len(f) != len(feats[0])
+                    or any(not isinstance(x, (int, float)) or x < 0 or abs(x * 10 - round(x * 10)) > 1e-9 for x in f)):
+                raise Reject(f"{o}.features: expected non-negative one-decimal numbers, as many as the other's")
+        if max(abs(a - b) for a, b in zip(*feats)) < s.min_feature_gap / 10 - 1e-9:
+            raise Reject("the two base feature vectors are too alike")
+        asked = params["asked"]
+        if not isinstance(asked, list) or not 1 <= len(asked) <= 4:
+            raise Reject("asked: expected one to four images")
+        for i, img in enumerate(asked):
+            _which_shift(_pixels(img, f"asked[{i}]", n), hor, ver)
+        if len({tuple(img) for img in asked}) != len(asked):
+            raise Reject("two asked images are the same")
+
+    # -- answers ------------------------------------------------------------------------------
+
+    def items(self, params: dict) -> list:
+        return [("cnn-shapes", {"input": params["input"], "layers": params["layers"]})]
+
+    def solve(self, params: dict) -> dict:
+        hor, ver = params["horizontal"]["pixels"], params["vertical"]["pixels"]
+        shifted = []
+        for img in params["asked"]:
+            orient, s = _which_shift(img, hor, ver)
+            shifted.append({"of": orient, "shift": s, "features": params[orient]["features"]})
+        return {"rows": _layer_rows(params), "shifted": shifted}
+
+    def check(self, params: dict) -> dict:
+        # (a) a forward pass through real numpy layers, counting weight-array sizes.
+        rows = _simulate(params["input"], params["layers"])
+        # (b) run a real circular-padded conv + ReLU + GAP network: a shifted image must give the
+        # same features as exactly one base image; a brute-force search over all 2-D circular
+        # shifts confirms it is a shifted copy and finds by how much.
+        bases = {o: np.array([[int(ch) for ch in r] for r in params[o]["pixels"]]) for o in _ORIENTATIONS}
+        base_feats = {o: _circular_net(img) for o, img in bases.items()}
+        shifted = []
+        for k, pix in enumerate(params["asked"]):
+            img = np.array([[int(ch) for ch in r] for r in pix])
+            f = _circular_net(img)
+            same = [o for o in _ORIENTATIONS if np.allclose(f, base_feats[o], rtol=0, atol=1e-9)]
+            if len(same) != 1:
+                raise AssertionError(f"asked[{k}]: network features match {same or 'no'} base image")
+            orient = same[0]
+            n = len(img)
+            moves = [(dr, dc) for dr in range(n) for dc in range(n)
+                     if np.array_equal(np.roll(bases[orient], (dr, dc), axis=(0, 1)), img)]
+            amounts = {dr if orient == "horizontal" else dc for dr, dc in moves}
+            if len(amounts) != 1:
+                raise AssertionError(f"asked[{k}]: not a unique circular shift of the {orient} image")
+            shifted.append({"of": orient, "shift": amounts.pop(), "features": params[orient]["features"]})
+        return {"rows": rows, "shifted": shifted}
+
+    # -- rendering ----------------------------------------------------------------------------
+
+    def context(self, params: dict, answers: dict) -> dict:
+        times = r"\times "
+        given = {tuple(g) for g in params["given"]}
+        prev_shapes = [params["input"]] + [r["shape"] for r in answers["rows"]]
+        cells = []
+        for i, (r, prev) in enumerate(zip(answers["rows"], prev_shapes)):
+            if r["weights"]:
+                ptex = f"{times.join(map(str, r['weights']))} + {r['bias']} = {r['params']}"
+            else:
+                ptex = "0"
+            if r["layer"] == "FLATTEN":
+                stex = f"{times.join(map(str, prev))} = {r['shape'][0]}"
+            else:
+                stex = times.join(map(str, r["shape"]))
+            cells.append({"layer": r["layer"], "params": Tex(ptex), "shape": Tex(stex),
+                          "given_params": (i, "params") in given, "given_shape": (i, "shape") in given})
+        n = len(params["asked"][0])
+        moves = []
+        for a in answers["shifted"]:
+            s = a["shift"]
+            if a["of"] == "horizontal":
+                moves.append(f"down by {s} row{'s' * (s > 1)}" if 2 * s <= n else
+                             f"up by {n - s} row{'s' * (n - s > 1)}")
+            else:
+                moves.append(f"right by {s} column{'s' * (s > 1)}" if 2 * s <= n else
+                             f"left by {n - s} column{'s' * (n - s > 1)}")
+        feats = {o: Tex("(" + ",\\ ".join(fmt_num(x) for x in params[o]["features"]) + ")") for o in _ORIENTATIONS}
+        even = any(r["layer"].startswith("CONV") and r["weights"][0] % 2 == 0 for r in answers["rows"])
+        return {"cells": cells, "even_kernel": even, "input_tex": Tex(times.join(map(str, params["input"]))),
+                "n_classes": answers["rows"][-1]["shape"][0], "feats": feats, "moves": moves,
+                "size": n, "pix": {o: _tikz_image(params[o]["pixels"]) for o in _ORIENTATIONS},
+                "asked_pix": [_tikz_image(p) for p in params["asked"]]}
+
+
+def _tikz_image(pixels: list[str], width_cm: float = 2.2) -> Tex:
+    """A binary image as a TikZ pixel grid (dark = 1), ``width_cm`` wide, row 0 on top."""
+    n = len(pixels)
+    s = width_cm / n
+    out = [r"\begin{tikzpicture}[x=%.4fcm,y=%.4fcm,baseline=(current bounding box.center)]" % (s, s)]
+    for r, row in enumerate(pixels):
+        for c, ch in enumerate(row):
+            if ch == "1":
+                out.append(rf"\fill[black!75] ({c},{n - 1 - r}) rectangle ++(1,1);")
+    lines = " ".join(rf"({i},0) -- ({i},{n}) (0,{i}) -- ({n},{i})" for i in range(1, n))
+    out.append(rf"\draw[gray!60, very thin] {lines};")
+    out.append(rf"\draw[thick] (0,0) rectangle ({n},{n});")
+    out.append(r"\end{tikzpicture}")
+    return Tex("\n".join(out))
