@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any, Callable
 
 from .bank import DEFAULT_EXAM, load_exam
 from .build import plan
-from .latex import clean_aux, compile_pdf, require_tex
+from .latex import clean_aux, compile_pdf, make_format, require_tex
 from .output import locked, recover, refuse_existing, staged, write_atomic
 from .check import stress, validate_bank
 from .errors import OutputError, UnknownNameError
@@ -63,17 +64,32 @@ def _ticker(progress: Progress | None, stage: str, total: int) -> Callable[..., 
 
 
 def compile_all(texs: list[Path], jobs: int | None, tick: Callable[[], None]) -> None:
-    """Compile many .tex files concurrently; the first failure is raised after the rest stop."""
+    """Compile many .tex files concurrently, in as few pdflatex passes as possible.
+
+    The preamble is precompiled once; the first document of each kind (exam.tex, key.tex) is
+    compiled from scratch, and every later one starts from that sibling's .aux (same layout), so
+    it usually needs a single pass. The first failure is raised.
+    """
     jobs = max(1, jobs or os.cpu_count() or 1)
+    stage = texs[0].resolve().parent.parent
+    format_dir = make_format(texs[0], stage / ".format")
+    firsts = {t.name: t for t in reversed(texs)}  # the first document of each kind
+    seeds: dict[str, bytes] = {}
 
     def one(tex: Path) -> None:
-        compile_pdf(tex)
-        clean_aux(tex)
+        compile_pdf(tex, format_dir=format_dir, aux_seed=seeds.get(tex.name))
         tick()
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for future in [pool.submit(one, t) for t in texs]:
+        for future in [pool.submit(one, t) for t in firsts.values()]:
             future.result()
+        for name, tex in firsts.items():
+            seeds[name] = tex.with_suffix(".aux").read_bytes()
+        for future in [pool.submit(one, t) for t in texs if t not in firsts.values()]:
+            future.result()
+    for tex in texs:
+        clean_aux(tex)
+    shutil.rmtree(stage / ".format", ignore_errors=True)
 
 
 def solve(kind: str, params: dict[str, Any]) -> dict[str, Any]:

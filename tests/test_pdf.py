@@ -63,6 +63,6 @@ def test_character_pdflatex_cannot_set_is_refused_before_work(runner, tmp_bank):
 def test_missing_tex_is_reported_before_any_work(runner, tmp_bank):
     r = runner.invoke(main, ["build", EXAM, "--out", "o"], env={"PATH": "/nonexistent"})
     assert r.exit_code == 2
-    assert r.stderr.startswith("qbank: pdflatex and latexmk not found; install TeX Live with `make setup`")
+    assert r.stderr.startswith("qbank: pdflatex not found; install TeX Live with `make setup`")
     assert "--no-pdf" in r.stderr
     assert not (tmp_bank / "o").exists()
