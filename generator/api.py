@@ -13,6 +13,7 @@ from .build import plan
 from .latex import clean_aux, compile_pdf, make_format, require_tex
 from .output import locked, recover, refuse_existing, staged, write_atomic
 from .check import stress, validate_bank
+from .export import export_latex  # noqa: F401  (part of the API)
 from .errors import OutputError, UnknownNameError
 from .registry import get_kind
 from .verify import Report, verify as verify_build

@@ -138,5 +138,18 @@ def check(root, seeds, only):
         raise click.exceptions.Exit(1)
 
 
+@main.command()
+@click.argument("build_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--latex", "latex", is_flag=True, required=True, help="Export the LaTeX sources (the only format so far).")
+@click.option("--zip", "as_zip", is_flag=True, help="One zip per version instead of one folder per version.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write; default: BUILD_DIR-latex next to the build.")
+@click.option("--force", is_flag=True, help="Replace an existing export.")
+def export(build_dir, latex, as_zip, out, force):
+    """Export each version of BUILD_DIR as standalone LaTeX that compiles with plain pdflatex."""
+    path = api.export_latex(build_dir, out, as_zip=as_zip, force=force)
+    click.echo(f"Exported {path}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
