@@ -1,0 +1,194 @@
+"""Dropout on the inputs of linear regression is, in expectation, ridge regression on normalised features.
+
+Each entry of X is kept with probability p (no rescaling while training). The expected loss is
+``||y - p X w̌||² + p(1-p) ||Γ̌ w̌||²`` with ``Γ̌ = diag(column norms of X)``. Substituting
+``w = p w̌`` gives Tikhonov regression with ``Γ = Γ̌`` and ``λ = (1-p)/p``; substituting
+``X̃ = X Γ⁻¹, w̃ = Γ w`` gives plain ridge on a matrix whose columns all have norm 1.
+
+The numeric part gives a small integer X whose column norms are integers (Pythagorean columns)
+and asks for Γ̌, λ and X̃ (fractions). No solve-contract kind: the rest is conceptual.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from fractions import Fraction
+
+import numpy as np
+
+from ..params import tidy
+from ..problem import Problem, Reject, Space
+from ..registry import register
+from ..texify import Tex
+
+
+class DropoutSpace(Space):
+    """Shape of X, the range of its entries and norms, and the keep probabilities offered."""
+
+    rows: list[int] = [3, 4]
+    """Number of samples n (rows of X), drawn from this list."""
+    cols: int = 2
+    """Number of features d (columns of X)."""
+    entry_max: int = 8
+    """Largest absolute value of an entry of X."""
+    norm_max: int = 10
+    """Largest column norm."""
+    min_nonzero: int = 2
+    """Every column has at least this many non-zero entries (so normalising it is real work)."""
+    negative_prob: float = 0.25
+    """Chance that a non-zero entry is drawn negative."""
+    p_choices: list[float] = [0.2, 0.4, 0.5, 0.8]
+    """Keep probabilities; (1-p)/p must be a short decimal."""
+
+
+@functools.lru_cache(maxsize=None)
+def _pythagorean_columns(n: int, entry_max: int, norm_max: int, min_nonzero: int) -> tuple:
+    """Every non-negative integer vector of length n with an integer norm within the bounds."""
+    out = []
+    for v in itertools.product(range(entry_max + 1), repeat=n):
+        sq = sum(x * x for x in v)
+        r = math.isqrt(sq)
+        if r * r == sq and 0 < r <= norm_max and sum(1 for x in v if x) >= min_nonzero:
+            out.append(v)
+    return tuple(out)
+
+
+def _short_decimal(x: float, digits: int = 2) -> bool:
+    return abs(x * 10**digits - round(x * 10**digits)) < 1e-9
+
+
+@register
+class DropoutRidge(Problem):
+    """Dropout as Tikhonov and ridge regularisation, with a small numeric X."""
+
+    name = "dropout_ridge"
+    Space = DropoutSpace
+
+    def draw(self, rng: np.random.Generator) -> dict:
+        s = self.space
+        n = int(rng.choice(s.rows))
+        pool = _pythagorean_columns(n, s.entry_max, s.norm_max, s.min_nonzero)
+        if not pool:
+            raise Reject(f"no integer column of length {n} has an integer norm within the space")
+        columns = []
+        for _ in range(s.cols):
+            v = pool[int(rng.integers(len(pool)))]
+            columns.append([-x if x and rng.random() < s.negative_prob else x for x in v])
+        X = [[columns[j][i] for j in range(s.cols)] for i in range(n)]
+        return {"X": X, "p": float(rng.choice(s.p_choices))}
+
+    def validate(self, params: dict) -> None:
+        X, p = params.get("X"), params.get("p")
+        if (not isinstance(X, list) or not X or not all(isinstance(r, list) and r for r in X)
+                or len({len(r) for r in X}) != 1
+                or not all(isinstance(x, int) and not isinstance(x, bool) for r in X for x in r)):
+            raise Reject("X must be a non-empty matrix of integers")
+        n, d = len(X), len(X[0])
+        if d < 2 or n < 2:
+            raise Reject("X needs at least two rows and two columns")
+        if n * d > 12:
+            raise Reject("X is too large for hand work")
+        if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 < p < 1:
+            raise Reject("the keep probability p must lie strictly between 0 and 1")
+        if not _short_decimal(p) or not _short_decimal((1 - p) / p):
+            raise Reject(f"p = {p} gives a lambda = (1-p)/p that is not a short decimal")
+        norms = []
+        for j in range(d):
+            col = [X[i][j] for i in range(n)]
+            sq = sum(x * x for x in col)
+            r = math.isqrt(sq)
+            if r * r != sq or r == 0:
+                raise Reject(f"column {j + 1} of X has no integer norm")
+            if sum(1 for x in col if x) < self.space.min_nonzero:
+                raise Reject(f"column {j + 1} of X has too few non-zero entries")
+            norms.append(r)
+        if len(set(norms)) < d:
+            raise Reject("two columns of X have the same norm; the normalisation would not show")
+        if any(not any(row) for row in X):
+            raise Reject("a row of X is all zeros (a sample with no features)")
+        if np.linalg.matrix_rank(np.asarray(X, dtype=float)) < d:
+            raise Reject("the columns of X are linearly dependent")
+
+    def solve(self, params: dict) -> dict:
+        # Exact arithmetic straight from the formulas: Γ̌ = column norms, λ = (1-p)/p, X̃ = X Γ̌⁻¹.
+        X = params["X"]
+        n, d = len(X), len(X[0])
+        p = Fraction(str(params["p"]))
+        gamma = [math.isqrt(sum(X[i][j] ** 2 for i in range(n))) for j in range(d)]
+        x_tilde = [[Fraction(X[i][j], gamma[j]) for j in range(d)] for i in range(n)]
+        col_sq = [sum(x_tilde[i][j] ** 2 for i in range(n)) for j in range(d)]
+        return {
+            "gamma": gamma,
+            "lam": tidy(float((1 - p) / p)),
+            "dropout_coeff": tidy(float(p * (1 - p))),
+            "x_tilde": [[tidy(float(v)) for v in row] for row in x_tilde],
+            "x_tilde_norms": [tidy(math.sqrt(float(c))) for c in col_sq],
+        }
+
+    def check(self, params: dict) -> dict:
+        """Everything from the definition of dropout: exact expectations over all 2^(nd) masks.
+
+        Γ̌ comes from the variance the masks add for a unit weight vector; λ from the minimiser of
+        the exactly enumerated expected loss, read off the Tikhonov normal equations; then the
+        ridge problem on (X̃, λ), mapped back, must reproduce that minimiser.
+        """
+        X = np.asarray(params["X"], dtype=float)
+        p = float(params["p"])
+        n, d = X.shape
+        bits = (np.arange(2 ** (n * d))[:, None] >> np.arange(n * d)) & 1
+        masks = bits.reshape(-1, n, d).astype(float)
+        prob = np.prod(np.where(masks == 1, p, 1 - p), axis=(1, 2))
+        dropped = masks * X  # every possible dropped-out data matrix
+        # The identities hold for every target and weight vector. A target in the column space of
+        # X (X has full column rank) keeps the minimiser away from 0, so λ can be read off it.
+        w_generic = np.array([0.7 * (-1) ** j * (j + 1) for j in range(d)])
+        y = X @ np.array([(-1) ** j * (j + 1.0) for j in range(d)])
+
+        def expected_loss(w: np.ndarray) -> float:
+            return float(prob @ np.sum((y - dropped @ w) ** 2, axis=1))
+
+        coeff = sum(q * (m - p) ** 2 for m, q in ((0, 1 - p), (1, p)))  # variance of one mask entry
+        gamma = np.array([math.sqrt((expected_loss(e) - np.sum((y - p * X @ e) ** 2)) / coeff)
+                          for e in np.eye(d)])
+        stated = np.sum((y - p * X @ w_generic) ** 2) + coeff * np.sum((gamma * w_generic) ** 2)
+        if not math.isclose(expected_loss(w_generic), stated, rel_tol=1e-9):
+            raise AssertionError("the expected dropout loss does not match the stated decomposition")
+
+        # Minimiser of the expected loss from its exact quadratic form E[D^T D] w = E[D^T y].
+        A = np.einsum("k,kni,knj->ij", prob, dropped, dropped)
+        b = np.einsum("k,kni,n->i", prob, dropped, y)
+        w_check = np.linalg.solve(A, b)
+        w = p * w_check
+        g2w = gamma ** 2 * w
+        lam = float((X.T @ y - X.T @ X @ w) @ g2w / (g2w @ g2w))  # (X^T X + λΓ²) w = X^T y
+
+        x_tilde = X / gamma
+        if not np.allclose(x_tilde * gamma, X):
+            raise AssertionError("X̃ Γ does not give back X")
+        w_ridge = np.linalg.solve(x_tilde.T @ x_tilde + lam * np.eye(d), x_tilde.T @ y)
+        if not np.allclose(w_ridge / gamma, w, rtol=1e-9, atol=1e-12):
+            raise AssertionError("ridge on (X̃, λ) mapped back differs from the dropout minimiser")
+        return {
+            "gamma": gamma.tolist(),
+            "lam": lam,
+            "dropout_coeff": coeff,
+            "x_tilde": x_tilde.tolist(),
+            "x_tilde_norms": np.linalg.norm(x_tilde, axis=0).tolist(),
+        }
+
+    def context(self, params: dict, answers: dict) -> dict:
+        """X̃ written with fractions, as a student would (3/5 rather than 0.6)."""
+        rows = [" & ".join(_frac_tex(v) for v in row) for row in answers["x_tilde"]]
+        return {"x_tilde_tex": Tex(r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}")}
+
+
+def _frac_tex(v: float) -> str:
+    """``\\frac{3}{5}``, ``-\\frac{1}{3}``, ``0`` — exact for the small denominators drawn here."""
+    f = Fraction(v).limit_denominator(1000)
+    if abs(float(f) - v) > 1e-9:
+        raise ValueError(f"{v} is not a simple fraction")
+    if f.denominator == 1:
+        return str(f.numerator)
+    sign = "-" if f < 0 else ""
+    return rf"{sign}\frac{{{abs(f.numerator)}}}{{{f.denominator}}}"

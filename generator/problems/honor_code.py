@@ -1,0 +1,86 @@
+"""Honor code and warm-up: copy and sign a statement, then answer one short free-response question.
+
+The statement and a pool of warm-up questions (each with a model answer and grading note) come
+from the spec; a version prints one question of the pool. The cover fields (names, SIDs,
+neighbours) are printed by the exam template, not here. No solve-contract kind.
+"""
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+from pydantic import Field, StringConstraints, model_validator
+
+from ..problem import Problem, Reject, Space
+from ..registry import register
+from ..texify import Tex
+
+Length = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?(in|cm|mm|pt)$")]
+
+
+class Warmup(Space):
+    """A warm-up question and its model answer / grading note (both LaTeX)."""
+
+    question: Annotated[str, StringConstraints(min_length=1)]
+    answer: Annotated[str, StringConstraints(min_length=1)]
+
+
+class HonorSpace(Space):
+    """The honor-code statement, the writing space, and the warm-up pool."""
+
+    statement: Annotated[str, StringConstraints(min_length=1)]
+    """Statement students copy by hand and sign (LaTeX)."""
+    copy_lines: Length = "0.8in"
+    """Height of the lined space for copying the statement."""
+    answer_lines: Length = "1.3in"
+    """Height of the lined space for the warm-up answer."""
+    warmups: Annotated[list[Warmup], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "HonorSpace":
+        questions = [w.question for w in self.warmups]
+        if len(set(questions)) != len(questions):
+            raise ValueError("two warm-up questions are the same")
+        return self
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+@register
+class HonorCode(Problem):
+    """The graded part of the cover page: honor code (signed copy) and a warm-up question."""
+
+    name = "honor_code"
+    Space = HonorSpace
+
+    def draw(self, rng: np.random.Generator) -> dict:
+        pool = self.space.warmups
+        return {"statement": self.space.statement, "warmup": pool[int(rng.integers(len(pool)))].question}
+
+    def validate(self, params: dict) -> None:
+        statement, warmup = params.get("statement"), params.get("warmup")
+        if not isinstance(statement, str) or not statement.strip():
+            raise Reject("the honor-code statement must be a non-empty string")
+        if not isinstance(warmup, str) or warmup not in {w.question for w in self.space.warmups}:
+            raise Reject("the warm-up question must be one of the spec's warm-up questions, word for word")
+
+    def solve(self, params: dict) -> dict:
+        answers = {w.question: w.answer for w in self.space.warmups}
+        return {"warmup_answer": answers[params["warmup"]]}
+
+    def check(self, params: dict) -> dict:
+        # A second lookup, by normalised text and scanning from the end: the question must match
+        # exactly one pool entry.
+        wanted = _normal(params["warmup"])
+        hits = [w.answer for w in reversed(self.space.warmups) if _normal(w.question) == wanted]
+        if len(hits) != 1:
+            raise AssertionError(f"the warm-up question matches {len(hits)} pool entries")
+        return {"warmup_answer": hits[0]}
+
+    def context(self, params: dict, answers: dict) -> dict:
+        """Pool text is instructor-authored LaTeX, printed as is; the writing-space heights."""
+        return {"statement": Tex(params["statement"]), "question": Tex(params["warmup"]),
+                "model_answer": Tex(answers["warmup_answer"]),
+                "copy_lines": Tex(self.space.copy_lines), "answer_lines": Tex(self.space.answer_lines)}
