@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from .errors import SpecError, UnknownNameError
 from .problem import Problem
 from .registry import get_generator
-from .schema import ExamSpec, ProblemSpec, validate, validation_messages
+from .schema import ExamProblem, ExamSpec, PoolEntry, ProblemSpec, validate, validation_messages
 from .yamlio import Located, load_yaml
 
 PACKAGE_TEMPLATES = Path(qbank_templates.__file__).resolve().parent
@@ -103,6 +103,10 @@ class Exam:
     located: Located
     bank: Bank
 
+    def entry(self, problem_id: str) -> tuple[tuple, ExamProblem]:
+        """The exam entry of a problem (ids are unique within an exam) and its key path."""
+        return next((loc, e) for loc, e in self.spec.entries() if e.problem == problem_id)
+
 
 def bank_root_of(exam_path: Path) -> Path:
     """``<root>/bank/exams/x.yaml`` → ``<root>``; any other layout uses the current folder."""
@@ -124,17 +128,30 @@ def load_exam(path: str | Path = DEFAULT_EXAM) -> Exam:
         raise SpecError(validation_messages(e, located)) from None
     root = bank_root_of(path)
     known = problem_paths(root)
-    errors = [located.error(("problems", i, "problem"), f"unknown problem '{e.problem}'; valid: {', '.join(known)}")
-              for i, e in enumerate(spec.problems) if e.problem not in known]
+    entries = spec.entries()
+    errors = [located.error(loc + ("problem",), f"unknown problem '{e.problem}'; valid: {', '.join(known)}")
+              for loc, e in entries if e.problem not in known]
+    seen: dict[str, tuple] = {}
+    for loc, e in entries:
+        if e.problem in seen:
+            errors.append(located.error(loc + ("problem",), f"problem '{e.problem}' is already in this exam "
+                                        f"(line {located.line(seen[e.problem])})"))
+        seen.setdefault(e.problem, loc)
     if errors:
         raise SpecError(errors)
-    bank = load_bank(root, only=[e.problem for e in spec.problems])
-    for i, entry in enumerate(spec.problems):
+    bank = load_bank(root, only=[e.problem for _, e in entries])
+    for loc, entry in entries:
         bp = bank.problems[entry.problem]
         if entry.points is not None and list(entry.points) != list(bp.spec.points):
-            errors.append(located.error(("problems", i, "points"), f"parts must be "
+            errors.append(located.error(loc + ("points",), f"parts must be "
                                         f"{', '.join(bp.spec.points)} (as in {bp.path.name}), got "
                                         f"{', '.join(entry.points)}"))
+    for i, e in enumerate(spec.problems):
+        if isinstance(e, PoolEntry):  # every version must be worth the same
+            totals = {m.problem: sum((m.points or bank.problems[m.problem].spec.points).values()) for m in e.problems}
+            if len(set(totals.values())) > 1:
+                errors.append(located.error(("problems", i, "problems"), "pool problems must be worth the same "
+                                            "points; got " + ", ".join(f"{k} {v}" for k, v in totals.items())))
     if errors:
         raise SpecError(errors)
     return Exam(spec, path, located, bank)

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .bank import Bank, BankProblem, Exam, sha256
+from .schema import ExamProblem, PoolEntry
 from .errors import GenerationError, QbankError, Reject, SpecError
 from .texify import Tex, make_env, render
 from .latex import MARKER
@@ -129,9 +130,27 @@ def solve_params(bp: BankProblem, params: dict[str, Any]) -> tuple[dict, list[di
     return answers, items
 
 
-def make_instance(exam: Exam, index: int, version: str, exam_seed: int) -> Instance:
-    """Draw (or take the pinned parameters of) problem ``index`` for ``version`` and solve it."""
-    entry = exam.spec.problems[index]
+def version_entries(exam: Exam, version: str, exam_seed: int) -> list[ExamProblem]:
+    """The problems of one version in order: pools picked from, shuffle groups permuted."""
+    out: list[ExamProblem] = []
+    for e in exam.spec.problems:
+        if isinstance(e, PoolEntry):
+            rng = np.random.default_rng(derive_seed(exam_seed, version, f"pool:{e.pool}"))
+            chosen = sorted(rng.choice(len(e.problems), size=e.choose, replace=False).tolist())
+            out += [e.problems[i] for i in chosen]
+        else:
+            out.append(e)
+    for group in sorted({e.shuffle for e in out if e.shuffle}):
+        slots = [i for i, e in enumerate(out) if e.shuffle == group]
+        order = np.random.default_rng(derive_seed(exam_seed, version, f"shuffle:{group}")).permutation(len(slots))
+        members = [out[i] for i in slots]
+        for slot, k in zip(slots, order.tolist()):
+            out[slot] = members[k]
+    return out
+
+
+def make_instance(exam: Exam, entry: ExamProblem, number: int, version: str, exam_seed: int) -> Instance:
+    """Draw (or take the pinned parameters of) one problem for ``version`` and solve it."""
     bp = exam.bank.problems[entry.problem]
     points = dict(entry.points or bp.spec.points)
     seed = derive_seed(exam_seed, version, bp.spec.id)
@@ -144,7 +163,8 @@ def make_instance(exam: Exam, index: int, version: str, exam_seed: int) -> Insta
                     bp.generator.validate(params)
                 except (Reject, QbankError) as e:
                     msg = e.message if isinstance(e, QbankError) else str(e)
-                    raise SpecError([exam.located.error(("problems", index, "params"), msg)]) from None
+                    loc, _ = exam.entry(entry.problem)
+                    raise SpecError([exam.located.error(loc + ("params",), msg)]) from None
                 seed = None
             else:
                 params = draw_params(bp, seed)
@@ -154,7 +174,7 @@ def make_instance(exam: Exam, index: int, version: str, exam_seed: int) -> Insta
         raise
     except Exception as e:  # a generator bug: keep the cause, name the problem and seed
         raise GenerationError(f"{where}: generator raised {type(e).__name__}: {e}") from e
-    return Instance(index + 1, bp.spec.id, seed, points, params, answers, items)
+    return Instance(number, bp.spec.id, seed, points, params, answers, items)
 
 
 @dataclass
@@ -199,7 +219,7 @@ def render_version(exam: Exam, version: str, instances: list[Instance], student:
         problems = [{"number": inst.number, "id": inst.problem_id,
                      "title": exam.bank.problems[inst.problem_id].spec.title,
                      "points": inst.points, "total": inst.total,
-                     "newpage": exam.spec.problems[inst.number - 1].newpage,
+                     "newpage": exam.entry(inst.problem_id)[1].newpage,
                      "body": problem_body(exam.bank, env, inst, version, key)} for inst in instances]
         ctx = {"exam": exam.spec, "version": version, "key": key, "problems": problems,
                "total_points": sum(i.total for i in instances), "student": student}
@@ -296,7 +316,8 @@ def plan(exam: Exam, versions: int, seed: int | None = None,
     seed = exam.spec.seed if seed is None else seed
     p = BuildPlan(exam, seed)
     for label in version_labels(versions):
-        instances = [make_instance(exam, i, label, seed) for i in range(len(exam.spec.problems))]
+        entries = version_entries(exam, label, seed)
+        instances = [make_instance(exam, e, n, label, seed) for n, e in enumerate(entries, 1)]
         p.rendered.append(render_version(exam, label, instances))
         if progress:
             progress(label)

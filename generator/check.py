@@ -93,10 +93,10 @@ def validate_bank(root: Path) -> tuple[Bank | None, list[str]]:
     for exam_path in sorted((root / "bank" / "exams").glob("*.yaml")):
         try:
             exam = load_exam(exam_path)
-            for i, entry in enumerate(exam.spec.problems):
+            for loc, entry in exam.spec.entries():
                 if entry.params is not None:  # a pinned instance must pass the same checks as a draw
                     for msg in check_instance(exam.bank.problems[entry.problem], entry.params):
-                        errors.append(exam.located.error(("problems", i, "params"), msg))
+                        errors.append(exam.located.error(loc + ("params",), msg))
         except SpecError as e:
             errors += [m for m in e.messages if m not in errors]
         except QbankError as e:

@@ -6,9 +6,9 @@ back to ``file:line: key.path: message`` through :mod:`generator.yamlio`.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, Discriminator, Tag, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from .yamlio import Located
 
@@ -80,6 +80,33 @@ class ExamProblem(_Strict):
     """Pinned parameters: every version uses exactly these instead of a fresh draw."""
     newpage: bool = True
     """Start the problem on a new page."""
+    shuffle: Slug | None = None
+    """Shuffle group: problems with the same group name swap places at random per version."""
+
+
+class PoolEntry(_Strict):
+    """Pick ``choose`` of the listed problems per version (all of equal points), in list order."""
+
+    pool: Slug
+    """Name of the pool (its draw is seeded by the exam seed, the version and this name)."""
+    choose: Annotated[int, Field(ge=1)]
+    """How many problems each version gets from the pool."""
+    problems: Annotated[list[ExamProblem], Field(min_length=2)]
+    """The candidates."""
+
+    @model_validator(mode="after")
+    def _fits(self) -> "PoolEntry":
+        if self.choose > len(self.problems):
+            raise ValueError(f"choose is {self.choose} but the pool has only {len(self.problems)} problems")
+        return self
+
+
+def _entry_kind(value: Any) -> str:
+    return "pool-entry" if isinstance(value, dict) and "pool" in value else "problem-entry"
+
+
+Entry = Annotated[Union[Annotated[ExamProblem, Tag("problem-entry")], Annotated[PoolEntry, Tag("pool-entry")]],
+                  Discriminator(_entry_kind)]
 
 
 DEFAULT_FIELDS = ["Student ID", "Name (printed)", "Signature", "Discussion section",
@@ -107,8 +134,18 @@ class ExamSpec(_Strict):
     """Exam seed; each version's and problem's seed derives from it."""
     versions: Annotated[int, Field(ge=1, le=702)] = 2
     """Default number of versions (A, B, …)."""
-    problems: Annotated[list[ExamProblem], Field(min_length=1)]
-    """The ordered problems."""
+    problems: Annotated[list[Entry], Field(min_length=1)]
+    """The ordered problems: a problem entry, or a pool to pick from per version."""
+
+    def entries(self) -> list[tuple[tuple, ExamProblem]]:
+        """Every problem entry with its key path, pool members included."""
+        out = []
+        for i, e in enumerate(self.problems):
+            if isinstance(e, PoolEntry):
+                out += [(("problems", i, "problems", j), m) for j, m in enumerate(e.problems)]
+            else:
+                out.append((("problems", i), e))
+        return out
 
 
 _HINTS = {
@@ -140,7 +177,8 @@ def validation_messages(err: ValidationError, located: Located, prefix: tuple = 
     """Turn pydantic errors into ``file:line: key.path: message`` lines, one per error."""
     out = []
     for e in err.errors(include_url=False):
-        loc = prefix + tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        loc = prefix + tuple(p for p in e["loc"] if not (isinstance(p, str) and (
+            p.startswith("function-") or p in ("problem-entry", "pool-entry"))))
         kind = e["type"]
         if kind == "missing":
             msg = "missing required key"

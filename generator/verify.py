@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .bank import load_exam, sha256
-from .build import Instance, jsonable, key_json, render_version, solve_params
+from .build import Instance, jsonable, key_json, render_version, solve_params, version_entries
 from .check import first_difference
 from .errors import QbankError, VerifyFailure
 from .problem import close
@@ -101,6 +101,10 @@ def verify(build_dir: str | Path, exam_path: str | Path | None = None) -> Report
     for version in manifest["versions"]:
         label = version["label"]
         report.versions += 1
+        expected_ids = [e.problem for e in version_entries(exam, label, manifest["seed"])]
+        if [p["id"] for p in version["problems"]] != expected_ids:
+            fail(f"version {label}: its problems differ from what the exam spec and seed give: "
+                 f"{', '.join(p['id'] for p in version['problems'])} vs {', '.join(expected_ids)}")
         instances = []
         for stored in version["problems"]:
             report.problems += 1

@@ -100,15 +100,15 @@ def test_impossible_constraints_give_an_error_naming_the_problem_not_a_hang(runn
     r = build(runner)
     assert r.exit_code == 2
     assert "problem 'argmax-attention' (seed" in r.stderr
-    assert "no acceptable draw in 1000 tries; most common rejection: winning score too close" in r.stderr
+    assert "no acceptable draw in 1000 tries; most common rejection: " in r.stderr
     assert not (tmp_bank / "o").exists()
 
 
 def test_pinned_params_that_are_degenerate_are_refused(runner, tmp_bank):
     (tmp_bank / EXAM).write_text((tmp_bank / EXAM).read_text() + (
-        "    params: {query: [1, 1], keys: [[1, 0], [0, 1], [2, 2], [0, 0]], values: [[1], [2], [3], [4]]}\n"))
+        "    params: {query: [1, 1], keys: [[1, 1], [2, 0], [0, 0], [0, 1]], values: [[1], [2], [3], [4]]}\n"))
     assert_refused(build(runner), tmp_bank,
-                   f"{EXAM}:13: problems[0].params: the largest key wins; too easy")
+                   f"{EXAM}:13: problems[0].params: parameter 'keys': keys [0, 1] tie for the largest score 2; the argmax is ambiguous")
 
 
 @pytest.mark.parametrize("field", ["course", "problems"])

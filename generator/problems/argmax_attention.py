@@ -13,6 +13,7 @@ from ..errors import ParamError
 from ..params import matrix, tidy, vector
 from ..problem import Problem, Reject, Space
 from ..registry import register, register_kind
+from ..texify import Tex, fmt_num, vec
 
 
 def solve_kind(params: dict) -> dict:
@@ -65,8 +66,14 @@ class ArgmaxAttention(Problem):
     def draw(self, rng: np.random.Generator) -> dict:
         s = self.space
         ints = lambda lo_hi, shape: rng.integers(lo_hi[0], lo_hi[1] + 1, size=shape).tolist()
-        return {"query": ints(s.query_range, s.dim), "keys": ints(s.key_range, (s.n_keys, s.dim)),
-                "values": ints(s.value_range, (s.n_keys, s.dim))}
+        params = {"query": ints(s.query_range, s.dim), "keys": ints(s.key_range, (s.n_keys, s.dim)),
+                  "values": ints(s.value_range, (s.n_keys, s.dim))}
+        # Fresh draws should make students compute: the key with the largest entries must not win.
+        # (Only for draws: the original exam's instance, pinned, is exactly such a case.)
+        scores = [sum(q * k for q, k in zip(params["query"], key)) for key in params["keys"]]
+        if int(np.argmax([sum(k) for k in params["keys"]])) == int(np.argmax(scores)):
+            raise Reject("the largest key wins; too easy")
+        return params
 
     def validate(self, params: dict) -> None:
         try:
@@ -78,9 +85,6 @@ class ArgmaxAttention(Problem):
             raise Reject("winning score too close to the runner-up")
         if not any(params["query"]):
             raise Reject("zero query")
-        # The winner should not simply be the key with the largest entries: students must compute.
-        if int(np.argmax([sum(k) for k in params["keys"]])) == solve_kind(params)["argmax"]:
-            raise Reject("the largest key wins; too easy")
         if any(a == b for a, b in itertools.combinations(map(tuple, params["keys"]), 2)):
             raise Reject("two equal keys")
 
@@ -102,3 +106,13 @@ class ArgmaxAttention(Problem):
             if best_s is None or s > best_s:
                 best_i, best_s = i, s
         return {"scores": scores, "argmax": best_i, "output": list(params["values"][best_i])}
+
+    def summary(self, params: dict, answers: dict) -> dict[str, str]:
+        """Part name -> the short final answer a grader checks, as trusted LaTeX."""
+        i = answers["argmax"] + 1
+        scores = ", ".join(fmt_num(s) for s in answers["scores"])
+        return {
+            "a": Tex(f"scores ${scores}$; key {i} wins; output $v_{{{i}}} = {vec(answers['output'])}$"),
+            "b": Tex(r"output piecewise constant in $q$, $k_i$: zero gradient a.e.; "
+                     f"only the selected value $v_{{{i}}}$ learns"),
+        }

@@ -1,0 +1,266 @@
+"""Class rosters and seating charts (CSV), and which exam version each student gets."""
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from .errors import QbankError, SpecError
+from .texify import UnsettableCharacter, escape
+
+MAX_SID = 64
+MAX_PLACE_DIGITS = 6  # rows and seats beyond 999999 are typos, and int() of huge digit strings raises
+# Device names Windows refuses as folder names in any case ("con", "LPT1", ...).
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+
+
+@dataclass(frozen=True)
+class Student:
+    line: int  # line number in the roster file (1-based, counting the header)
+    sid: str  # as written, stripped
+    name: str  # NFC-normalised, stripped
+    folder: str  # safe, unique folder name derived from the SID
+
+
+@dataclass(frozen=True)
+class Seat:
+    line: int
+    sid: str
+    row: int  # written as an integer or as letters (A=1, ..., Z=26, AA=27)
+    seat: int
+
+
+def _read_rows(path: Path, columns: tuple[str, ...], nothing: str) -> list[tuple[int, dict[str, str]]]:
+    """The data rows of a CSV file as ``(line, {column: text})``; file-level problems raise SpecError."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError([f"{path}: no such file"]) from None
+    except OSError as e:
+        raise SpecError([f"{path}: cannot read: {e.strerror or e}"]) from None
+    data = data.removeprefix(codecs.BOM_UTF8)  # Excel's "CSV UTF-8" starts with one
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise SpecError([f"{path}:{line}: (encoding): byte 0x{data[e.start]:02X} is not UTF-8; "
+                         "save the file as 'CSV UTF-8'"]) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: dict[str, int] | None = None
+    rows, end = [], 0
+    try:
+        for fields in reader:
+            start, end = end + 1, reader.line_num  # a quoted field may span several lines
+            if not any(f.strip() for f in fields):
+                continue  # blank lines and lines of bare commas are spreadsheet noise
+            if header is None:
+                header = _header(path, start, fields, columns)
+            else:
+                rows.append((start, {c: fields[i] if i < len(fields) else "" for c, i in header.items()}))
+    except csv.Error as e:
+        raise SpecError([f"{path}:{reader.line_num}: (file): not valid CSV: {e}"]) from None
+    if header is None:
+        raise SpecError([f"{path}: empty file"])
+    if not rows:
+        raise SpecError([f"{path}: {nothing} (the file has a header but no rows)"])
+    return rows
+
+
+def _header(path: Path, line: int, fields: list[str], columns: tuple[str, ...]) -> dict[str, int]:
+    """Column positions from the header row, matched case-insensitively."""
+    names = [f.replace("\ufeff", "").strip().lower() for f in fields]
+    found = ", ".join(f.strip() for f in fields if f.strip())
+    errors = []
+    for c in columns:
+        if c not in names:
+            errors.append(f"{path}:{line}: (header): missing column '{c}'; found columns: {found}")
+        elif names.count(c) > 1:
+            errors.append(f"{path}:{line}: (header): column '{c}' appears {names.count(c)} times")
+    if errors:
+        raise SpecError(errors)
+    return {c: names.index(c) for c in columns}
+
+
+def _problem(text: str, column: str) -> str | None:
+    """What stops ``text`` from being printed on an exam, as ``column: message``; None if nothing."""
+    if not text:
+        return f"{column}: empty"
+    bad = next((ch for ch in text if unicodedata.category(ch) in ("Cc", "Zl", "Zp")), None)
+    if bad is not None:
+        return f"{column}: control character U+{ord(bad):04X} is not allowed"
+    try:
+        escape(text, what=column)
+    except UnsettableCharacter as e:
+        return e.message
+    return None
+
+
+def _folders(sids: list[str]) -> list[str]:
+    """A safe folder name per SID, unique even where the filesystem ignores case."""
+    # Leading '-' goes too: a folder named like an option trips up shell tools.
+    plain = [re.sub(r"[^A-Za-z0-9_-]+", "_", sid).lstrip("_-") for sid in sids]
+    names = list(plain)
+    for n in (8, 16, 64):  # longer hashes only if a short one happens to collide
+        count = Counter(x.lower() for x in names)
+        clash = [i for i, x in enumerate(names) if not x or count[x.lower()] > 1 or x.lower() in _RESERVED]
+        if not clash:
+            break
+        for i in clash:
+            digest = hashlib.sha256(sids[i].encode()).hexdigest()[:n]
+            names[i] = f"{plain[i]}-{digest}" if plain[i] else digest
+    return names
+
+
+def read_roster(path: str | Path) -> list[Student]:
+    """Read a roster (columns ``name`` and ``sid``); raise SpecError listing every problem in it."""
+    path = Path(path)
+    errors: list[str] = []
+    found: list[tuple[int, str, str]] = []
+    first: dict[str, int] = {}
+    for line, raw in _read_rows(path, ("name", "sid"), "no students"):
+        name = unicodedata.normalize("NFC", raw["name"]).strip()
+        sid = raw["sid"].strip()
+        sid_problem = _problem(sid, "sid")
+        if sid_problem is None and len(sid) > MAX_SID:
+            sid_problem = f"sid: longer than {MAX_SID} characters ({len(sid)})"
+        if sid_problem is None and sid in first:
+            sid_problem = f"sid: duplicate SID {sid!r} (first on line {first[sid]})"
+        first.setdefault(sid, line)
+        errors += [f"{path}:{line}: {p}" for p in (_problem(name, "name"), sid_problem) if p]
+        found.append((line, sid, name))
+    if errors:
+        raise SpecError(errors)
+    folders = _folders([sid for _, sid, _ in found])
+    return [Student(line, sid, name, folder) for (line, sid, name), folder in zip(found, folders)]
+
+
+def _row(text: str) -> int | None:
+    """A row written as a positive integer or as letters (A=1, Z=26, AA=27); None if neither."""
+    if re.fullmatch(rf"[0-9]{{1,{MAX_PLACE_DIGITS}}}", text):
+        return int(text) or None
+    if re.fullmatch(r"[A-Za-z]{1,4}", text):
+        value = 0
+        for ch in text.upper():
+            value = value * 26 + ord(ch) - ord("A") + 1
+        return value
+    return None
+
+
+def _seat(text: str) -> int | None:
+    """A seat number: a positive integer; None otherwise."""
+    if re.fullmatch(rf"[0-9]{{1,{MAX_PLACE_DIGITS}}}", text):
+        return int(text) or None
+    return None
+
+
+def read_seating(path: str | Path, students: list[Student]) -> dict[str, Seat]:
+    """Read a seating chart (columns ``sid``, ``row``, ``seat``); raise SpecError listing every problem."""
+    path = Path(path)
+    roster = {s.sid: s for s in students}
+    seats: dict[str, Seat] = {}
+    taken: dict[tuple[int, int], Seat] = {}
+    mentioned: set[str] = set()
+    errors: list[str] = []
+    for line, raw in _read_rows(path, ("sid", "row", "seat"), "no seats"):
+        here = f"{path}:{line}"
+        sid, row_text, seat_text = raw["sid"].strip(), raw["row"].strip(), raw["seat"].strip()
+        row, seat = _row(row_text), _seat(seat_text)
+        mentioned.add(sid)
+        ok = True
+        if not sid:
+            errors.append(f"{here}: sid: empty")
+            ok = False
+        elif sid not in roster:
+            errors.append(f"{here}: sid: {sid!r} is not in the roster{_zeros_hint(sid, roster)}")
+            ok = False
+        elif sid in seats:
+            errors.append(f"{here}: sid: {sid!r} is seated twice (first on line {seats[sid].line})")
+            ok = False
+        if row is None:
+            errors.append(f"{here}: row: {row_text!r} is not a row (write 1, 2, 3, ... or A, B, ..., Z, AA, ...)")
+        if seat is None:
+            errors.append(f"{here}: seat: {seat_text!r} is not a seat number (write a positive integer)")
+        if row is None or seat is None:
+            continue
+        if (row, seat) in taken:
+            other = taken[(row, seat)]
+            errors.append(f"{here}: seat: row {row} seat {seat} is already taken by {other.sid!r} (line {other.line})")
+            continue
+        taken[(row, seat)] = Seat(line, sid, row, seat)  # taken even if the SID is wrong: two lines claim it
+        if ok:
+            seats[sid] = taken[(row, seat)]
+    for s in students:
+        if s.sid not in mentioned:
+            errors.append(f"{path}: sid: {s.sid!r} (roster line {s.line}) has no seat")
+    if errors:
+        raise SpecError(errors)
+    return seats
+
+
+def _zeros_hint(sid: str, roster: dict[str, Student]) -> str:
+    """Spreadsheets drop leading zeros from SIDs; point at the roster SID it probably was."""
+    match = [r for r in roster if r.lstrip("0") == sid.lstrip("0")]
+    return f" (the roster has {match[0]!r}; did a spreadsheet drop leading zeros?)" if match else ""
+
+
+def _neighbours(students: list[Student], seats: dict[str, Seat]) -> Iterator[tuple[Seat, Seat]]:
+    """Every pair of students side by side or one behind the other, in roster order."""
+    at = {(seats[s.sid].row, seats[s.sid].seat): seats[s.sid] for s in students}
+    for s in students:
+        a = seats[s.sid]
+        for place in ((a.row, a.seat + 1), (a.row + 1, a.seat)):
+            if place in at:
+                yield a, at[place]
+
+
+def assign_versions(students: list[Student], labels: list[str],
+                    seats: dict[str, Seat] | None = None) -> dict[str, str]:
+    """A version label per SID: round-robin in roster order, or so that no two neighbours share one."""
+    if not labels:
+        raise QbankError("at least one version label is needed")
+    if len(set(labels)) != len(labels):
+        raise QbankError(f"version labels must differ; got {', '.join(labels)}")
+    k = len(labels)
+    if seats is None:
+        return {s.sid: labels[i % k] for i, s in enumerate(students)}
+    missing = [s.sid for s in students if s.sid not in seats]
+    if missing:
+        raise QbankError(f"no seat for student(s) {', '.join(map(repr, missing))}")
+    if k == 1:
+        for a, b in _neighbours(students, seats):
+            raise QbankError(
+                f"students {a.sid!r} (row {a.row}, seat {a.seat}) and {b.sid!r} (row {b.row}, seat {b.seat}) "
+                "are neighbours; at least 2 versions are needed so that neighbours get different versions")
+        return {s.sid: labels[0] for s in students}
+    places = [(seats[s.sid].row, seats[s.sid].seat) for s in students]
+    r0, s0 = min(r for r, _ in places), min(c for _, c in places)
+
+    # Neighbours differ by 1 in seat or in row, so (seat + m*row) mod k differs between them for
+    # any m in 1..k-1; each m rotates the pattern from row to row. Take the most even one.
+    def colours(m: int) -> list[int]:
+        return [(c - s0 + m * (r - r0)) % k for r, c in places]
+
+    def spread(m: int) -> int:
+        count = Counter(colours(m))
+        return max(count[i] for i in range(k)) - min(count[i] for i in range(k))
+
+    best = min(range(1, k), key=lambda m: (spread(m), m))
+    return {s.sid: labels[c] for s, c in zip(students, colours(best))}
+
+
+def assignments_csv(students: list[Student], assignment: dict[str, str], seats: dict[str, Seat] | None) -> str:
+    """CSV text ``sid,name,row,seat,version``, one line per student in roster order."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["sid", "name", "row", "seat", "version"])
+    for s in students:
+        place = (seats or {}).get(s.sid)
+        writer.writerow([s.sid, s.name, place.row if place else "", place.seat if place else "", assignment[s.sid]])
+    return out.getvalue()
