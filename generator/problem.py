@@ -56,6 +56,10 @@ class Problem:
         """Extra template variables (figures, formatted tables); none by default."""
         return {}
 
+    def summary(self, params, answers) -> dict[str, str]:
+        """Part name -> short final answer for the grader's summary (trusted LaTeX)."""
+        raise NotImplementedError
+
 
 def close(a: Any, b: Any, rel: float = 1e-6, abs_tol: float = 1e-9) -> bool:
     """Deep comparison of JSON-like answers with the contract's relative tolerance."""

@@ -18,7 +18,7 @@ from ..errors import ParamError
 from ..params import matrix, number, tidy, vector
 from ..problem import Problem, Reject, Space
 from ..registry import register, register_kind
-from ..texify import Tex
+from ..texify import Tex, fmt_num, vec
 
 OUT_GRID = 3
 """The blank grid of (b) spans [-3, 3]^2: the standardised 2-sigma contours always fit in it."""
@@ -266,6 +266,23 @@ class BatchNorm(Problem):
                   "rho": clean(S[0, 1] / math.sqrt(S[0, 0] * S[1, 1])),
                   "out_mean": two["out_mean"], "out_cov": two["out_cov"],
                   "in_ellipse": closed_form(params["mean"], S), "out_ellipse": closed_form(two["out_mean"], two["out_cov"])},
+        }
+
+    def summary(self, params: dict, answers: dict) -> dict[str, str]:
+        """Part name -> the short final answer a grader checks, as trusted LaTeX."""
+        a, b = answers["a"], answers["b"]
+        cov = r" \\ ".join(" & ".join(fmt_num(x) for x in row) for row in b["out_cov"])
+        rho = b["rho"]
+        if rho == 0:
+            shape = "contours: circles of radius 1 and 2 about the origin"
+        else:
+            shape = (f"contours: ellipses about the origin, long axis on $y_2 = {'-' if rho < 0 else ''}y_1$ "
+                     f"(${'+' if rho > 0 else '-'}45^\\circ$)")
+        return {
+            "a": Tex(f"$y \\sim \\mathcal N(\\beta, \\gamma^2)$: mean $\\beta = {fmt_num(a['out_mean'])}$, "
+                     f"std $|\\gamma| = {fmt_num(a['out_std'])}$ (variance ${fmt_num(a['out_var'])}$)"),
+            "b": Tex(f"mean ${vec(b['out_mean'])}$, covariance "
+                     f"$\\left[\\begin{{smallmatrix}}{cov}\\end{{smallmatrix}}\\right]$; {shape}"),
         }
 
     # -- figures ----------------------------------------------------------------------------

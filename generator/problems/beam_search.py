@@ -27,6 +27,7 @@ from ..errors import ParamError
 from ..params import number, require, string_list, tidy, vector
 from ..problem import Problem, Reject, Space
 from ..registry import register, register_kind
+from ..texify import Tex, escape, fmt_num
 
 _TOL = 1e-9          # totals of one-decimal numbers that agree to this are ties
 _MAX_SEQUENCES = 10**6
@@ -393,6 +394,15 @@ class BeamSearch(Problem):
             beam_steps.append([{"sequence": c.split(" "), "logp": total_of[c], "kept": c in beam} for c in cands])
         out.update(leaves=leaves, greedy_steps=greedy_steps, beam_steps=beam_steps)
         return out
+
+    def summary(self, params: dict, answers: dict) -> dict[str, str]:
+        """Part name -> the short final answer a grader checks, as trusted LaTeX."""
+        seq = lambda words: f"\\textsf{{{escape(' '.join(words), what='beam-search word')}}}"
+        final = lambda which: f"{seq(answers[which]['sequence'])}, $\\log p = {fmt_num(answers[which]['logp'])}$"
+        beams = " / ".join(", ".join(seq(c["sequence"]) for c in step if c["kept"])
+                           for step in answers["beam_steps"])
+        return {"a": Tex(final("exhaustive")), "b": Tex(final("greedy")),
+                "c": Tex(f"{final('beam')}; beams: {beams}")}
 
     def context(self, params: dict, answers: dict) -> dict:
         """Node positions of the left-to-right tree figure (cm): leaves evenly spaced, parents centred."""

@@ -22,7 +22,7 @@ from ..errors import ParamError
 from ..params import string_list, tidy, vector
 from ..problem import Problem, Reject, Space
 from ..registry import register, register_kind
-from ..texify import Tex, fmt_num
+from ..texify import Tex, escape, fmt_num, vec
 
 # ---------------------------------------------------------------------------------------------
 # Solve kind cnn-shapes: shape arithmetic by formula.
@@ -394,6 +394,16 @@ class Cnn(Problem):
                 raise AssertionError(f"asked[{k}]: not a unique circular shift of the {orient} image")
             shifted.append({"of": orient, "shift": amounts.pop(), "features": params[orient]["features"]})
         return {"rows": rows, "shifted": shifted}
+
+    def summary(self, params: dict, answers: dict) -> dict[str, str]:
+        """Part name -> the short final answer a grader checks, as trusted LaTeX."""
+        times = r"{\times}"
+        cells = [f"{escape(r['layer'], what='layer name')}: {fmt_num(r['params'])} "
+                 f"(${times.join(fmt_num(d) for d in r['shape'])}$)" for r in answers["rows"]]
+        feats = [f"({['i', 'ii', 'iii', 'iv'][k]}) $f = {vec(a['features'])}$ ({a['of']} edge)"
+                 for k, a in enumerate(answers["shifted"])]
+        return {"a": Tex("params (shape): " + "; ".join(cells)),
+                "b": Tex("; ".join(feats) + "; circular shift, same features")}
 
     # -- rendering ----------------------------------------------------------------------------
 

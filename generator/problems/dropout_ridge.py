@@ -20,7 +20,7 @@ import numpy as np
 from ..params import tidy
 from ..problem import Problem, Reject, Space
 from ..registry import register
-from ..texify import Tex
+from ..texify import Tex, fmt_num
 
 
 class DropoutSpace(Space):
@@ -177,10 +177,32 @@ class DropoutRidge(Problem):
             "x_tilde_norms": np.linalg.norm(x_tilde, axis=0).tolist(),
         }
 
+    def summary(self, params: dict, answers: dict) -> dict[str, str]:
+        """Part name -> the short final answer a grader checks, as trusted LaTeX."""
+        gamma = ", ".join(fmt_num(g) for g in answers["gamma"])
+        rows = r" \\ ".join(" & ".join(_slash_frac(v) for v in row) for row in answers["x_tilde"])
+        norms = ", ".join(fmt_num(v) for v in answers["x_tilde_norms"])
+        return {
+            "a": Tex(f"$w = p\\,\\check w$; $\\check\\Gamma = \\operatorname{{diag}}({gamma})$, "
+                     f"$\\lambda = (1-p)/p = {fmt_num(answers['lam'])}$"),
+            "b": Tex(f"$\\tilde w = \\Gamma w$, $\\tilde X = X\\Gamma^{{-1}} = "
+                     f"\\left[\\begin{{smallmatrix}}{rows}\\end{{smallmatrix}}\\right]$; $w = \\Gamma^{{-1}}\\tilde w$"),
+            "c": Tex(f"column norms all 1 (${norms}$); implicit feature normalization, like batch norm, "
+                     "then weight decay"),
+        }
+
     def context(self, params: dict, answers: dict) -> dict:
         """X̃ written with fractions, as a student would (3/5 rather than 0.6)."""
         rows = [" & ".join(_frac_tex(v) for v in row) for row in answers["x_tilde"]]
         return {"x_tilde_tex": Tex(r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}")}
+
+
+def _slash_frac(v: float) -> str:
+    """``3/5``, ``-1/3``, ``0``: a fraction that stays legible inside a small matrix."""
+    f = Fraction(v).limit_denominator(1000)
+    if abs(float(f) - v) > 1e-9:
+        raise ValueError(f"{v} is not a simple fraction")
+    return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
 
 
 def _frac_tex(v: float) -> str:

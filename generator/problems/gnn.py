@@ -342,6 +342,24 @@ class Gnn(Problem):
                            for i in params["asked"]],
         }
 
+    def summary(self, params: dict, answers: dict) -> dict[str, str]:
+        """Part name -> the short final answer a grader checks, as trusted LaTeX."""
+        roman = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x"]
+        verdicts = [f"({roman[k] if k < len(roman) else k + 1}) {'valid' if c['valid'] else 'invalid'}"
+                    for k, c in enumerate(answers["candidates"])]
+        nodes = ", ".join(fmt_num(i) for i in answers["train_nodes"])
+        yes = lambda flag: "yes" if flag else "no"
+        p = answers["patterns"]
+        d, k = answers["w1_shape"]
+        sets = "; ".join(f"node {e['node']}: mean over $\\{{{', '.join(fmt_num(j) for j in e['neighbours'])}\\}}$"
+                         for e in answers["expansions"])
+        return {
+            "a": Tex("; ".join(verdicts)),
+            "b": Tex(f"training nodes ${nodes}$; $L \\approx {fmt_num(answers['loss'], 3)}$"),
+            "c": Tex(f"residual {yes(p['residual'])}, batch norm {yes(p['batch_norm'])}, "
+                     f"attention {yes(p['attention'])}; $W_1 \\in \\mathbb R^{{{d} \\times {k}}}$; {sets}"),
+        }
+
     def context(self, params: dict, answers: dict) -> dict:
         """The figure, the ln table and the key's formulas, as trusted LaTeX."""
         labels, preds = params["labels"], params["predictions"]

@@ -44,6 +44,33 @@ class HonorSpace(Space):
         return self
 
 
+def _sentences(text: str) -> list[str]:
+    """Split LaTeX prose after ``.``, ``!`` or ``?`` followed by a capital, outside math and braces."""
+    out, start, depth, math_mode = [], 0, 0, False
+    for i, ch in enumerate(text):
+        if ch == "$" and (i == 0 or text[i - 1] != "\\"):
+            math_mode = not math_mode
+        elif ch == "{" and (i == 0 or text[i - 1] != "\\"):
+            depth += 1
+        elif ch == "}" and (i == 0 or text[i - 1] != "\\"):
+            depth -= 1
+        elif (ch in ".!?" and not math_mode and depth == 0 and text[i + 1:i + 2] == " "
+              and text[i + 2:i + 3].isupper()):
+            out.append(text[start:i + 1].strip())
+            start = i + 1
+    out.append(text[start:].strip())
+    return [s for s in out if s]
+
+
+def _gist(answer: str) -> str:
+    """What a grader checks in a model answer: its first sentence, plus its grading sentence
+    ("Full credit for ...") when that is another one. Whole sentences only, so braces and math
+    stay balanced."""
+    sentences = _sentences(" ".join(answer.split())) or [answer]
+    graded = [s for s in sentences[1:] if s.casefold().startswith("full credit")]
+    return " ".join(sentences[:1] + graded[:1])
+
+
 def _normal(text: str) -> str:
     return " ".join(text.split()).casefold()
 
@@ -78,6 +105,15 @@ class HonorCode(Problem):
         if len(hits) != 1:
             raise AssertionError(f"the warm-up question matches {len(hits)} pool entries")
         return {"warmup_answer": hits[0]}
+
+    def summary(self, params: dict, answers: dict) -> dict[str, str]:
+        """Part name -> the short final answer a grader checks, as trusted LaTeX.
+
+        The warm-up gist is the model answer's first sentence and its grading sentence ("Full
+        credit for ..."); the pool text is instructor LaTeX, passed through as the key prints it.
+        """
+        return {"honor": Tex("complete, legible copy of the statement, signed"),
+                "warmup": Tex(_gist(answers["warmup_answer"]))}
 
     def context(self, params: dict, answers: dict) -> dict:
         """Pool text is instructor-authored LaTeX, printed as is; the writing-space heights."""

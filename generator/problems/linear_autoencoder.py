@@ -167,6 +167,21 @@ class LinearAutoencoder(Problem):
             keyed[q.id] = indices
         return {"keyed": keyed, "orthonormal": _penalty_balances_decoder()}
 
+    def summary(self, params: dict, answers: dict) -> dict[str, str]:
+        """Part name -> the short final answer a grader checks, as trusted LaTeX."""
+        roman = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x"]
+        ticks = []
+        for n, q in enumerate(self.space.questions):
+            letters = ", ".join(LETTERS[i] for i in answers["keyed"][q.id])
+            label = roman[n] if n < len(roman) else str(n + 1)
+            ticks.append(f"({label}) {letters}" + (" (exactly these)" if q.select == "all" else ""))
+        if answers["orthonormal"]:
+            b = (r"Yes: penalty $\sum_i \sigma_i^2 + 1/\sigma_i^2$ smallest at $\sigma_i = 1$, "
+                 r"so $W_2^\top W_2 \approx I$")
+        else:
+            b = "No"
+        return {"a": Tex("ticked: " + "; ".join(ticks)), "b": Tex(b)}
+
     def context(self, params: dict, answers: dict) -> dict:
         """The questions of (a) with their options printed (sizes substituted) and lettered."""
         m, k = params["m"], params["k"]

@@ -22,7 +22,7 @@ from ..errors import ParamError
 from ..params import number, tidy, vector
 from ..problem import Problem, Reject, Space
 from ..registry import register, register_kind
-from ..texify import Tex
+from ..texify import Tex, fmt_num
 
 # --------------------------------------------------------------------------------------------
 # The solve kind
@@ -360,6 +360,43 @@ class RnnBackprop(Problem):
         return {"forward": packed[:m], "y": packed[m], "dy_dw": packed[m + 1],
                 "backward": packed[m + 2: 2 * m + 2], "edges": packed[2 * m + 2: 2 * m + 2 + T],
                 "edge_sum": packed[-1]}
+
+    def summary(self, params: dict, answers: dict) -> dict[str, str]:
+        """Part name -> the short final answer a grader checks, as trusted LaTeX.
+
+        Node names are validated one-letter or Greek-command LaTeX, and the formulas come from
+        sympy, so both are passed through as math.
+        """
+        names, numeric = params["names"], "w" in params
+        last = len(names) - 1
+
+        def show(packed: dict) -> str:  # the value when numbers are drawn, else the polynomial
+            return fmt_num(packed["value"]) if numeric else packed["latex"]
+
+        asked = range(params["given"], len(names))
+        forward = ",\\ ".join(f"{names[i]} = {show(answers['forward'][i])}" for i in asked)
+        if numeric:
+            forward += f";\\ {names[last]} = {answers['forward'][last]['latex']}"
+        dy = f"dy/dw = {answers['dy_dw']['latex']}"
+        if numeric:
+            dy += f" = {fmt_num(answers['dy_dw']['value'])}"
+        backward = ",\\ ".join(
+            f"\\partial y/\\partial {names[i]} = {answers['backward'][i]['latex']}"
+            + (f" = {fmt_num(answers['backward'][i]['value'])}" if numeric else "")
+            for i in range(last))
+        if numeric:  # a signed sum of numbers: 27 - 3 + 15
+            values = [e["value"] for e in answers["edges"]]
+            edges = fmt_num(values[0]) + "".join(
+                f" - {fmt_num(-v)}" if v < 0 else f" + {fmt_num(v)}" for v in values[1:])
+        else:
+            edges = " + ".join(f"({e['latex']})" for e in answers["edges"])
+        total = show(answers["edge_sum"])
+        return {
+            "a": Tex(f"${forward}$"),
+            "b": Tex(f"${dy}$"),
+            "c": Tex(f"${backward}$"),
+            "d": Tex(f"contributions ${edges} = {total}$ $= dy/dw$"),
+        }
 
     def context(self, params: dict, answers: dict) -> dict:
         """The graph figure and the chain-rule forms the key shows beside each answer."""

@@ -14,6 +14,7 @@ from ..errors import ParamError
 from ..params import string_list
 from ..problem import Problem, Reject, Space
 from ..registry import register, register_kind
+from ..texify import Tex, escape
 
 SOS = "<sos>"
 MIN_WORDS, MAX_WORDS = 4, 6  # per pool sentence; at most 6 so both unrolled RNNs fit the page
@@ -158,6 +159,25 @@ class Translation(Problem):
             if error_step is None and word != ref:
                 error_step = t
         return {"train_inputs": train, "eval_inputs": gen, "error_step": error_step}
+
+    def summary(self, params: dict, answers: dict) -> dict[str, str]:
+        """Part name -> the short final answer a grader checks, as trusted LaTeX."""
+        def tok(w: str) -> str:
+            text = escape(w, what="translation token")
+            return f"\\texttt{{{text}}}" if w == SOS else text
+
+        train = answers["train_inputs"]
+        fed_back = [f"\\underline{{{tok(w)}}}" if w != ref else tok(w)
+                    for w, ref in zip(answers["eval_inputs"], train)]
+        n = len(train)
+        return {
+            "a": Tex("any one: word order needs the whole source first; "
+                     "lengths differ (no $h_t$); forced word-by-word alignment"),
+            "b": Tex(f"$w_1, \\dots, w_{{{n}}}$: " + " ".join(tok(w) for w in train)
+                     + " (reference shifted by one)"),
+            "c": Tex(f"$w_1, \\dots, w_{{{n}}}$: " + " ".join(fed_back)
+                     + f" (own outputs; slip at step {answers['error_step']} fed back)"),
+        }
 
     def context(self, params: dict, answers: dict) -> dict:
         m, n = len(params["source"]), len(params["target"])

@@ -11,6 +11,7 @@ from pydantic import model_validator
 
 from ..problem import Problem, Reject, Space
 from ..registry import register
+from ..texify import Tex
 
 FIELDS = {"text": str, "vanishing": bool, "exploding": bool, "why": str}
 
@@ -87,3 +88,11 @@ class VanishingGradients(Problem):
         found = [by_text[r["text"]] for r in params["rows"]]
         return {"vanishing": [r.vanishing for r in found], "exploding": [r.exploding for r in found],
                 "why": [r.why for r in found]}
+
+    def summary(self, params: dict, answers: dict) -> dict[str, str]:
+        """Part name -> the short final answer a grader checks, as trusted LaTeX."""
+        names = {(True, True): "both", (True, False): "vanishing only", (False, True): "exploding only",
+                 (False, False): "neither"}
+        ticks = [f"({i}) {names[v, e]}" for i, (v, e) in
+                 enumerate(zip(answers["vanishing"], answers["exploding"]), start=1)]
+        return {"all": Tex("ticked: " + "; ".join(ticks))}
