@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -9,12 +10,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .bank import DEFAULT_EXAM, load_exam
-from .build import plan
-from .latex import clean_aux, compile_pdf, make_format, require_tex
+from .build import plan, version_labels
+from .roster import assign_versions, read_roster, read_seating, records
+from .latex import clean_aux, compile_pdf, make_format, page_layout, preamble, require_tex, unite_pdfs
 from .output import locked, recover, refuse_existing, staged, write_atomic
 from .check import stress, validate_bank
 from .export import export_latex  # noqa: F401  (part of the API)
-from .errors import OutputError, UnknownNameError
+from .errors import OutputError, QbankError, UnknownNameError
 from .registry import get_kind
 from .verify import Report, verify as verify_build
 
@@ -25,29 +27,57 @@ def default_out(exam_id: str) -> Path:
     return Path("output") / exam_id
 
 
+@dataclass
+class BuildResult:
+    """Where a build went and anything the instructor should know about it."""
+
+    out: Path
+    warnings: list[str] = field(default_factory=list)
+
+
 def build(exam_path: str | Path = DEFAULT_EXAM, *, versions: int | None = None, seed: int | None = None,
           out: str | Path | None = None, pdf: bool = True, force: bool = False, jobs: int | None = None,
-          progress: Progress | None = None) -> Path:
-    """Build every version of an exam into ``out`` (exam/key .tex, .pdf, key.json; manifest.json)."""
+          roster: str | Path | None = None, seating: str | Path | None = None,
+          progress: Progress | None = None) -> BuildResult:
+    """Build every version of an exam into ``out``: exam/key .tex and .pdf, key.json per version,
+    the grader's summary and manifest.json; with a roster, one exam per student as well."""
     if pdf:
         require_tex()
+    if seating and not roster:
+        raise QbankError("--seating needs --roster (the seating chart seats the roster's students)")
     exam = load_exam(exam_path)
     n = versions if versions is not None else exam.spec.versions
+    students = _students(roster, seating, version_labels(n))
     out = Path(out) if out is not None else default_out(exam.spec.id)
+    result = BuildResult(out)
     try:
         with locked(out):
             recover(out)
             refuse_existing(out, force)  # before the slow part, not after it
-            built = plan(exam, n, seed, progress=_ticker(progress, "drawing and rendering", n))
+            built = plan(exam, n, seed, progress=_ticker(progress, "drawing and rendering", n), students=students)
             with staged(out, force) as stage:
-                for rel, text in built.files().items():
+                files = built.files()
+                for rel, text in files.items():
                     write_atomic(stage / rel, text)
                 if pdf:
-                    texs = [stage / r.version / f"{doc}.tex" for r in built.rendered for doc in ("exam", "key")]
-                    compile_all(texs, jobs, _ticker(progress, "compiling PDFs", len(texs)))
+                    texs = [stage / rel for rel in files if rel.endswith(".tex")]
+                    result.warnings += compile_all(texs, jobs, _ticker(progress, "compiling PDFs", len(texs)))
+                    exams = [stage / "students" / s["folder"] / "exam.pdf" for s in students] if students else \
+                        [stage / r.version / "exam.pdf" for r in built.rendered]
+                    if not unite_pdfs(exams, stage / "print-all.pdf"):
+                        result.warnings.append("pdfunite not found: print-all.pdf not written (install poppler-utils)")
     except OSError as e:  # disk full, permissions: the previous build is untouched
         raise OutputError(f"cannot write {e.filename or out}: {e.strerror or e}") from e
-    return out
+    return result
+
+
+def _students(roster, seating, labels: list[str]) -> list[dict]:
+    """Roster records with their versions (seating-aware), or none without a roster."""
+    if roster is None:
+        return []
+    students = read_roster(roster)
+    seats = read_seating(seating, students) if seating else None
+    return records(students, assign_versions(students, labels, seats), seats)
 
 
 def _ticker(progress: Progress | None, stage: str, total: int) -> Callable[..., None]:
@@ -64,21 +94,23 @@ def _ticker(progress: Progress | None, stage: str, total: int) -> Callable[..., 
     return tick
 
 
-def compile_all(texs: list[Path], jobs: int | None, tick: Callable[[], None]) -> None:
-    """Compile many .tex files concurrently, in as few pdflatex passes as possible.
+def compile_all(texs: list[Path], jobs: int | None, tick: Callable[[], None]) -> list[str]:
+    """Compile many .tex files concurrently, in as few pdflatex passes as possible; return warnings.
 
-    The preamble is precompiled once; the first document of each kind (exam.tex, key.tex) is
-    compiled from scratch, and every later one starts from that sibling's .aux (same layout), so
-    it usually needs a single pass. The first failure is raised.
+    The exams' shared preamble is precompiled once; the first document of each name (exam.tex,
+    key.tex, …) is compiled from scratch, and every later one starts from that sibling's .aux
+    (same layout), so it usually needs a single pass. The first failure is raised.
     """
     jobs = max(1, jobs or os.cpu_count() or 1)
     stage = texs[0].resolve().parent.parent
-    format_dir = make_format(texs[0], stage / ".format")
-    firsts = {t.name: t for t in reversed(texs)}  # the first document of each kind
+    shared = preamble(texs[0])
+    format_dir = make_format(texs[0], stage / ".format") if shared is not None else None
+    firsts = {t.name: t for t in reversed(texs)}  # the first document of each name
     seeds: dict[str, bytes] = {}
 
     def one(tex: Path) -> None:
-        compile_pdf(tex, format_dir=format_dir, aux_seed=seeds.get(tex.name))
+        fmt = format_dir if format_dir and preamble(tex) == shared else None
+        compile_pdf(tex, format_dir=fmt, aux_seed=seeds.get(tex.name))
         tick()
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -88,9 +120,26 @@ def compile_all(texs: list[Path], jobs: int | None, tick: Callable[[], None]) ->
             seeds[name] = tex.with_suffix(".aux").read_bytes()
         for future in [pool.submit(one, t) for t in texs if t not in firsts.values()]:
             future.result()
+    warnings = layout_warnings([t for t in texs if t.name == "exam.tex"], stage)
     for tex in texs:
         clean_aux(tex)
     shutil.rmtree(stage / ".format", ignore_errors=True)
+    return warnings
+
+
+def layout_warnings(exams: list[Path], stage: Path) -> list[str]:
+    """Versions should share one page layout (Gradescope maps answer regions by page)."""
+    layouts = {t: page_layout(t.with_suffix(".aux")) for t in exams}
+    if not layouts:
+        return []
+    first = exams[0]
+    differ = [t for t in exams if layouts[t] != layouts[first]]
+    if not differ:
+        return []
+    names = ", ".join(str(t.parent.relative_to(stage)) for t in differ[:5])
+    return [f"{len(differ)} exam(s) ({names}{', …' if len(differ) > 5 else ''}) place problems on different pages "
+            f"than {first.parent.relative_to(stage)} ({layouts[first]['pages']} pages); for Gradescope, give the "
+            "problems that move more answer room or newpage breaks"]
 
 
 def solve(kind: str, params: dict[str, Any]) -> dict[str, Any]:

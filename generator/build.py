@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .bank import Bank, BankProblem, Exam, sha256
+from .roster import assignments_csv
 from .schema import ExamProblem, PoolEntry
 from .errors import GenerationError, QbankError, Reject, SpecError
 from .texify import Tex, make_env, render
@@ -211,20 +212,50 @@ def _env(template_dirs: tuple[Path, ...]):
     return make_env(template_dirs)
 
 
-def render_version(exam: Exam, version: str, instances: list[Instance], student: dict | None = None) -> Rendered:
-    """Render the exam and key LaTeX of one version from its drawn instances."""
+def render_exam(exam: Exam, version: str, instances: list[Instance], key: bool,
+                student: dict | None = None) -> str:
+    """The LaTeX of one exam document (the key when ``key``; a student's copy when ``student``)."""
     env = _env(tuple(exam.bank.template_dirs))
-    docs = {}
-    for key in (False, True):
-        problems = [{"number": inst.number, "id": inst.problem_id,
-                     "title": exam.bank.problems[inst.problem_id].spec.title,
-                     "points": inst.points, "total": inst.total,
-                     "newpage": exam.entry(inst.problem_id)[1].newpage,
-                     "body": problem_body(exam.bank, env, inst, version, key)} for inst in instances]
-        ctx = {"exam": exam.spec, "version": version, "key": key, "problems": problems,
-               "total_points": sum(i.total for i in instances), "student": student}
-        docs[key] = render(env, "exam.tex.j2", ctx)
-    return Rendered(version, instances, docs[False], docs[True])
+    problems = [{"number": inst.number, "id": inst.problem_id,
+                 "title": exam.bank.problems[inst.problem_id].spec.title,
+                 "points": inst.points, "total": inst.total,
+                 "newpage": exam.entry(inst.problem_id)[1].newpage,
+                 "body": problem_body(exam.bank, env, inst, version, key)} for inst in instances]
+    ctx = {"exam": exam.spec, "version": version, "key": key, "problems": problems,
+           "total_points": sum(i.total for i in instances), "student": student}
+    return render(env, "exam.tex.j2", ctx)
+
+
+def render_version(exam: Exam, version: str, instances: list[Instance]) -> Rendered:
+    """Render the exam and key LaTeX of one version from its drawn instances."""
+    return Rendered(version, instances, render_exam(exam, version, instances, False),
+                    render_exam(exam, version, instances, True))
+
+
+def render_summary(exam: Exam, rendered: list[Rendered]) -> str:
+    """The grader's summary: one page per version, each part's points and short answer."""
+    env = _env(tuple(exam.bank.template_dirs))
+    versions = []
+    for r in rendered:
+        rows = []
+        for inst in r.instances:
+            bp = exam.bank.problems[inst.problem_id]
+            summary = bp.generator.summary(inst.params, inst.answers)
+            rows += [{"number": inst.number, "title": bp.spec.title, "part": part, "points": pts,
+                      "answer": Tex(summary[part]), "single": len(inst.points) == 1}
+                     for part, pts in inst.points.items()]
+        versions.append({"label": r.version, "rows": rows, "total": sum(i.total for i in r.instances)})
+    return render(env, "summary.tex.j2", {"exam": exam.spec, "versions": versions})
+
+
+def render_seating(exam: Exam, students: list[dict]) -> str:
+    """The proctors' seating chart: every seat with its student and version."""
+    env = _env(tuple(exam.bank.template_dirs))
+    seated = [s for s in students if s["row"] is not None]
+    rows = sorted({s["row"] for s in seated})
+    seats = sorted({s["seat"] for s in seated})
+    return render(env, "seating.tex.j2", {"exam": exam.spec, "students": seated, "rows": rows, "seats": seats,
+                                          "labels": sorted({s["version"] for s in seated})})
 
 
 def template_hash(exam: Exam, name: str) -> str:
@@ -298,23 +329,37 @@ class BuildPlan:
     exam: Exam
     seed: int
     rendered: list[Rendered] = field(default_factory=list)
+    students: list[dict] = field(default_factory=list)
+    """With a roster: sid, name, folder, version, row, seat of each student, in roster order."""
 
     def files(self) -> dict[str, str]:
         """Relative path → text of every file the build writes (PDFs come later)."""
         out = {}
+        by_label = {r.version: r for r in self.rendered}
         for r in self.rendered:
             out[f"{r.version}/exam.tex"] = r.exam_tex
             out[f"{r.version}/key.tex"] = r.key_tex
             out[f"{r.version}/key.json"] = dumps(key_json(self.exam, r))
-        out["manifest.json"] = dumps(manifest(self.exam, self.seed, self.rendered))
+        for s in self.students:
+            out[f"students/{s['folder']}/exam.tex"] = render_exam(
+                self.exam, s["version"], by_label[s["version"]].instances, False, {"name": s["name"], "sid": s["sid"]})
+        if self.students:
+            out["assignments.csv"] = assignments_csv(self.students)
+        if any(s["row"] is not None for s in self.students):
+            out["seating-chart.tex"] = render_seating(self.exam, self.students)
+        out["grader-summary.tex"] = render_summary(self.exam, self.rendered)
+        data = manifest(self.exam, self.seed, self.rendered)
+        if self.students:
+            data["students"] = self.students
+        out["manifest.json"] = dumps(data)
         return out
 
 
 def plan(exam: Exam, versions: int, seed: int | None = None,
-         progress: Callable[[str], None] | None = None) -> BuildPlan:
+         progress: Callable[[str], None] | None = None, students: list[dict] | None = None) -> BuildPlan:
     """Draw, solve and render every version in memory."""
     seed = exam.spec.seed if seed is None else seed
-    p = BuildPlan(exam, seed)
+    p = BuildPlan(exam, seed, students=list(students or []))
     for label in version_labels(versions):
         entries = version_entries(exam, label, seed)
         instances = [make_instance(exam, e, n, label, seed) for n, e in enumerate(entries, 1)]

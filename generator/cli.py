@@ -75,15 +75,21 @@ def main() -> None:
 @click.option("--force", is_flag=True, help="Replace an existing build in the output folder.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
               help="PDFs compiled at once; default: the number of cores.")
-def build(exam, versions, seed, out, no_pdf, force, jobs):
+@click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV with columns name, sid: one exam per student, name and SID on the cover.")
+@click.option("--seating", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV with columns sid, row, seat: neighbours get different versions; adds a seating chart.")
+def build(exam, versions, seed, out, no_pdf, force, jobs, roster, seating):
     """Build exam and answer-key PDFs for every version of EXAM (default bank/exams/midterm.yaml)."""
     progress = _Progress()
     try:
-        path = api.build(exam, versions=versions, seed=seed, out=out, pdf=not no_pdf, force=force,
-                         jobs=jobs, progress=progress)
+        result = api.build(exam, versions=versions, seed=seed, out=out, pdf=not no_pdf, force=force,
+                           jobs=jobs, roster=roster, seating=seating, progress=progress)
     finally:
         progress.close()
-    click.echo(f"Built {path}" + (" (LaTeX only, --no-pdf)" if no_pdf else ""))
+    for warning in result.warnings:
+        click.echo(f"qbank: warning: {warning}", err=True)
+    click.echo(f"Built {result.out}" + (" (LaTeX only, --no-pdf)" if no_pdf else ""))
 
 
 @main.command()

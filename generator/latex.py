@@ -95,6 +95,16 @@ def make_format(sample_tex: Path, folder: Path, timeout: float = TIMEOUT_S) -> P
     return folder if code == 0 and (folder / f"{FORMAT_NAME}.fmt").is_file() else None
 
 
+DUMP_MARK = "\\csname endofdump\\endcsname"
+
+
+def preamble(tex: Path) -> str | None:
+    """The part of a document a precompiled format replaces (up to ``\\endofdump``), if marked."""
+    text = tex.read_text(encoding="utf-8", errors="replace")
+    end = text.find(DUMP_MARK)
+    return text[:end] if end >= 0 else None
+
+
 def compile_pdf(tex: Path, timeout: float = TIMEOUT_S, *, format_dir: Path | None = None,
                 aux_seed: bytes | None = None) -> int:
     """Compile ``tex`` into a PDF beside it; return the number of passes. Raise LatexError on failure.
@@ -124,6 +134,26 @@ def compile_pdf(tex: Path, timeout: float = TIMEOUT_S, *, format_dir: Path | Non
         if after == before and "Rerun to get" not in log:
             return passes
     raise LatexError(f"{tex.parent.name}/{tex.name}: cross-references still changing after {MAX_PASSES} passes")
+
+
+def page_layout(aux: Path) -> dict:
+    """Where each question and part starts (exam class ``\\PgInfo``) and the page count, from an .aux."""
+    text = aux.read_text(errors="replace") if aux.exists() else ""
+    starts = re.findall(r"\\PgInfo\{((?:question|part)@[\d@]+)\}\{(\d+)\}", text)
+    pages = re.search(r"\\gdef\\exam@lastpage\{(\d+)\}", text)
+    return {"starts": starts, "pages": int(pages.group(1)) if pages else None}
+
+
+def unite_pdfs(pdfs: list[Path], target: Path) -> bool:
+    """Concatenate PDFs into one print file (poppler's pdfunite); False when pdfunite is missing."""
+    if shutil.which("pdfunite") is None:
+        return False
+    if len(pdfs) == 1:
+        shutil.copyfile(pdfs[0], target)
+        return True
+    subprocess.run(["pdfunite", *map(str, pdfs), str(target)], check=True, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=TIMEOUT_S)
+    return True
 
 
 def clean_aux(tex: Path) -> None:

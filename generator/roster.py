@@ -255,12 +255,22 @@ def assign_versions(students: list[Student], labels: list[str],
     return {s.sid: labels[c] for s, c in zip(students, colours(best))}
 
 
-def assignments_csv(students: list[Student], assignment: dict[str, str], seats: dict[str, Seat] | None) -> str:
+def records(students: list[Student], assignment: dict[str, str], seats: dict[str, Seat] | None) -> list[dict]:
+    """One plain record per student, in roster order: sid, name, folder, version, row, seat."""
+    out = []
+    for s in students:
+        place = (seats or {}).get(s.sid)
+        out.append({"sid": s.sid, "name": s.name, "folder": s.folder, "version": assignment[s.sid],
+                    "row": place.row if place else None, "seat": place.seat if place else None})
+    return out
+
+
+def assignments_csv(records: list[dict]) -> str:
     """CSV text ``sid,name,row,seat,version``, one line per student in roster order."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["sid", "name", "row", "seat", "version"])
-    for s in students:
-        place = (seats or {}).get(s.sid)
-        writer.writerow([s.sid, s.name, place.row if place else "", place.seat if place else "", assignment[s.sid]])
+    for r in records:
+        writer.writerow([r["sid"], r["name"], "" if r["row"] is None else r["row"],
+                         "" if r["seat"] is None else r["seat"], r["version"]])
     return out.getvalue()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .bank import load_exam, sha256
-from .build import Instance, jsonable, key_json, render_version, solve_params, version_entries
+from .build import BuildPlan, Instance, jsonable, key_json, render_version, solve_params, version_entries
 from .check import first_difference
 from .errors import QbankError, VerifyFailure
 from .problem import close
@@ -98,6 +98,7 @@ def verify(build_dir: str | Path, exam_path: str | Path | None = None) -> Report
     fail = report.failures.append
     if sha256(exam.path) != manifest["exam"]["sha256"]:
         fail(f"exam spec {exam.path} changed since the build (its hash differs from the manifest)")
+    all_rendered = []
     for version in manifest["versions"]:
         label = version["label"]
         report.versions += 1
@@ -139,18 +140,24 @@ def verify(build_dir: str | Path, exam_path: str | Path | None = None) -> Report
         if len(instances) != len(version["problems"]):
             continue
         rendered = render_version(exam, label, instances)
+        all_rendered.append(rendered)
         vdir = build_dir / label
         key_on_disk = _read_json(vdir / "key.json")
         expected_key = json.loads(json.dumps(key_json(exam, rendered)))
         if not close(key_on_disk, expected_key):
             fail(f"version {label}: key.json differs from the recomputed key: "
                  f"{first_difference(key_on_disk, expected_key)} (key.json vs recomputed)")
-        for doc, fresh in (("exam.tex", rendered.exam_tex), ("key.tex", rendered.key_tex)):
-            path = vdir / doc
-            disk = path.read_text(encoding="utf-8") if path.exists() else ""
-            if disk != fresh:
-                fail(f"version {label}: {doc} differs from a fresh render: {_first_tex_difference(disk, fresh)}")
         _check_pdfs(vdir, label, expected_key, report)
+    if len(all_rendered) == len(manifest["versions"]):
+        # Every LaTeX and CSV file of the build, re-rendered from the stored parameters, byte for byte.
+        fresh_files = BuildPlan(exam, manifest["seed"], all_rendered, manifest.get("students", [])).files()
+        for rel, fresh in fresh_files.items():
+            if rel.endswith((".tex", ".csv")):
+                path = build_dir / rel
+                disk = path.read_text(encoding="utf-8") if path.exists() else ""
+                if disk != fresh:
+                    where = f"version {rel.split('/')[0]}: {rel.split('/')[1]}" if rel[:1].isupper() and "/" in rel else rel
+                    fail(f"{where} differs from a fresh render: {_first_tex_difference(disk, fresh)}")
     if report.failures:
         raise VerifyFailure("\n".join([f"FAIL {m}" for m in report.failures] +
                                       [f"{build_dir}: {len(report.failures)} problem(s) found; the key cannot be trusted"]))

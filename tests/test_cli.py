@@ -22,7 +22,7 @@ def test_build_writes_every_file_and_is_deterministic(runner, tmp_bank):
     assert r2.exit_code == 0, r2.output
     one, two = files(tmp_bank / "one"), files(tmp_bank / "two")
     assert sorted(one) == ["A/exam.tex", "A/key.json", "A/key.tex", "B/exam.tex", "B/key.json", "B/key.tex",
-                           "C/exam.tex", "C/key.json", "C/key.tex", "manifest.json"]
+                           "C/exam.tex", "C/key.json", "C/key.tex", "grader-summary.tex", "manifest.json"]
     assert one == two  # byte-identical .tex, keys and manifest
     assert one["A/exam.tex"] != one["B/exam.tex"]  # versions differ
 

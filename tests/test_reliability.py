@@ -151,7 +151,7 @@ def test_sigkill_mid_build_leaves_the_previous_build(tmp_bank, built):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         after = snapshot(tmp_bank / "o")
-        assert after == built or len(after) == 601, f"partial build visible after kill at {delay}s"
+        assert after == built or len(after) == 200 * 3 + 2, f"partial build visible after kill at {delay}s"
         if after != built:  # the kill came after the swap: the new build is whole; start again
             break
     # the next build cleans whatever the killed one left beside the output folder

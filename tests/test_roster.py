@@ -10,7 +10,7 @@ import pytest
 
 from generator.errors import QbankError, SpecError
 from generator.output import safe_child
-from generator.roster import Seat, Student, assign_versions, assignments_csv, read_roster, read_seating
+from generator.roster import Seat, Student, assign_versions, assignments_csv, read_roster, read_seating, records
 
 
 def write(tmp_path, name: str, content: str | bytes):
@@ -293,7 +293,7 @@ def test_assignments_csv_from_files(tmp_path):
     seats = read_seating(write(tmp_path, "seating.csv", "sid,row,seat\n3031,A,1\n3032,A,2\n3033,B,1\n3034,B,2\n"),
                          students)
     assignment = assign_versions(students, ["A", "B"], seats)
-    assert assignments_csv(students, assignment, seats) == (
+    assert assignments_csv(records(students, assignment, seats)) == (
         "sid,name,row,seat,version\n"
         '3031,"Lovelace, Ada",1,1,A\n'
         '3032,"Bob ""B"" Jones",1,2,B\n'
@@ -301,7 +301,7 @@ def test_assignments_csv_from_files(tmp_path):
         "3034,Dee,2,2,A\n"
     )
     round_robin = assign_versions(students, ["A", "B", "C"])
-    assert assignments_csv(students, round_robin, None) == (
+    assert assignments_csv(records(students, round_robin, None)) == (
         "sid,name,row,seat,version\n"
         '3031,"Lovelace, Ada",,,A\n'
         '3032,"Bob ""B"" Jones",,,B\n'
@@ -318,6 +318,6 @@ def test_the_same_files_give_the_same_output(tmp_path):
     def run() -> str:
         students = read_roster(roster)
         seats = read_seating(seating, students)
-        return assignments_csv(students, assign_versions(students, ["A", "B", "C", "D"], seats), seats)
+        return assignments_csv(records(students, assign_versions(students, ["A", "B", "C", "D"], seats), seats))
 
     assert run() == run()
