@@ -1,0 +1,101 @@
+"""Builds with a roster and a seating chart, as an instructor runs them."""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+
+import pytest
+
+from generator.cli import main
+
+EXAM = "bank/exams/tiny.yaml"
+ROSTER = '\ufeffname,sid,email\nAda Lovelace,3031,a@x\n\n"Łukasz, Zoë",../x,b@x\nBob $\\input{x}$ #1,a/b,c@x\nCy,3034,d@x\n'
+SEATING = "sid,row,seat\n3031,1,1\n../x,1,2\na/b,2,1\n3034,2,2\n"
+
+
+@pytest.fixture
+def files(tmp_bank):
+    (tmp_bank / "roster.csv").write_text(ROSTER, encoding="utf-8")
+    (tmp_bank / "seating.csv").write_text(SEATING)
+    return tmp_bank
+
+
+def test_one_exam_per_student_in_safe_folders(runner, files):
+    r = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o", "--roster", "roster.csv"])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (files / "o" / "students").iterdir()) == ["3031", "3034", "a_b", "x"]
+    rows = list(csv.DictReader((files / "o" / "assignments.csv").open()))
+    assert [(x["sid"], x["version"], x["row"]) for x in rows] == [("3031", "A", ""), ("../x", "B", ""),
+                                                                   ("a/b", "A", ""), ("3034", "B", "")]
+    tex = (files / "o" / "students" / "a_b" / "exam.tex").read_text()
+    assert r"Bob \$\textbackslash{}input\{x\}\$ \#1" in tex and "a/b" in tex
+    version_a = (files / "o" / "A" / "exam.tex").read_text()
+    assert tex.replace(r"Bob \$\textbackslash{}input\{x\}\$ \#1", r"\hrulefill").replace("a/b", "") != version_a
+    assert not (files / "x").exists() and not (files / "a").exists()  # nothing outside the output folder
+    manifest = json.loads((files / "o" / "manifest.json").read_text())
+    assert [s["folder"] for s in manifest["students"]] == ["3031", "x", "a_b", "3034"]
+    assert runner.invoke(main, ["verify", "o"]).exit_code == 0
+
+
+def test_seating_gives_neighbours_different_versions(runner, files):
+    r = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o", "--roster", "roster.csv",
+                             "--seating", "seating.csv"])
+    assert r.exit_code == 0, r.output
+    rows = {x["sid"]: x for x in csv.DictReader((files / "o" / "assignments.csv").open())}
+    seat = {(int(x["row"]), int(x["seat"])): x["version"] for x in rows.values()}
+    for (row, s), v in seat.items():
+        for other in ((row, s + 1), (row + 1, s)):
+            if other in seat:
+                assert seat[other] != v
+    assert (files / "o" / "seating-chart.tex").is_file()
+
+
+def test_one_version_cannot_separate_neighbours(runner, files):
+    r = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o", "-n", "1", "--roster", "roster.csv",
+                             "--seating", "seating.csv"])
+    assert r.exit_code == 2
+    assert "are neighbours; at least 2 versions are needed" in r.stderr
+    assert not (files / "o").exists()
+
+
+@pytest.mark.parametrize("content,message", [
+    ("name,sid\nA,1\nB,1\n", "roster.csv:3: sid: duplicate SID '1' (first on line 2)"),
+    ("name,email\nA,a@x\n", "roster.csv:1: (header): missing column 'sid'; found columns: name, email"),
+    ("name,sid\n", "roster.csv: no students (the file has a header but no rows)"),
+])
+def test_bad_rosters_are_refused_with_the_row(runner, files, content, message):
+    (files / "roster.csv").write_text(content)
+    r = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o", "--roster", "roster.csv"])
+    assert r.exit_code == 2
+    assert r.stderr.strip() == f"qbank: {message}"
+    assert not (files / "o").exists()
+
+
+def test_seating_without_roster_is_refused(runner, files):
+    r = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o", "--seating", "seating.csv"])
+    assert r.exit_code == 2
+    assert "--seating needs --roster" in r.stderr
+
+
+@pytest.mark.pdf
+@pytest.mark.xdist_group("pdf")
+def test_student_pdfs_seating_chart_and_print_file(runner, files):
+    r = runner.invoke(main, ["build", EXAM, "--out", "o", "--roster", "roster.csv", "--seating", "seating.csv"])
+    assert r.exit_code == 0, r.output
+
+    def text(pdf):
+        out = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        return " ".join(out.split())
+
+    def pages(pdf):
+        info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+        return int(next(l.split()[1] for l in info.splitlines() if l.startswith("Pages:")))
+
+    cover = text(files / "o" / "students" / "x" / "exam.pdf")
+    assert "Łukasz, Zoë" in cover and "../x" in cover
+    assert "Bob $\\input{x}$ #1" in text(files / "o" / "students" / "a_b" / "exam.pdf")
+    chart = text(files / "o" / "seating-chart.pdf")
+    assert "FRONT OF ROOM" in chart and "3031" in chart
+    assert pages(files / "o" / "print-all.pdf") == 4 * pages(files / "o" / "A" / "exam.pdf")
+    assert pages(files / "o" / "grader-summary.pdf") == 2
