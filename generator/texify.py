@@ -6,6 +6,7 @@ math built by generators — is marked by type with pylatex's :class:`NoEscape`.
 from __future__ import annotations
 
 import math
+import re
 import numbers
 import unicodedata
 from pathlib import Path
@@ -39,6 +40,12 @@ _SETTABLE = (
     | set(range(0xA0, 0x180))
     | {0x2013, 0x2014, 0x2018, 0x2019, 0x201C, 0x201D, 0x2026, 0x20AC}
 ) - {0x149}
+_UNSETTABLE = re.compile("[^" + "".join(re.escape(chr(c)) for c in sorted(_SETTABLE)) + "]")
+# One table for str.translate: a single pass over the text, so no replacement is ever re-escaped.
+_TABLE: dict[int, str | None] = {
+    **{c: None for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)]},  # control characters: dropped
+    **{ord(c): _EXTRA.get(c) or str(escape_latex(c)) for c in "&%$#_{}~^\\-[]<>|\n\r\t\xa0"},
+}
 
 
 class UnsettableCharacter(QbankError):
@@ -50,21 +57,15 @@ def escape(value: Any, *, what: str = "text") -> Tex:
     if isinstance(value, NoEscape):
         return value
     text = unicodedata.normalize("NFC", str(value))
-    out = []
-    for ch in text:
-        if ch in _EXTRA:
-            out.append(_EXTRA[ch])
-            continue
-        code = ord(ch)
-        if unicodedata.category(ch) == "Cc":  # control characters are dropped, never sent to TeX
-            continue
-        if code not in _SETTABLE:
-            raise UnsettableCharacter(
-                f"{what}: character {ch!r} (U+{code:04X}, {unicodedata.name(ch, 'unnamed')}) "
-                "cannot be typeset by pdflatex; replace or transliterate it"
-            )
-        out.append(escape_latex(ch))
-    return Tex("".join(out))
+    for m in _UNSETTABLE.finditer(text):
+        ch = m.group()
+        if unicodedata.category(ch) == "Cc" or ch in _EXTRA:
+            continue  # control characters are dropped by the table, never sent to TeX
+        raise UnsettableCharacter(
+            f"{what}: character {ch!r} (U+{ord(ch):04X}, {unicodedata.name(ch, 'unnamed')}) "
+            "cannot be typeset by pdflatex; replace or transliterate it"
+        )
+    return Tex(text.translate(_TABLE))
 
 
 def fmt_num(x: Any, digits: int = 4) -> str:

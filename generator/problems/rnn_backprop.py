@@ -10,6 +10,8 @@ drawn, numeric too.
 """
 from __future__ import annotations
 
+import copy
+import functools
 import math
 import re
 from fractions import Fraction
@@ -205,6 +207,44 @@ def _pack(expr, value=None) -> dict:
     return out
 
 
+@functools.lru_cache(maxsize=None)
+def _derivation(T: int):
+    """The symbolic answers for T steps, and a fast function giving their values at (w, u1..uT).
+
+    The expressions depend on T alone, so sympy runs once per T instead of once per draw.
+    """
+    w, u = _symbols(T)
+    # Forward: the chain of expressions, each node in terms of w and the inputs.
+    exprs = [w * u[0]]
+    for k in range(1, T):
+        exprs.append(u[k] + exprs[-1])
+        exprs.append(w * exprs[-1])
+    y = exprs[-1]
+    dy_dw = sympy.diff(y, w)
+    # Backward: make node i a free symbol n, rebuild the chain downstream of it, differentiate.
+    n = sympy.Symbol("n")
+    backward = []
+    for i in range(len(exprs)):
+        g = n
+        for j in range(i + 1, len(exprs)):
+            g = u[(j + 1) // 2] + g if j % 2 else w * g  # odd positions add u_k, even multiply by w
+        backward.append(sympy.diff(g, n))
+    # Edges: give each multiplication its own copy w_k of the weight; dy/dw_k at w_k = w.
+    wk = sympy.symbols(f"w1:{T + 1}")
+    chain = wk[0] * u[0]
+    for k in range(1, T):
+        chain = wk[k] * (u[k] + chain)
+    edges = [sympy.diff(chain, wk[k]).subs(dict(zip(wk, [w] * T))) for k in range(T)]
+    edge_sum = sum(edges, sympy.Integer(0))
+    answers = {"forward": exprs, "y": y, "dy_dw": dy_dw, "backward": backward, "edges": edges,
+               "edge_sum": edge_sum}
+    flat = [e for v in answers.values() for e in (v if isinstance(v, list) else [v])]
+    symbolic = {k: [_pack(sympy.expand(e)) for e in v] if isinstance(v, list) else _pack(sympy.expand(v))
+                for k, v in answers.items()}
+    # Integer polynomials evaluated with Python ints: exact, like subs(), but thousands of times faster.
+    return symbolic, sympy.lambdify([w, *u], flat, modules=[{}, "math"])
+
+
 @register
 class RnnBackprop(Problem):
     """Forward values, dy/dw, backward partials and per-edge contributions of w for a scalar RNN."""
@@ -271,92 +311,27 @@ class RnnBackprop(Problem):
         return [("rnn-backprop", {"w": params["w"], "u": list(params["u"])})] if "w" in params else []
 
     def solve(self, params: dict) -> dict:
-        """Symbolic derivation with sympy: build the graph's expressions, then differentiate."""
-        T = params["T"]
-        w, u = _symbols(T)
-        # Forward: the chain of expressions, each node in terms of w and the inputs.
-        exprs = [w * u[0]]
-        for k in range(1, T):
-            exprs.append(u[k] + exprs[-1])
-            exprs.append(w * exprs[-1])
-        y = exprs[-1]
-        dy_dw = sympy.diff(y, w)
-        # Backward: make node i a free symbol n, rebuild the chain downstream of it, differentiate.
-        n = sympy.Symbol("n")
-        backward = []
-        for i in range(len(exprs)):
-            g = n
-            for j in range(i + 1, len(exprs)):
-                g = u[(j + 1) // 2] + g if j % 2 else w * g  # odd positions add u_k, even multiply by w
-            backward.append(sympy.diff(g, n))
-        # Edges: give each multiplication its own copy w_k of the weight; dy/dw_k at w_k = w.
-        wk = sympy.symbols(f"w1:{T + 1}")
-        chain = wk[0] * u[0]
-        for k in range(1, T):
-            chain = wk[k] * (u[k] + chain)
-        edges = [sympy.diff(chain, wk[k]).subs(dict(zip(wk, [w] * T))) for k in range(T)]
-        edge_sum = sum(edges, sympy.Integer(0))
-
-        at = {w: params["w"], **dict(zip(u, params["u"]))} if "w" in params else None
-
-        def pack(e):
-            return _pack(sympy.expand(e), int(e.subs(at)) if at else None)
-
-        return {"forward": [pack(e) for e in exprs], "y": pack(y), "dy_dw": pack(dy_dw),
-                "backward": [pack(e) for e in backward],
-                "edges": [pack(e) for e in edges], "edge_sum": pack(edge_sum)}
+        """Symbolic derivation with sympy (once per T), then the drawn numbers substituted."""
+        symbolic, evaluate = _derivation(params["T"])
+        if "w" not in params:
+            return copy.deepcopy(symbolic)  # the cached answers must never be shared with a caller
+        values = iter(int(v) for v in evaluate(params["w"], *params["u"]))
+        return {key: [{**e, "value": next(values)} for e in entry] if isinstance(entry, list)
+                else {**entry, "value": next(values)} for key, entry in symbolic.items()}
 
     def check(self, params: dict) -> dict:
         """Numeric route: exact rational forward loops, perturbations and finite differences.
 
         Every quantity is a polynomial in w and affine in the inputs; its coefficients are recovered
-        by exact interpolation of numeric evaluations, so sympy only prints the result.
+        by exact interpolation of numeric evaluations (once per T), so sympy only prints the result.
         """
         T = params["T"]
         m = 2 * T - 1
-        eps = Fraction(1, 1000)
-
-        def quantities(w: Fraction, u: list[Fraction]) -> list[Fraction]:
-            nodes = _unroll([w] * T, u)
-            y = nodes[-1]
-            # Backward partial of y at node i: nudge that node alone (y is affine in it, so exact).
-            backward = [(_unroll([w] * T, u, bump=i, eps=eps)[-1] - y) / eps for i in range(m)]
-            # Contribution of the use of w at step k: nudge that copy of the weight alone.
-            edges = []
-            for k in range(T):
-                ws = [w] * T
-                ws[k] = w + eps
-                edges.append((_unroll(ws, u)[-1] - y) / eps)
-            return [*nodes, y, _fd_dy_dw(w, u), *backward, *edges, sum(edges)]
-
-        # Polynomial coefficients in w of each quantity: one set for u = 0 and one per input u_j.
-        degree = T + 1
-        ws = [Fraction(k) for k in range(degree + 2)]  # one point more than needed, as a check
-        zero = [Fraction(0)] * T
-        basis = [zero] + [[Fraction(int(i == j)) for i in range(T)] for j in range(T)]
-        samples = [[quantities(x, b) for x in ws] for b in basis]
-        n_q = len(samples[0][0])
-        w_sym, u_sym = _symbols(T)
-        exprs = []
-        for q in range(n_q):
-            base = _interpolate(ws, [s[q] for s in samples[0]])
-            expr = sum((c * w_sym ** p for p, c in enumerate(base)), sympy.Integer(0))
-            for j in range(T):
-                coef = _interpolate(ws, [sj[q] - s0[q] for sj, s0 in zip(samples[j + 1], samples[0])])
-                expr += sum((c * w_sym ** p for p, c in enumerate(coef)), sympy.Integer(0)) * u_sym[j]
-            exprs.append(sympy.expand(expr))
-        # The split into u = 0 plus one input at a time assumes each quantity is affine in u: test
-        # the rebuilt expressions at a point off every sample.
-        w_t, u_t = Fraction(5, 3), [Fraction(j + 2, 2) for j in range(T)]
-        at = {w_sym: sympy.Rational(5, 3), **{s: sympy.Rational(j + 2, 2) for j, s in enumerate(u_sym)}}
-        for e, v in zip(exprs, quantities(w_t, u_t)):
-            if e.subs(at) != sympy.Rational(v.numerator, v.denominator):
-                raise AssertionError("a quantity is not affine in the inputs")
-
-        values = [None] * n_q
+        formulas = _recovered_formulas(T)
+        values = [None] * len(formulas)
         if "w" in params:
-            values = [_as_number(v) for v in quantities(Fraction(params["w"]), [Fraction(x) for x in params["u"]])]
-        packed = [_pack(e, v) for e, v in zip(exprs, values)]
+            values = [_as_number(v) for v in _quantities(T, Fraction(params["w"]), [Fraction(x) for x in params["u"]])]
+        packed = [{**f, "value": v} if v is not None else dict(f) for f, v in zip(formulas, values)]
         return {"forward": packed[:m], "y": packed[m], "dy_dw": packed[m + 1],
                 "backward": packed[m + 2: 2 * m + 2], "edges": packed[2 * m + 2: 2 * m + 2 + T],
                 "edge_sum": packed[-1]}
@@ -422,6 +397,50 @@ class RnnBackprop(Problem):
                 "chain": [Tex(c) for c in chain], "edge_forms": [Tex(e) for e in edge_forms],
                 "numeric": "w" in params, "nodes": [Tex(n) for n in names],
                 "partials": [Tex(f"\\partial y/\\partial {n}") for n in names]}
+
+
+def _quantities(T: int, w: Fraction, u: list[Fraction]) -> list[Fraction]:
+    """Every answer's value at (w, u) by the numeric route: nodes, y, dy/dw, backward, edges, their sum."""
+    eps = Fraction(1, 1000)
+    nodes = _unroll([w] * T, u)
+    y = nodes[-1]
+    # Backward partial of y at node i: nudge that node alone (y is affine in it, so exact).
+    backward = [(_unroll([w] * T, u, bump=i, eps=eps)[-1] - y) / eps for i in range(2 * T - 1)]
+    # Contribution of the use of w at step k: nudge that copy of the weight alone.
+    edges = []
+    for k in range(T):
+        ws = [w] * T
+        ws[k] = w + eps
+        edges.append((_unroll(ws, u)[-1] - y) / eps)
+    return [*nodes, y, _fd_dy_dw(w, u), *backward, *edges, sum(edges)]
+
+
+@functools.lru_cache(maxsize=None)
+def _recovered_formulas(T: int) -> tuple[dict, ...]:
+    """The formula of every answer for T steps, recovered from numbers alone (independent of solve)."""
+    # Polynomial coefficients in w of each quantity: one set for u = 0 and one per input u_j.
+    degree = T + 1
+    ws = [Fraction(k) for k in range(degree + 2)]  # one point more than needed, as a check
+    zero = [Fraction(0)] * T
+    basis = [zero] + [[Fraction(int(i == j)) for i in range(T)] for j in range(T)]
+    samples = [[_quantities(T, x, b) for x in ws] for b in basis]
+    w_sym, u_sym = _symbols(T)
+    exprs = []
+    for q in range(len(samples[0][0])):
+        base = _interpolate(ws, [s[q] for s in samples[0]])
+        expr = sum((c * w_sym ** p for p, c in enumerate(base)), sympy.Integer(0))
+        for j in range(T):
+            coef = _interpolate(ws, [sj[q] - s0[q] for sj, s0 in zip(samples[j + 1], samples[0])])
+            expr += sum((c * w_sym ** p for p, c in enumerate(coef)), sympy.Integer(0)) * u_sym[j]
+        exprs.append(sympy.expand(expr))
+    # The split into u = 0 plus one input at a time assumes each quantity is affine in u: test
+    # the rebuilt expressions at a point off every sample.
+    u_t = [Fraction(j + 2, 2) for j in range(T)]
+    at = {w_sym: sympy.Rational(5, 3), **{s: sympy.Rational(j + 2, 2) for j, s in enumerate(u_sym)}}
+    for e, v in zip(exprs, _quantities(T, Fraction(5, 3), u_t)):
+        if e.subs(at) != sympy.Rational(v.numerator, v.denominator):
+            raise AssertionError("a quantity is not affine in the inputs")
+    return tuple(_pack(e) for e in exprs)
 
 
 def _interpolate(xs: list[Fraction], ys: list[Fraction]) -> list[sympy.Rational]:
