@@ -13,7 +13,7 @@ from .bank import DEFAULT_EXAM, load_exam
 from .build import plan, version_labels
 from .roster import assign_versions, read_roster, read_seating, records
 from .latex import clean_aux, compile_pdf, make_format, page_layout, preamble, require_tex, unite_pdfs
-from .output import locked, recover, refuse_existing, staged, write_atomic
+from .output import locked, recover, refuse_existing, staged, write_file
 from .check import stress, validate_bank
 from .export import export_latex  # noqa: F401  (part of the API)
 from .errors import OutputError, QbankError, UnknownNameError
@@ -54,11 +54,12 @@ def build(exam_path: str | Path = DEFAULT_EXAM, *, versions: int | None = None, 
         with locked(out):
             recover(out)
             refuse_existing(out, force)  # before the slow part, not after it
-            built = plan(exam, n, seed, progress=_ticker(progress, "drawing and rendering", n), students=students)
+            built = plan(exam, n, seed, progress=_ticker(progress, "drawing and rendering", n), students=students,
+                         jobs=jobs)
             with staged(out, force) as stage:
                 files = built.files()
-                for rel, text in files.items():
-                    write_atomic(stage / rel, text)
+                with ThreadPoolExecutor(max_workers=4) as pool:  # writes and fsyncs wait on the disk, not the CPU
+                    list(pool.map(lambda item: write_file(stage / item[0], item[1]), files.items()))
                 if pdf:
                     texs = [stage / rel for rel in files if rel.endswith(".tex")]
                     result.warnings += compile_all(texs, jobs, _ticker(progress, "compiling PDFs", len(texs)))

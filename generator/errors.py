@@ -16,6 +16,17 @@ class QbankError(click.ClickException):
     def show(self, file=None) -> None:  # one line, no "Error:" decoration noise
         click.echo(f"qbank: {self.format_message()}", err=True, file=file)
 
+    def __reduce__(self):
+        # Subclasses take other constructor arguments; rebuild from the message and attributes so
+        # errors raised in build worker processes reach the parent intact.
+        return (_restore, (type(self), self.message), self.__dict__)
+
+
+def _restore(cls: type, message: str) -> "QbankError":
+    err = Exception.__new__(cls)
+    click.ClickException.__init__(err, message)
+    return err
+
 
 class SpecError(QbankError):
     """A YAML spec is malformed or invalid. Holds every error found in the file."""

@@ -6,7 +6,7 @@ import zipfile
 from pathlib import Path
 
 from .errors import QbankError
-from .output import locked, safe_child, staged, write_atomic
+from .output import locked, safe_child, staged, write_file
 
 README = """Version {version} of {exam}, exported by qbank.
 
@@ -45,5 +45,5 @@ def export_latex(build_dir: str | Path, out: str | Path | None = None, *, as_zip
             else:
                 folder = safe_child(stage, label)
                 for name, data in files.items():
-                    write_atomic(folder / name, data)
+                    write_file(folder / name, data)
     return out

@@ -14,20 +14,21 @@ from typing import Iterator
 from .errors import OutputError
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write a file so that readers see the old or the new content, never half of it."""
+def write_file(path: Path, data: str | bytes) -> None:
+    """Write one file of a staged build (the staging folder becomes visible only whole, once synced)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+
+
+def _sync_filesystem(folder: Path) -> None:
+    """Put everything written under ``folder`` on disk before it is swapped in (one syncfs call)."""
+    fd = os.open(folder, os.O_RDONLY)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+        libc = ctypes.CDLL(None, use_errno=True)
+        if getattr(libc, "syncfs", None) is None or libc.syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
 
 
 def safe_child(base: Path, name: str) -> Path:
@@ -38,6 +39,21 @@ def safe_child(base: Path, name: str) -> Path:
     if child.resolve().parent != base.resolve():
         raise OutputError(f"unsafe output name {name!r}")
     return child
+
+
+_LOCK_FDS: set[int] = set()
+
+
+def forget_locks_after_fork() -> None:
+    """In a forked worker: close inherited lock descriptors, so only the parent holds the lock.
+
+    (An flock is held while any descriptor of it is open; a worker outliving a killed parent
+    must not keep the output folder locked.)
+    """
+    for fd in list(_LOCK_FDS):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _LOCK_FDS.clear()
 
 
 @contextlib.contextmanager
@@ -54,8 +70,10 @@ def locked(out: Path) -> Iterator[None]:
             raise OutputError(f"{out} is being built by {holder}; wait for it to finish") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"qbank pid {os.getpid()}\n".encode(), 0)
+        _LOCK_FDS.add(fd)
         yield
     finally:
+        _LOCK_FDS.discard(fd)
         os.close(fd)
 
 
@@ -101,9 +119,12 @@ def staged(out: Path, force: bool) -> Iterator[Path]:
     recover(out)
     refuse_existing(out, force)
     stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(stage, 0o777 & ~umask)  # mkdtemp makes it private; a build is shared like any folder
     try:
         yield stage
-        _fsync_dir(stage)
+        _sync_filesystem(stage)
         if not out.exists():
             os.replace(stage, out)
         elif not _exchange(stage, out):  # no atomic swap here: move the old build aside first

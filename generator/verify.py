@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .bank import load_exam, sha256
-from .build import BuildPlan, Instance, jsonable, key_json, render_version, solve_params, version_entries
+from .build import BuildPlan, Instance, jsonable, render_version, solve_params, version_entries
 from .check import first_difference
 from .errors import QbankError, VerifyFailure
 from .problem import close
@@ -143,7 +143,7 @@ def verify(build_dir: str | Path, exam_path: str | Path | None = None) -> Report
         all_rendered.append(rendered)
         vdir = build_dir / label
         key_on_disk = _read_json(vdir / "key.json")
-        expected_key = json.loads(json.dumps(key_json(exam, rendered)))
+        expected_key = json.loads(rendered.key_json)
         if not close(key_on_disk, expected_key):
             fail(f"version {label}: key.json differs from the recomputed key: "
                  f"{first_difference(key_on_disk, expected_key)} (key.json vs recomputed)")

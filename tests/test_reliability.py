@@ -122,8 +122,8 @@ def test_disk_full_leaves_the_previous_build(runner, tmp_bank, built, monkeypatc
         if len(calls) > 2:
             raise OSError(28, "No space left on device", str(path))
         return original(path, data)
-    original = api.write_atomic
-    monkeypatch.setattr(api, "write_atomic", full)
+    original = api.write_file
+    monkeypatch.setattr(api, "write_file", full)
     r = rebuild(runner)
     assert r.exit_code == 2
     assert "cannot write" in r.stderr and "No space left on device" in r.stderr
@@ -135,7 +135,7 @@ def test_interrupt_leaves_the_previous_build(runner, tmp_bank, built, monkeypatc
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
-    monkeypatch.setattr(api, "write_atomic", interrupted)
+    monkeypatch.setattr(api, "write_file", interrupted)
     r = rebuild(runner)
     assert r.exit_code != 0
     untouched(tmp_bank, built)
@@ -158,3 +158,12 @@ def test_sigkill_mid_build_leaves_the_previous_build(tmp_bank, built):
     assert subprocess.run(qbank + ["build", EXAM, "--no-pdf", "--out", "o", "--force"]).returncode == 0
     assert not [p.name for p in tmp_bank.iterdir() if p.name.startswith(".o.")] or \
         [p.name for p in tmp_bank.iterdir() if p.name.startswith(".o.")] == [".o.lock"]
+
+
+def test_errors_in_worker_processes_reach_the_user_intact(runner, tmp_bank, built, monkeypatch):
+    monkeypatch.setattr(ArgmaxAttention, "solve", lambda self, p: 1 / 0)
+    r = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o", "--force", "-n", "12", "-j", "2"])
+    assert r.exit_code == 2
+    assert "problem 'argmax-attention' (version " in r.stderr
+    assert "generator raised ZeroDivisionError: division by zero" in r.stderr
+    untouched(tmp_bank, built)
