@@ -289,12 +289,22 @@ class BatchNorm(Problem):
 
     def context(self, params: dict, answers: dict) -> dict:
         def contour(ell: dict, r: float, style: str) -> Tex:
-            pts = " ".join(f"({x:.3f},{y:.3f})" for x, y in ellipse_points(ell, r))
-            return Tex(f"\\addplot[{style}] coordinates {{{pts}}};")
+            # 36 points with smooth curves: as round as 72 straight ones, at half the pgfplots time
+            pts = " ".join(f"({x:.3f},{y:.3f})" for x, y in ellipse_points(ell, r, n=36))
+            return Tex(f"\\addplot[{style}, smooth] coordinates {{{pts}}};")
+
+        def density(mean: float, std: float, style: str, n: int = 64) -> Tex:
+            # Sampled here rather than by pgfplots: evaluating exp() in TeX was most of a pass's time.
+            xs = [mean + std * (8 * k / n - 4) for k in range(n + 1)]
+            pts = " ".join(f"({x:.4f},{math.exp(-((x - mean) / std) ** 2 / 2) / (std * math.sqrt(2 * math.pi)):.5f})"
+                           for x in xs)
+            return Tex(f"\\addplot[{style}, smooth] coordinates {{{pts}}};")
 
         b = answers["b"]
         sigma = params["sigma"]
         return {
+            "in_density": density(params["mu"], sigma, "thick, black"),
+            "out_density": density(params["beta"], answers["a"]["out_std"], "very thick, blue"),
             "x_lo": self.space.x_range[0], "x_hi": self.space.x_range[1],
             "y_max_in": math.ceil(1.15 / (sigma * math.sqrt(2 * math.pi)) * 10) / 10,
             "y_max_out": self.y_max_out(),
