@@ -58,7 +58,7 @@ def main() -> int:
         for r in range(args.repeat):
             out = tmp / f"pdf{r}"
             build_s.append(timed(QBANK + ["build", args.exam, "--versions", str(args.versions), "--out", str(out)], ROOT))
-            texs = sorted(out.glob("*/*.tex"))
+            texs = sorted(out.rglob("*.tex"))  # every .tex the build produced
             scratch = tmp / f"scratch{r}"
             scratch.mkdir()
             bare_s.append(bare_pdflatex(texs, scratch))

@@ -105,27 +105,34 @@ def compile_all(texs: list[Path], jobs: int | None, tick: Callable[[], None]) ->
     jobs = max(1, jobs or os.cpu_count() or 1)
     stage = texs[0].resolve().parent.parent
     shared = preamble(texs[0])
-    format_dir = make_format(texs[0], stage / ".format") if shared is not None else None
     firsts = {t.name: t for t in reversed(texs)}  # the first document of each name
-    seeds: dict[str, bytes] = {}
-
-    def one(tex: Path) -> None:
-        fmt = format_dir if format_dir and preamble(tex) == shared else None
-        compile_pdf(tex, format_dir=fmt, aux_seed=seeds.get(tex.name))
-        tick()
-
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for future in [pool.submit(one, t) for t in firsts.values()]:
-            future.result()
-        for name, tex in firsts.items():
-            seeds[name] = tex.with_suffix(".aux").read_bytes()
-        for future in [pool.submit(one, t) for t in texs if t not in firsts.values()]:
+        # Documents without the shared preamble need no format: they start while it is being made.
+        fmt_future = pool.submit(make_format, texs[0], stage / ".format") if shared is not None else None
+        alone = [t for t in firsts.values() if preamble(t) != shared]
+        pending = [pool.submit(_compile_one, t, None, None, tick) for t in alone]
+        format_dir = fmt_future.result() if fmt_future else None
+
+        def with_format(tex: Path, seed: bytes | None) -> None:
+            _compile_one(tex, format_dir if preamble(tex) == shared else None, seed, tick)
+
+        leaders = {name: pool.submit(with_format, t, None) for name, t in firsts.items() if t not in alone}
+        for name, leader in leaders.items():
+            leader.result()  # later siblings start from this document's settled .aux
+            seed = firsts[name].with_suffix(".aux").read_bytes()
+            pending += [pool.submit(with_format, t, seed) for t in texs if t.name == name and t != firsts[name]]
+        for future in pending:
             future.result()
     warnings = layout_warnings([t for t in texs if t.name == "exam.tex"], stage)
     for tex in texs:
         clean_aux(tex)
     shutil.rmtree(stage / ".format", ignore_errors=True)
     return warnings
+
+
+def _compile_one(tex: Path, format_dir: Path | None, aux_seed: bytes | None, tick: Callable[[], None]) -> None:
+    compile_pdf(tex, format_dir=format_dir, aux_seed=aux_seed)
+    tick()
 
 
 def layout_warnings(exams: list[Path], stage: Path) -> list[str]:

@@ -70,6 +70,8 @@ def escape(value: Any, *, what: str = "text") -> Tex:
 
 def fmt_num(x: Any, digits: int = 4) -> str:
     """Format a number as a student would write it: ``3``, ``-0.25``, ``1.5`` (no ``1.50``)."""
+    if type(x) is int:  # the common case first: ABC checks below cost more than the formatting
+        return str(x)
     if isinstance(x, (bool, np.bool_)):
         raise TypeError(f"expected a number, got boolean {x}")
     if isinstance(x, numbers.Integral):
@@ -108,6 +110,13 @@ def _join(items: Iterable[Any], sep: str = "") -> Tex:
 
 
 def _finalize(value: Any) -> Any:
+    kind = type(value)
+    if kind is NoEscape:
+        return value
+    if kind is str:
+        return escape(value)
+    if kind is int or kind is float:
+        return fmt_num(value)
     if isinstance(value, NoEscape):
         return value
     if value is None:

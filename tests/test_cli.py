@@ -85,7 +85,7 @@ def test_verify_confirms_a_clean_build(runner, tmp_bank):
 
 
 @pytest.mark.parametrize("target,old,new,expect", [
-    ("A/key.json", '"argmax": ', '"argmax": 9', "version A: key.json differs"),
+    ("A/key.json", '"argmax":', '"argmax":9', "version A: key.json differs"),
     ("B/key.tex", "$q^\\top k_1 = ", "$q^\\top k_1 = 7", "version B: key.tex differs from a fresh render"),
     ("B/exam.tex", "Compute the score", "Compute the", "version B: exam.tex differs"),
     ("manifest.json", '"scores":[', '"scores":[100,', "version A, problem 1 'argmax-attention': key answer differs"),
