@@ -17,6 +17,7 @@ most 0.4: greedy, beam and exhaustive search could then never all differ without
 from __future__ import annotations
 
 import heapq
+import functools
 import itertools
 import math
 
@@ -268,6 +269,14 @@ class BeamSpace(Space):
 DEPTH = 3  # the figure draws a three-step binary tree
 
 
+@functools.lru_cache(maxsize=8)
+def _last_levels(top_logps: tuple[float, ...], prefixes: int) -> np.ndarray:
+    """Every choice of the likelier child's log-probability below each prefix (built once, read-only)."""
+    grid = np.array(list(itertools.product(top_logps, repeat=prefixes)))
+    grid.setflags(write=False)
+    return grid
+
+
 @register
 class BeamSearch(Problem):
     """A three-step, two-word decoding tree: exhaustive vs greedy vs beam search."""
@@ -308,7 +317,7 @@ class BeamSearch(Problem):
         kept = set(ranked[:k])
         first = vocab[int(np.argmax(logp[""]))]
         greedy = (first, vocab[int(np.argmax(logp[first]))])
-        grid = np.array(list(itertools.product(s.top_logps, repeat=len(two))))  # every last level
+        grid = _last_levels(tuple(s.top_logps), len(two))  # every last level
         best = np.rint(10 * grid).astype(int) + np.array([total[p] for p in two])  # best leaf per prefix
         ins = np.array([p in kept for p in two])
         top2 = np.sort(best, axis=1)[:, -2:]
