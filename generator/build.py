@@ -295,14 +295,17 @@ def _libraries() -> dict[str, str]:
     return out
 
 
+def manifest_hashes(exam: Exam, pid: str) -> dict[str, str]:
+    """Hashes of a problem's spec, generator module and template, as they are now."""
+    bp = exam.bank.problems[pid]
+    gen_file = Path(inspect.getsourcefile(type(bp.generator)) or "")
+    return {"spec": sha256(bp.path), "generator": sha256(gen_file) if gen_file.is_file() else "",
+            "template": template_hash(exam, bp.spec.template_name) if bp.spec.body is None else ""}
+
+
 def manifest(exam: Exam, seed: int, rendered: list[Rendered]) -> dict:
     """Everything needed to re-derive and re-render the build a year from now."""
-    @functools.lru_cache(maxsize=None)  # the same files for every version
-    def hashes(pid: str) -> dict[str, str]:
-        bp = exam.bank.problems[pid]
-        gen_file = Path(inspect.getsourcefile(type(bp.generator)) or "")
-        return {"spec": sha256(bp.path), "generator": sha256(gen_file) if gen_file.is_file() else "",
-                "template": template_hash(exam, bp.spec.template_name) if bp.spec.body is None else ""}
+    hashes = functools.lru_cache(maxsize=None)(lambda pid: manifest_hashes(exam, pid))  # same for every version
 
     try:
         exam_path = str(exam.path.resolve().relative_to(exam.bank.root.resolve()))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .bank import load_exam, sha256
-from .build import BuildPlan, Instance, jsonable, render_version, solve_params, version_entries
+from .build import BuildPlan, manifest_hashes, template_hash, Instance, jsonable, render_version, solve_params, version_entries
 from .check import first_difference
 from .errors import QbankError, VerifyFailure
 from .problem import close
@@ -98,6 +98,8 @@ def verify(build_dir: str | Path, exam_path: str | Path | None = None) -> Report
     fail = report.failures.append
     if sha256(exam.path) != manifest["exam"]["sha256"]:
         fail(f"exam spec {exam.path} changed since the build (its hash differs from the manifest)")
+    if template_hash(exam, "exam.tex.j2") != manifest["exam"].get("template_sha256"):
+        fail("templates/exam.tex.j2 changed since the build: the LaTeX below cannot match")
     all_rendered = []
     for version in manifest["versions"]:
         label = version["label"]
@@ -116,6 +118,10 @@ def verify(build_dir: str | Path, exam_path: str | Path | None = None) -> Report
                 continue
             if sha256(bp.path) != stored["hashes"]["spec"]:
                 fail(f"{where}: spec {bp.path} changed since the build")
+            now = manifest_hashes(exam, pid)
+            for part in ("generator", "template"):
+                if now[part] != stored["hashes"][part] and label == manifest["versions"][0]["label"]:
+                    fail(f"problem '{pid}': its {part} changed since the build")
             params = stored["params"]
             try:
                 answers, items = solve_params(bp, params)
