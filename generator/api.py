@@ -59,7 +59,7 @@ def build(exam_path: str | Path = DEFAULT_EXAM, *, versions: int | None = None, 
             with staged(out, force) as stage:
                 files = built.files()
                 with ThreadPoolExecutor(max_workers=4) as pool:  # writes and fsyncs wait on the disk, not the CPU
-                    list(pool.map(lambda item: write_file(stage / item[0], item[1]), files.items()))
+                    list(pool.map(lambda item: write_file(stage, *item), files.items()))
                 if pdf:
                     texs = [stage / rel for rel in files if rel.endswith(".tex")]
                     result.warnings += compile_all(texs, jobs, _ticker(progress, "compiling PDFs", len(texs)))

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import math
+from typing import Any
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +13,7 @@ from .build import GENERATE_TIMEOUT_S, derive_seed, draw_params, jsonable, solve
 from .errors import QbankError, SpecError
 from .problem import close
 from .registry import get_kind
+from .texify import fmt_num
 
 
 @dataclass
@@ -24,9 +27,20 @@ class StressResult:
     failures: list[str] = field(default_factory=list)
 
 
+def rounded_params(params: Any, path: str = "params") -> list[str]:
+    """Parameters that print rounded: students would see one number while the key used another."""
+    if isinstance(params, dict):
+        return [m for k, v in params.items() for m in rounded_params(v, f"{path}.{k}")]
+    if isinstance(params, list):
+        return [m for i, v in enumerate(params) for m in rounded_params(v, f"{path}[{i}]")]
+    if isinstance(params, float) and math.isfinite(params) and float(fmt_num(params)) != params:
+        return [f"{path} is {params!r} but prints as {fmt_num(params)}; the key would not match what students see"]
+    return []
+
+
 def check_instance(bp: BankProblem, params: dict) -> list[str]:
     """Every disagreement between the solver, the independent check and the solve kinds."""
-    problems = []
+    problems = rounded_params(params)
     try:
         bp.generator.validate(params)
     except Exception as e:

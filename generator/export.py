@@ -45,5 +45,5 @@ def export_latex(build_dir: str | Path, out: str | Path | None = None, *, as_zip
             else:
                 folder = safe_child(stage, label)
                 for name, data in files.items():
-                    write_file(folder / name, data)
+                    write_file(folder, name, data)
     return out

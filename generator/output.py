@@ -14,8 +14,14 @@ from typing import Iterator
 from .errors import OutputError
 
 
-def write_file(path: Path, data: str | bytes) -> None:
-    """Write one file of a staged build (the staging folder becomes visible only whole, once synced)."""
+def write_file(base: Path, rel: str, data: str | bytes) -> None:
+    """Write ``base/rel`` in a staged build; refuses any path that would leave ``base``.
+
+    (The staging folder becomes visible only whole, once synced, so no temporary file is needed.)
+    """
+    path = base / rel
+    if Path(rel).is_absolute() or not path.resolve().is_relative_to(base.resolve()):
+        raise OutputError(f"refusing to write {rel!r}: outside the output folder")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from .bank import load_exam, sha256
 from .build import BuildPlan, manifest_hashes, template_hash, Instance, jsonable, render_version, solve_params, version_entries
-from .check import first_difference
+from .check import first_difference, rounded_params
 from .errors import QbankError, VerifyFailure
 from .problem import close
 from .registry import get_kind
@@ -123,6 +123,8 @@ def verify(build_dir: str | Path, exam_path: str | Path | None = None) -> Report
                 if now[part] != stored["hashes"][part] and label == manifest["versions"][0]["label"]:
                     fail(f"problem '{pid}': its {part} changed since the build")
             params = stored["params"]
+            for msg in rounded_params(params):
+                fail(f"{where}: {msg}")
             try:
                 answers, items = solve_params(bp, params)
                 independent = jsonable(bp.generator.check(params), "check")

@@ -117,11 +117,11 @@ def test_disk_full_leaves_the_previous_build(runner, tmp_bank, built, monkeypatc
 
     calls = []
 
-    def full(path, data):
-        calls.append(path)
+    def full(base, rel, data):
+        calls.append(rel)
         if len(calls) > 2:
-            raise OSError(28, "No space left on device", str(path))
-        return original(path, data)
+            raise OSError(28, "No space left on device", str(base / rel))
+        return original(base, rel, data)
     original = api.write_file
     monkeypatch.setattr(api, "write_file", full)
     r = rebuild(runner)
@@ -167,3 +167,33 @@ def test_errors_in_worker_processes_reach_the_user_intact(runner, tmp_bank, buil
     assert "problem 'argmax-attention' (version " in r.stderr
     assert "generator raised ZeroDivisionError: division by zero" in r.stderr
     untouched(tmp_bank, built)
+
+
+def test_a_parameter_shown_rounded_is_caught_by_check_and_verify(runner, tmp_bank, monkeypatch):
+    """A generator that prints 1.2346 to students but keys the answer from 1.23456789."""
+    original = ArgmaxAttention.draw
+
+    def unrounded(self, rng):
+        params = original(self, rng)
+        params["query"][0] += 0.23456789
+        return params
+    monkeypatch.setattr(ArgmaxAttention, "draw", unrounded)
+    b = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o"])
+    assert b.exit_code == 0, b.output
+    r = runner.invoke(main, ["verify", "o"])
+    assert r.exit_code == 1
+    assert "params.query[0] is " in r.stderr and "the key would not match what students see" in r.stderr
+    c = runner.invoke(main, ["check", "--seeds", "3"])
+    assert c.exit_code == 1 and "but prints as" in c.stdout
+
+
+def test_nothing_is_written_outside_the_output_folder(tmp_path):
+    from generator.errors import OutputError
+    from generator.output import write_file
+
+    for rel in ("../escape.tex", "/etc/x", "A/../../escape.tex"):
+        with pytest.raises(OutputError, match="outside the output folder"):
+            write_file(tmp_path / "stage", rel, "x")
+    assert not (tmp_path / "escape.tex").exists()
+    write_file(tmp_path / "stage", "A/exam.tex", "ok")
+    assert (tmp_path / "stage" / "A" / "exam.tex").read_text() == "ok"
