@@ -15,10 +15,12 @@ from .roster import assign_versions, read_roster, read_seating, records
 from .latex import clean_aux, compile_pdf, make_format, page_layout, preamble, require_tex, unite_pdfs
 from .output import locked, recover, refuse_existing, staged, write_file
 from .check import stress, validate_bank
-from .export import export_latex  # noqa: F401  (part of the API)
+from .export import export_latex
 from .errors import OutputError, QbankError, UnknownNameError
 from .registry import get_kind
 from .verify import Report, verify as verify_build
+
+__all__ = ["build", "BuildResult", "check", "export_latex", "solve", "verify"]
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 

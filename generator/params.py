@@ -79,3 +79,8 @@ def tidy(x: float) -> int | float:
         return x
     x = float(x)
     return int(round(x)) if abs(x - round(x)) < 1e-12 and abs(x) < 2**53 else x
+
+
+def decimals_at_most(x: float, digits: int = 1) -> bool:
+    """True when ``x`` has at most ``digits`` decimals (hand-computable draws)."""
+    return abs(x * 10**digits - round(x * 10**digits)) < 1e-9

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from ..errors import ParamError
-from ..params import matrix, number, tidy, vector
+from ..params import matrix, number, tidy, vector, decimals_at_most
 from ..problem import Problem, Reject, Space
 from ..registry import register, register_kind
 from ..texify import Tex, fmt_num, vec
@@ -105,10 +105,6 @@ def ellipse_points(ell: dict, r: float, n: int = 72) -> list[tuple[float, float]
     return pts
 
 
-def _one_decimal(x: float) -> bool:
-    return abs(x * 10 - round(x * 10)) < 1e-9
-
-
 def _two_decimals(x: float) -> bool:
     return abs(x * 100 - round(x * 100)) < 1e-7
 
@@ -181,7 +177,7 @@ class BatchNorm(Problem):
         except ParamError as e:
             raise Reject(e.message) from None
         # (a)
-        if not all(_one_decimal(x) for x in (mu, sigma, beta, gamma)):
+        if not all(decimals_at_most(x) for x in (mu, sigma, beta, gamma)):
             raise Reject("mu, sigma, beta and gamma must have at most one decimal")
         if sigma == 0 or gamma == 0:
             raise Reject("zero input or output standard deviation")
@@ -194,10 +190,10 @@ class BatchNorm(Problem):
             raise Reject("the output density looks like the input")
         # (b)
         m, S = params["mean"], params["cov"]
-        if not all(_one_decimal(x) for x in m):
+        if not all(decimals_at_most(x) for x in m):
             raise Reject("the mean of (b) must have at most one decimal")
         s1, s2 = math.sqrt(S[0][0]), math.sqrt(S[1][1])
-        if not (_one_decimal(s1) and _one_decimal(s2)):
+        if not (decimals_at_most(s1) and decimals_at_most(s2)):
             raise Reject("the standard deviations sqrt(cov[i][i]) are not one-decimal numbers")
         if not all(_two_decimals(x) for row in S for x in row):
             raise Reject("covariance entries with more than two decimals")

@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import field_validator
 
 from ..errors import ParamError
-from ..params import number, require, string_list, tidy, vector
+from ..params import number, require, string_list, tidy, vector, decimals_at_most
 from ..problem import Problem, Reject, Space
 from ..registry import register, register_kind
 from ..texify import Tex, escape, fmt_num
@@ -225,10 +225,6 @@ register_kind("beam-search", solve_kind, check_kind)
 
 # --- the exam problem -------------------------------------------------------------------------
 
-def _one_decimal(x) -> bool:
-    return abs(x * 10 - round(x * 10)) < 1e-9
-
-
 def _other(a: float) -> float:
     """The sibling's log-probability, ln(1 - e^a), rounded to one decimal like every label."""
     return round(math.log(1 - math.exp(a)), 1)
@@ -261,7 +257,7 @@ class BeamSpace(Space):
     @field_validator("top_logps")
     @classmethod
     def _logps(cls, v):
-        if not v or any(not (math.log(0.5) < a < 0 and _one_decimal(a)) for a in v):
+        if not v or any(not (math.log(0.5) < a < 0 and decimals_at_most(a)) for a in v):
             raise ValueError("one-decimal log-probabilities between -0.6 and -0.1 (a likelier child has p > 0.5)")
         return v
 
@@ -342,7 +338,7 @@ class BeamSearch(Problem):
             raise Reject(e.message) from None
         if len(vocab) != 2 or depth != DEPTH:
             raise Reject("the figure draws a two-word vocabulary over three steps")
-        if not all(_one_decimal(x) for row in table.values() for x in row):
+        if not all(decimals_at_most(x) for row in table.values() for x in row):
             raise Reject("log-probabilities must have one decimal to add by hand")
         seqs = [tuple(answers[a]["sequence"]) for a in ("exhaustive", "greedy", "beam")]
         if len(set(seqs)) < 3:

@@ -17,7 +17,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..params import tidy
+from ..params import tidy, decimals_at_most
 from ..problem import Problem, Reject, Space
 from ..registry import register
 from ..texify import Tex, fmt_num
@@ -54,10 +54,6 @@ def _pythagorean_columns(n: int, entry_max: int, norm_max: int, min_nonzero: int
     return tuple(out)
 
 
-def _short_decimal(x: float, digits: int = 2) -> bool:
-    return abs(x * 10**digits - round(x * 10**digits)) < 1e-9
-
-
 @register
 class DropoutRidge(Problem):
     """Dropout as Tikhonov and ridge regularisation, with a small numeric X."""
@@ -91,7 +87,7 @@ class DropoutRidge(Problem):
             raise Reject("X is too large for hand work")
         if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 < p < 1:
             raise Reject("the keep probability p must lie strictly between 0 and 1")
-        if not _short_decimal(p) or not _short_decimal((1 - p) / p):
+        if not decimals_at_most(p, 2) or not decimals_at_most((1 - p) / p, 2):
             raise Reject(f"p = {p} gives a lambda = (1-p)/p that is not a short decimal")
         norms = []
         for j in range(d):

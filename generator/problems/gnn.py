@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from ..errors import ParamError
-from ..params import number, require, vector
+from ..params import require, vector, decimals_at_most
 from ..problem import Problem, Reject, Space
 from ..registry import register, register_kind
 from ..texify import Tex, fmt_num
@@ -139,7 +139,7 @@ class GnnSpace(Space):
         lo, hi = self.n_held_out
         if not 0 <= lo <= hi <= 3:
             raise ValueError("n_held_out must satisfy 0 <= min <= max <= 3")
-        if not self.probabilities or any(not 0 < p < 1 or not _one_decimal(p) for p in self.probabilities):
+        if not self.probabilities or any(not 0 < p < 1 or not decimals_at_most(p) for p in self.probabilities):
             raise ValueError("probabilities must be one-decimal numbers strictly between 0 and 1")
         if any(x < 1 for x in self.state_dims + self.message_rows):
             raise ValueError("state_dims and message_rows must be positive")
@@ -171,10 +171,6 @@ def _neighbours(edges: list[list[int]]) -> dict[int, list[int]]:
 
 def _is_int(x) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _one_decimal(x: float) -> bool:
-    return abs(x * 10 - round(x * 10)) < 1e-9
 
 
 @register
@@ -265,7 +261,7 @@ class Gnn(Problem):
             out = solve_kind({k: params[k] for k in ("labels", "predictions", "held_out")})
         except ParamError as e:
             raise Reject(e.message) from None
-        if any(not 0 < p < 1 or not _one_decimal(p) for p in params["predictions"]):
+        if any(not 0 < p < 1 or not decimals_at_most(p) for p in params["predictions"]):
             raise Reject("predictions must be one-decimal probabilities strictly between 0 and 1")
         if not s.n_held_out[0] <= len(params["held_out"]) <= s.n_held_out[1]:
             raise Reject("number of held-out nodes outside the space")
