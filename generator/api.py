@@ -56,12 +56,19 @@ def build(exam_path: str | Path = DEFAULT_EXAM, *, versions: int | None = None, 
         with locked(out):
             recover(out)
             refuse_existing(out, force)  # before the slow part, not after it
-            built = plan(exam, n, seed, progress=_ticker(progress, "drawing and rendering", n), students=students,
-                         jobs=jobs)
-            with staged(out, force) as stage:
+            with staged(out, force) as stage, ThreadPoolExecutor(max_workers=2) as writer:
+                # Each version is written while the next ones are still being drawn.
+                writes = []
+
+                def write(files: dict[str, str]) -> None:
+                    writes.extend(writer.submit(write_file, stage, rel, text) for rel, text in files.items())
+
+                built = plan(exam, n, seed, progress=_ticker(progress, "drawing and rendering", n),
+                             students=students, jobs=jobs, on_version=lambda r: write(r.files()))
+                write(built.shared_files())
+                for w in writes:
+                    w.result()
                 files = built.files()
-                with ThreadPoolExecutor(max_workers=4) as pool:  # writes and fsyncs wait on the disk, not the CPU
-                    list(pool.map(lambda item: write_file(stage, *item), files.items()))
                 if pdf:
                     texs = [stage / rel for rel in files if rel.endswith(".tex")]
                     result.warnings += compile_all(texs, jobs, _ticker(progress, "compiling PDFs", len(texs)))

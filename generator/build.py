@@ -193,6 +193,11 @@ class Rendered:
     key_tex: str
     key_json: str
 
+    def files(self) -> dict[str, str]:
+        """This version's files: relative path → text."""
+        return {f"{self.version}/exam.tex": self.exam_tex, f"{self.version}/key.tex": self.key_tex,
+                f"{self.version}/key.json": self.key_json}
+
 
 def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool) -> Tex:
     """The LaTeX of one drawn problem (statement, and solutions when ``key``)."""
@@ -357,12 +362,13 @@ class BuildPlan:
 
     def files(self) -> dict[str, str]:
         """Relative path → text of every file the build writes (PDFs come later)."""
+        out = {rel: text for r in self.rendered for rel, text in r.files().items()}
+        return {**out, **self.shared_files()}
+
+    def shared_files(self) -> dict[str, str]:
+        """The files made from all versions together: students' copies, summary, manifest."""
         out = {}
         by_label = {r.version: r for r in self.rendered}
-        for r in self.rendered:
-            out[f"{r.version}/exam.tex"] = r.exam_tex
-            out[f"{r.version}/key.tex"] = r.key_tex
-            out[f"{r.version}/key.json"] = r.key_json
         for s in self.students:
             out[f"students/{s['folder']}/exam.tex"] = render_exam(
                 self.exam, s["version"], by_label[s["version"]].instances, False, {"name": s["name"], "sid": s["sid"]})
@@ -404,12 +410,20 @@ PARALLEL_FROM = 8  # versions; below this, starting worker processes costs more 
 
 
 def plan(exam: Exam, versions: int, seed: int | None = None, progress: Callable[[str], None] | None = None,
-         students: list[dict] | None = None, jobs: int | None = None) -> BuildPlan:
+         students: list[dict] | None = None, jobs: int | None = None,
+         on_version: Callable[[Rendered], None] | None = None) -> BuildPlan:
     """Draw, solve and render every version in memory (in worker processes for many versions).
 
     Each version depends only on the exam, the seed and its label, so the result is the same
-    however the work is split.
+    however the work is split. ``on_version`` sees each version as soon as it is rendered.
     """
+    def done(rendered: Rendered) -> None:
+        p.rendered.append(rendered)
+        if on_version:
+            on_version(rendered)
+        if progress:
+            progress(rendered.version)
+
     seed = exam.spec.seed if seed is None else seed
     p = BuildPlan(exam, seed, students=list(students or []))
     labels = version_labels(versions)
@@ -417,20 +431,14 @@ def plan(exam: Exam, versions: int, seed: int | None = None, progress: Callable[
     if jobs > 1 and len(labels) >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods():
         # The first version is made here, so that the forked workers inherit what it warmed up
         # (compiled templates, symbolic derivations) along with the loaded exam and modules.
-        p.rendered.append(_render_one(exam, labels[0], seed))
-        if progress:
-            progress(labels[0])
+        done(_render_one(exam, labels[0], seed))
         rest = labels[1:]
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(min(jobs, len(rest)), mp_context=context, initializer=_worker_init,
                                  initargs=(exam, seed)) as pool:
             for rendered in pool.map(_worker_render, rest, chunksize=max(1, len(rest) // (4 * jobs))):
-                p.rendered.append(rendered)
-                if progress:
-                    progress(rendered.version)
+                done(rendered)
         return p
     for label in labels:
-        p.rendered.append(_render_one(exam, label, seed))
-        if progress:
-            progress(label)
+        done(_render_one(exam, label, seed))
     return p
