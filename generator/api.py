@@ -65,12 +65,13 @@ def build(exam_path: str | Path = DEFAULT_EXAM, *, versions: int | None = None, 
 
                 built = plan(exam, n, seed, progress=_ticker(progress, "drawing and rendering", n),
                              students=students, jobs=jobs, on_version=lambda r: write(r.files()))
-                write(built.shared_files())
+                shared = built.shared_files()
+                write(shared)
                 for w in writes:
                     w.result()
-                files = built.files()
                 if pdf:
-                    texs = [stage / rel for rel in files if rel.endswith(".tex")]
+                    rels = [rel for r in built.rendered for rel in r.files()] + list(shared)
+                    texs = [stage / rel for rel in rels if rel.endswith(".tex")]
                     result.warnings += compile_all(texs, jobs, _ticker(progress, "compiling PDFs", len(texs)))
                     exams = [stage / "students" / s["folder"] / "exam.pdf" for s in students] if students else \
                         [stage / r.version / "exam.pdf" for r in built.rendered]

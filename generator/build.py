@@ -192,6 +192,7 @@ class Rendered:
     exam_tex: str
     key_tex: str
     key_json: str
+    summary_page: Tex
 
     def files(self) -> dict[str, str]:
         """This version's files: relative path → text."""
@@ -199,14 +200,16 @@ class Rendered:
                 f"{self.version}/key.json": self.key_json}
 
 
-def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool) -> Tex:
+def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool, extra: dict | None = None) -> Tex:
     """The LaTeX of one drawn problem (statement, and solutions when ``key``)."""
     bp = bank.problems[inst.problem_id]
+    if extra is None:
+        extra = bp.generator.context(inst.params, inst.answers)
     ctx = {
         "params": inst.params, "answers": inst.answers, "items": inst.items, "points": inst.points,
         "total": inst.total, "key": key, "version": version, "number": inst.number,
         "title": bp.spec.title,
-        **bp.generator.context(inst.params, inst.answers),
+        **extra,
     }
     if bp.spec.body is not None:
         text = render(env, None, ctx, source=bp.spec.body, source_name=f"{bp.path} (body)")
@@ -224,39 +227,49 @@ def _env(template_dirs: tuple[Path, ...]):
 
 
 def render_exam(exam: Exam, version: str, instances: list[Instance], key: bool,
-                student: dict | None = None) -> str:
-    """The LaTeX of one exam document (the key when ``key``; a student's copy when ``student``)."""
+                student: dict | None = None, contexts: list[dict] | None = None) -> str:
+    """The LaTeX of one exam document (the key when ``key``; a student's copy when ``student``).
+
+    ``contexts`` are the problems' extra template variables, when already computed.
+    """
     env = _env(tuple(exam.bank.template_dirs))
+    contexts = contexts or [None] * len(instances)
     problems = [{"number": inst.number, "id": inst.problem_id,
                  "title": exam.bank.problems[inst.problem_id].spec.title,
                  "points": inst.points, "total": inst.total,
                  "newpage": exam.entry(inst.problem_id)[1].newpage,
-                 "body": problem_body(exam.bank, env, inst, version, key)} for inst in instances]
+                 "body": problem_body(exam.bank, env, inst, version, key, extra)}
+                for inst, extra in zip(instances, contexts)]
     ctx = {"exam": exam.spec, "version": version, "key": key, "problems": problems,
            "total_points": sum(i.total for i in instances), "student": student}
     return render(env, "exam.tex.j2", ctx)
 
 
 def render_version(exam: Exam, version: str, instances: list[Instance]) -> Rendered:
-    """Render the exam and key LaTeX (and key.json) of one version from its drawn instances."""
-    return Rendered(version, instances, render_exam(exam, version, instances, False),
-                    render_exam(exam, version, instances, True), dumps(key_json(exam, version, instances)))
+    """Render the exam and key LaTeX, key.json and grader's page of one version."""
+    contexts = [exam.bank.problems[i.problem_id].generator.context(i.params, i.answers) for i in instances]
+    return Rendered(version, instances, render_exam(exam, version, instances, False, contexts=contexts),
+                    render_exam(exam, version, instances, True, contexts=contexts),
+                    dumps(key_json(exam, version, instances)), render_summary_page(exam, version, instances))
+
+
+def render_summary_page(exam: Exam, version: str, instances: list[Instance]) -> Tex:
+    """One version's page of the grader's summary: each part's points and short answer."""
+    rows = []
+    for inst in instances:
+        bp = exam.bank.problems[inst.problem_id]
+        summary = bp.generator.summary(inst.params, inst.answers)
+        rows += [{"number": inst.number, "title": bp.spec.title, "part": part, "points": pts,
+                  "answer": Tex(summary[part]), "single": len(inst.points) == 1}
+                 for part, pts in inst.points.items()]
+    v = {"label": version, "rows": rows, "total": sum(i.total for i in instances)}
+    return Tex(render(_env(tuple(exam.bank.template_dirs)), "summary_page.tex.j2", {"exam": exam.spec, "v": v}))
 
 
 def render_summary(exam: Exam, rendered: list[Rendered]) -> str:
-    """The grader's summary: one page per version, each part's points and short answer."""
-    env = _env(tuple(exam.bank.template_dirs))
-    versions = []
-    for r in rendered:
-        rows = []
-        for inst in r.instances:
-            bp = exam.bank.problems[inst.problem_id]
-            summary = bp.generator.summary(inst.params, inst.answers)
-            rows += [{"number": inst.number, "title": bp.spec.title, "part": part, "points": pts,
-                      "answer": Tex(summary[part]), "single": len(inst.points) == 1}
-                     for part, pts in inst.points.items()]
-        versions.append({"label": r.version, "rows": rows, "total": sum(i.total for i in r.instances)})
-    return render(env, "summary.tex.j2", {"exam": exam.spec, "versions": versions})
+    """The grader's summary: one page per version."""
+    return render(_env(tuple(exam.bank.template_dirs)), "summary.tex.j2",
+                  {"exam": exam.spec, "pages": [r.summary_page for r in rendered]})
 
 
 def render_seating(exam: Exam, students: list[dict]) -> str:
@@ -436,7 +449,8 @@ def plan(exam: Exam, versions: int, seed: int | None = None, progress: Callable[
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(min(jobs, len(rest)), mp_context=context, initializer=_worker_init,
                                  initargs=(exam, seed)) as pool:
-            for rendered in pool.map(_worker_render, rest, chunksize=max(1, len(rest) // (4 * jobs))):
+            # small chunks: the workers finish together instead of one waiting on the other's last chunk
+            for rendered in pool.map(_worker_render, rest, chunksize=max(1, min(8, len(rest) // (8 * jobs)))):
                 done(rendered)
         return p
     for label in labels:
