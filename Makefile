@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 QBANK   = $(BIN)/qbank
 
-.PHONY: setup tex exam test check bench clean
+.PHONY: setup tex exam test check bench golden clean
 
 setup: $(VENV)/.installed tex
 
@@ -27,6 +27,9 @@ check: setup
 test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 	$(QBANK) check
+
+golden: setup
+	scripts/update-golden.sh
 
 bench: setup
 	$(BIN)/python bench/bench_build.py
