@@ -175,3 +175,25 @@ def test_parallel_and_serial_builds_are_identical(runner, tmp_bank):
     assert runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "par", "-n", "12", "-j", "2"]).exit_code == 0
     assert runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "ser", "-n", "12", "-j", "1"]).exit_code == 0
     assert files(tmp_bank / "par") == files(tmp_bank / "ser")
+
+
+def test_every_item_of_the_midterm_key_agrees_with_qbank_solve(runner, tmp_path):
+    """What an outside checker does: feed each key.json item's params to `qbank solve`."""
+    from generator.problem import close
+
+    from .conftest import ROOT
+
+    out = tmp_path / "mid"
+    r = runner.invoke(main, ["build", str(ROOT / "bank/exams/midterm.yaml"), "--no-pdf", "--out", str(out), "-n", "3"])
+    assert r.exit_code == 0, r.output
+    kinds = set()
+    for v in "ABC":
+        for prob in json.loads((out / v / "key.json").read_text())["problems"]:
+            for item in prob["items"]:
+                f = tmp_path / "params.json"
+                f.write_text(json.dumps(item["params"]))
+                s = runner.invoke(main, ["solve", item["kind"], "--params", str(f)])
+                assert s.exit_code == 0, s.output
+                assert close(json.loads(s.stdout), item["answers"]), (v, prob["id"], item["kind"])
+                kinds.add(item["kind"])
+    assert len(kinds) == 7

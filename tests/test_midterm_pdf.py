@@ -28,7 +28,7 @@ def midterm(tmp_path_factory):
     from click.testing import CliRunner
 
     out = tmp_path_factory.mktemp("midterm") / "out"
-    r = CliRunner().invoke(main, ["build", str(ROOT / "bank/exams/midterm.yaml"), "--versions", "2", "--out", str(out)])
+    r = CliRunner().invoke(main, ["build", str(ROOT / "bank/exams/midterm.yaml"), "--versions", "3", "--out", str(out)])
     assert r.exit_code == 0, r.output
     return out, r
 
@@ -46,7 +46,7 @@ def test_points_add_up_everywhere(midterm, in_root):
 def test_versions_share_one_layout_and_differ_in_numbers(midterm, in_root):
     out, result = midterm
     assert "warning" not in result.stderr
-    assert pages(out / "A" / "exam.pdf") == pages(out / "B" / "exam.pdf")
+    assert pages(out / "A" / "exam.pdf") == pages(out / "B" / "exam.pdf") == pages(out / "C" / "exam.pdf")
     assert (out / "A" / "exam.tex").read_text() != (out / "B" / "exam.tex").read_text()
 
 
@@ -64,5 +64,5 @@ def test_exam_hides_solutions_and_the_build_verifies(midterm, runner, in_root):
     r = runner.invoke(main, ["verify", str(out)])
     assert r.exit_code == 0, r.output
     assert "key PDFs show every answer" in r.stdout
-    assert pages(out / "grader-summary.pdf") == 2
-    assert pages(out / "print-all.pdf") == 2 * pages(out / "A" / "exam.pdf")
+    assert pages(out / "grader-summary.pdf") == 3
+    assert pages(out / "print-all.pdf") == 3 * pages(out / "A" / "exam.pdf")

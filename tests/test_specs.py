@@ -119,3 +119,10 @@ def test_missing_required_key(runner, tmp_bank, field):
     r = build(runner)
     assert r.exit_code == 2
     assert f"{EXAM}:1: {field}: missing required key" in r.stderr
+
+
+def test_min_above_max_is_refused_at_load(runner, tmp_bank):
+    p = tmp_bank / PROBLEM
+    p.write_text(p.read_text().replace("key_range: [0, 5]", "key_range: [5, 0]"))
+    assert_refused(build(runner), tmp_bank,
+                   f"{PROBLEM}:6: space: key_range is [5, 0]: the low end must not exceed the high end")

@@ -9,6 +9,8 @@ import itertools
 
 import numpy as np
 
+from pydantic import model_validator
+
 from ..errors import ParamError
 from ..params import matrix, tidy, vector
 from ..problem import Problem, Reject, Space
@@ -54,6 +56,16 @@ class AttentionSpace(Space):
     value_range: tuple[int, int] = (-1, 4)
     min_margin: int = 1
     """The winning score beats the runner-up by at least this much."""
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "AttentionSpace":
+        for name in ("key_range", "query_range", "value_range"):
+            lo, hi = getattr(self, name)
+            if lo > hi:
+                raise ValueError(f"{name} is [{lo}, {hi}]: the low end must not exceed the high end")
+        if self.n_keys < 2 or self.dim < 1 or self.min_margin < 0:
+            raise ValueError("n_keys must be at least 2, dim at least 1, min_margin at least 0")
+        return self
 
 
 @register
