@@ -34,6 +34,8 @@ class BuildResult:
     """Where a build went and anything the instructor should know about it."""
 
     out: Path
+    versions: int = 0
+    students: int = 0
     warnings: list[str] = field(default_factory=list)
 
 
@@ -51,7 +53,7 @@ def build(exam_path: str | Path = DEFAULT_EXAM, *, versions: int | None = None, 
     n = versions if versions is not None else exam.spec.versions
     students = _students(roster, seating, version_labels(n))
     out = Path(out) if out is not None else default_out(exam.spec.id)
-    result = BuildResult(out)
+    result = BuildResult(out, n, len(students))
     try:
         with locked(out):
             recover(out)

@@ -89,7 +89,10 @@ def build(exam, versions, seed, out, no_pdf, force, jobs, roster, seating):
         progress.close()
     for warning in result.warnings:
         click.echo(f"qbank: warning: {warning}", err=True)
-    click.echo(f"Built {result.out}" + (" (LaTeX only, --no-pdf)" if no_pdf else ""))
+    what = f"{result.versions} version{'s' * (result.versions != 1)}"
+    if result.students:
+        what += f", {result.students} student exams"
+    click.echo(f"Built {result.out}: {what}" + (" (LaTeX only, --no-pdf)" if no_pdf else ""))
 
 
 @main.command()
