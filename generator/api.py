@@ -2,22 +2,22 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from .bank import DEFAULT_EXAM, load_exam
 from .build import plan, version_labels
-from .roster import assign_versions, read_roster, read_seating, records
-from .latex import clean_aux, compile_pdf, make_format, page_layout, preamble, require_tex, unite_pdfs
-from .output import locked, recover, refuse_existing, staged, write_file
 from .check import stress, validate_bank
-from .export import export_latex
 from .errors import OutputError, QbankError, UnknownNameError
+from .export import export_latex
+from .latex import clean_aux, compile_pdf, make_format, page_layout, preamble, require_tex, unite_pdfs
+from .output import locked, staged, write_file
 from .registry import get_kind
+from .roster import assign_versions, read_roster, read_seating, records
 from .verify import Report, verify as verify_build
 
 __all__ = ["build", "BuildResult", "check", "export_latex", "solve", "verify"]
@@ -56,8 +56,6 @@ def build(exam_path: str | Path = DEFAULT_EXAM, *, versions: int | None = None, 
     result = BuildResult(out, n, len(students))
     try:
         with locked(out):
-            recover(out)
-            refuse_existing(out, force)  # before the slow part, not after it
             with staged(out, force) as stage, ThreadPoolExecutor(max_workers=2) as writer:
                 # Each version is written while the next ones are still being drawn.
                 writes = []
