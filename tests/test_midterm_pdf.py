@@ -66,3 +66,17 @@ def test_exam_hides_solutions_and_the_build_verifies(midterm, runner, in_root):
     assert "key PDFs show every answer" in r.stdout
     assert pages(out / "grader-summary.pdf") == 3
     assert pages(out / "print-all.pdf") == 3 * pages(out / "A" / "exam.pdf")
+
+
+def test_no_overfull_boxes(midterm, tmp_path):
+    """Text running into the margin is a defect a student would see."""
+    out, _ = midterm
+    for version in "ABC":
+        for doc in ("exam.tex", "key.tex"):
+            work = tmp_path / f"{version}-{doc}"
+            work.mkdir()
+            (work / doc).write_bytes((out / version / doc).read_bytes())
+            subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc], cwd=work,
+                           stdout=subprocess.DEVNULL, check=True)
+            log = (work / doc).with_suffix(".log").read_text(errors="replace")
+            assert "Overfull" not in log, f"{version}/{doc}: " + log[log.index("Overfull"):][:200]
