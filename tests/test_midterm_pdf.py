@@ -80,3 +80,11 @@ def test_no_overfull_boxes(midterm, tmp_path):
                            stdout=subprocess.DEVNULL, check=True)
             log = (work / doc).with_suffix(".log").read_text(errors="replace")
             assert "Overfull" not in log, f"{version}/{doc}: " + log[log.index("Overfull"):][:200]
+
+
+def test_no_key_page_ends_with_a_lone_solution_heading(midterm):
+    out, _ = midterm
+    for version in "ABC":
+        for number, page in enumerate(text(out / version / "key.pdf").split("\f"), 1):
+            lines = [l for l in page.splitlines() if l.strip() and "SID:" not in l and "Page " not in l]
+            assert not lines or "Solution:" not in lines[-1], f"{version} key page {number}"
