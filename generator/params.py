@@ -11,8 +11,11 @@ from typing import Any
 from .errors import ParamError
 
 
+MAX_ABS = 1e12  # far beyond any exam's numbers; keeps products and powers finite
+
+
 def _is_num(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and abs(x) <= MAX_ABS
 
 
 def require(params: Any, name: str) -> Any:
@@ -29,7 +32,8 @@ def number(params: dict, name: str, *, integer: bool = False, lo: float | None =
     """A finite number (an integer when ``integer``), optionally within ``[lo, hi]``."""
     x = require(params, name)
     if not _is_num(x) or (integer and not isinstance(x, int)):
-        raise ParamError(name, f"expected {'an integer' if integer else 'a finite number'}, got {x!r}")
+        raise ParamError(name, f"expected {'an integer' if integer else 'a finite number'} of magnitude at most "
+                               f"{MAX_ABS:g}, got {x!r}")
     if (lo is not None and x < lo) or (hi is not None and x > hi):
         raise ParamError(name, f"must be between {lo} and {hi}, got {x!r}")
     return x
@@ -40,7 +44,7 @@ def vector(params: dict, name: str, length: int | None = None, *, integer: bool 
     """A non-empty list of finite numbers (of ``length`` when given)."""
     v = require(params, name) if value is None else value
     if not isinstance(v, list) or not v or not all(_is_num(x) for x in v):
-        raise ParamError(name, f"expected a non-empty list of numbers, got {v!r}")
+        raise ParamError(name, f"expected a non-empty list of finite numbers (magnitude at most {MAX_ABS:g}), got {v!r}")
     if integer and not all(isinstance(x, int) for x in v):
         raise ParamError(name, f"expected a list of integers, got {v!r}")
     if length is not None and len(v) != length:
