@@ -89,6 +89,15 @@ def verify(build_dir: str | Path, exam_path: str | Path | None = None) -> Report
     """Verify a build folder; raise :class:`VerifyFailure` (exit 1) listing every disagreement."""
     build_dir = Path(build_dir)
     manifest = _read_json(build_dir / "manifest.json")
+    try:
+        return _verify(build_dir, manifest, exam_path)
+    except (KeyError, TypeError, IndexError, AttributeError) as e:
+        # A manifest edited by hand or cut short: say so instead of a traceback.
+        raise QbankError(f"{build_dir}/manifest.json is malformed ({type(e).__name__}: {e}); restore it "
+                         "from version control or rebuild") from e
+
+
+def _verify(build_dir: Path, manifest: dict, exam_path: str | Path | None) -> Report:
     exam_path = Path(exam_path or manifest["exam"]["path"])
     if not exam_path.exists():
         raise QbankError(f"exam spec {exam_path} (from {build_dir}/manifest.json) not found; run verify "
@@ -150,6 +159,9 @@ def verify(build_dir: str | Path, exam_path: str | Path | None = None) -> Report
         rendered = render_version(exam, label, instances)
         all_rendered.append(rendered)
         vdir = build_dir / label
+        if not (vdir / "key.json").is_file():
+            fail(f"version {label}: key.json is missing")
+            continue
         key_on_disk = _read_json(vdir / "key.json")
         expected_key = json.loads(rendered.key_json)
         if not close(key_on_disk, expected_key):

@@ -197,3 +197,21 @@ def test_every_item_of_the_midterm_key_agrees_with_qbank_solve(runner, tmp_path)
                 assert close(json.loads(s.stdout), item["answers"]), (v, prob["id"], item["kind"])
                 kinds.add(item["kind"])
     assert len(kinds) == 7
+
+
+def test_verify_reports_missing_files_and_malformed_manifests_without_tracebacks(runner, tmp_bank):
+    runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o"])
+    (tmp_bank / "o" / "B" / "key.json").unlink()
+    r = runner.invoke(main, ["verify", "o"])
+    assert r.exit_code == 1 and "FAIL version B: key.json is missing" in r.stderr
+    manifest = tmp_bank / "o" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    del data["versions"][0]["problems"][0]["params"]
+    manifest.write_text(json.dumps(data))
+    r = runner.invoke(main, ["verify", "o"])
+    assert r.exit_code == 2
+    assert r.stderr.strip() == "qbank: o/manifest.json is malformed (KeyError: 'params'); restore it from version " \
+                               "control or rebuild"
+    manifest.write_text("{not json")
+    r = runner.invoke(main, ["verify", "o"])
+    assert r.exit_code == 2 and "o/manifest.json: not valid JSON" in r.stderr and "Traceback" not in r.output
