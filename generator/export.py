@@ -28,8 +28,15 @@ def export_latex(build_dir: str | Path, out: str | Path | None = None, *, as_zip
     except (OSError, json.JSONDecodeError) as e:
         raise QbankError(f"{build_dir}: not a qbank build folder (manifest.json unreadable: {e})") from None
     out = Path(out) if out is not None else build_dir.with_name(build_dir.name + "-latex")
-    labels = [v["label"] for v in manifest["versions"]]
-    exam_id = manifest["exam"]["id"]
+    try:
+        labels = [v["label"] for v in manifest["versions"]]
+        exam_id = manifest["exam"]["id"]
+    except (KeyError, TypeError) as e:
+        raise QbankError(f"{build_dir}/manifest.json is malformed ({type(e).__name__}: {e})") from None
+    missing = [f"{label}/{name}" for label in labels for name in ("exam.tex", "key.tex")
+               if not (build_dir / label / name).is_file()]
+    if missing:
+        raise QbankError(f"{build_dir}: missing {', '.join(missing)}; rebuild before exporting")
     with locked(out), staged(out, force) as stage:
         for label in labels:
             files = {name: (build_dir / label / name).read_bytes() for name in ("exam.tex", "key.tex")}
