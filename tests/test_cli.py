@@ -215,3 +215,16 @@ def test_verify_reports_missing_files_and_malformed_manifests_without_tracebacks
     manifest.write_text("{not json")
     r = runner.invoke(main, ["verify", "o"])
     assert r.exit_code == 2 and "o/manifest.json: not valid JSON" in r.stderr and "Traceback" not in r.output
+
+
+def test_check_lists_every_spec_error_with_its_line(runner, tmp_bank):
+    spec = tmp_bank / "bank" / "problems" / "argmax-attention.yaml"
+    spec.write_text(spec.read_text().replace("title: Argmax attention", "title: 7")
+                    .replace("points: {a: 6, b: 4}", "points: {a: ten, b: 4}"))
+    r = runner.invoke(main, ["check", "--seeds", "5"])
+    assert r.exit_code == 1
+    assert r.stdout.splitlines()[:2] == [
+        "bank/problems/argmax-attention.yaml:2: title: expected a string, got 7",
+        "bank/problems/argmax-attention.yaml:5: points.a: expected an integer, got 'ten'",
+    ]
+    assert "check: the bank at . has spec errors; generators not stressed" in r.stdout
