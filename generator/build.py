@@ -276,7 +276,7 @@ def render_seating(exam: Exam, students: list[dict]) -> str:
     """The proctors' seating chart: every seat with its student and version."""
     env = _env(tuple(exam.bank.template_dirs))
     seated = [s for s in students if s["row"] is not None]
-    rows = sorted({s["row"] for s in seated})
+    rows = [label for _, label in sorted({(s["row_index"], s["row"]) for s in seated})]
     seats = sorted({s["seat"] for s in seated})
     return render(env, "seating.tex.j2", {"exam": exam.spec, "students": seated, "rows": rows, "seats": seats,
                                           "labels": sorted({s["version"] for s in seated})})

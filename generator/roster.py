@@ -35,6 +35,12 @@ class Seat:
     sid: str
     row: int  # written as an integer or as letters (A=1, ..., Z=26, AA=27)
     seat: int
+    row_label: str = ""
+    """The row as the seating file writes it (``C`` or ``3``), for printing."""
+
+    @property
+    def row_name(self) -> str:
+        return self.row_label or str(self.row)
 
 
 def _read_rows(path: Path, columns: tuple[str, ...], nothing: str) -> list[tuple[int, dict[str, str]]]:
@@ -191,9 +197,10 @@ def read_seating(path: str | Path, students: list[Student]) -> dict[str, Seat]:
             continue
         if (row, seat) in taken:
             other = taken[(row, seat)]
-            errors.append(f"{here}: seat: row {row} seat {seat} is already taken by {other.sid!r} (line {other.line})")
+            errors.append(f"{here}: seat: row {other.row_name} seat {seat} is already taken by {other.sid!r} "
+                          f"(line {other.line})")
             continue
-        taken[(row, seat)] = Seat(line, sid, row, seat)  # taken even if the SID is wrong: two lines claim it
+        taken[(row, seat)] = Seat(line, sid, row, seat, row_text.strip().upper())  # taken even if the SID is wrong
         if ok:
             seats[sid] = taken[(row, seat)]
     for s in students:
@@ -236,7 +243,7 @@ def assign_versions(students: list[Student], labels: list[str],
     if k == 1:
         for a, b in _neighbours(students, seats):
             raise QbankError(
-                f"students {a.sid!r} (row {a.row}, seat {a.seat}) and {b.sid!r} (row {b.row}, seat {b.seat}) "
+                f"students {a.sid!r} (row {a.row_name}, seat {a.seat}) and {b.sid!r} (row {b.row_name}, seat {b.seat}) "
                 "are neighbours; at least 2 versions are needed so that neighbours get different versions")
         return {s.sid: labels[0] for s in students}
     places = [(seats[s.sid].row, seats[s.sid].seat) for s in students]
@@ -261,7 +268,8 @@ def records(students: list[Student], assignment: dict[str, str], seats: dict[str
     for s in students:
         place = (seats or {}).get(s.sid)
         out.append({"sid": s.sid, "name": s.name, "folder": s.folder, "version": assignment[s.sid],
-                    "row": place.row if place else None, "seat": place.seat if place else None})
+                    "row": place.row_name if place else None, "row_index": place.row if place else None,
+                    "seat": place.seat if place else None})
     return out
 
 

@@ -163,10 +163,10 @@ def test_seating_reads_rows_as_numbers_or_letters(tmp_path):
     students = read_roster(write(tmp_path, "roster.csv", ROSTER))
     path = write(tmp_path, "seating.csv", "\ufeff Seat ,ROW,sid,note\n\n3,a,1,x\n4,B,2,\n1,AA,3,\n2, 7 ,4,\n")
     assert read_seating(path, students) == {
-        "1": Seat(line=3, sid="1", row=1, seat=3),
-        "2": Seat(line=4, sid="2", row=2, seat=4),
-        "3": Seat(line=5, sid="3", row=27, seat=1),
-        "4": Seat(line=6, sid="4", row=7, seat=2),
+        "1": Seat(line=3, sid="1", row=1, seat=3, row_label="A"),
+        "2": Seat(line=4, sid="2", row=2, seat=4, row_label="B"),
+        "3": Seat(line=5, sid="3", row=27, seat=1, row_label="AA"),
+        "4": Seat(line=6, sid="4", row=7, seat=2, row_label="7"),
     }
 
 
@@ -295,10 +295,10 @@ def test_assignments_csv_from_files(tmp_path):
     assignment = assign_versions(students, ["A", "B"], seats)
     assert assignments_csv(records(students, assignment, seats)) == (
         "sid,name,row,seat,version\n"
-        '3031,"Lovelace, Ada",1,1,A\n'
-        '3032,"Bob ""B"" Jones",1,2,B\n'
-        "3033,Cy,2,1,B\n"
-        "3034,Dee,2,2,A\n"
+        '3031,"Lovelace, Ada",A,1,A\n'  # rows as the seating file writes them
+        '3032,"Bob ""B"" Jones",A,2,B\n'
+        "3033,Cy,B,1,B\n"
+        "3034,Dee,B,2,A\n"
     )
     round_robin = assign_versions(students, ["A", "B", "C"])
     assert assignments_csv(records(students, round_robin, None)) == (
