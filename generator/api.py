@@ -23,6 +23,7 @@ from .verify import Report, verify as verify_build
 __all__ = ["build", "BuildResult", "check", "export_latex", "solve", "verify"]
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+MAX_VERSIONS = 702  # labels A … ZZ
 
 
 def default_out(exam_id: str) -> Path:
@@ -41,7 +42,7 @@ class BuildResult:
 
 def build(exam_path: str | Path = DEFAULT_EXAM, *, versions: int | None = None, seed: int | None = None,
           out: str | Path | None = None, pdf: bool = True, force: bool = False, jobs: int | None = None,
-          roster: str | Path | None = None, seating: str | Path | None = None,
+          roster: str | Path | None = None, seating: str | Path | None = None, per_student: bool = False,
           progress: Progress | None = None) -> BuildResult:
     """Build every version of an exam into ``out``: exam/key .tex and .pdf, key.json per version,
     the grader's summary and manifest.json; with a roster, one exam per student as well."""
@@ -49,8 +50,14 @@ def build(exam_path: str | Path = DEFAULT_EXAM, *, versions: int | None = None, 
         require_tex()
     if seating and not roster:
         raise QbankError("--seating needs --roster (the seating chart seats the roster's students)")
+    if per_student and (not roster or versions is not None):
+        raise QbankError("--per-student needs --roster and sets the number of versions itself (drop --versions)")
     exam = load_exam(exam_path)
     n = versions if versions is not None else exam.spec.versions
+    if per_student:
+        n = len(read_roster(roster))
+        if n > MAX_VERSIONS:
+            raise QbankError(f"--per-student: {n} students, but at most {MAX_VERSIONS} versions (A … ZZ)")
     students = _students(roster, seating, version_labels(n))
     out = Path(out) if out is not None else default_out(exam.spec.id)
     result = BuildResult(out, n, len(students))

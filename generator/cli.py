@@ -79,12 +79,13 @@ def main() -> None:
               help="CSV with columns name, sid: one exam per student, name and SID on the cover.")
 @click.option("--seating", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV with columns sid, row, seat: neighbours get different versions; adds a seating chart.")
-def build(exam, versions, seed, out, no_pdf, force, jobs, roster, seating):
+@click.option("--per-student", is_flag=True, help="With --roster: a version of its own for every student.")
+def build(exam, versions, seed, out, no_pdf, force, jobs, roster, seating, per_student):
     """Build exam and answer-key PDFs for every version of EXAM (default bank/exams/midterm.yaml)."""
     progress = _Progress()
     try:
         result = api.build(exam, versions=versions, seed=seed, out=out, pdf=not no_pdf, force=force,
-                           jobs=jobs, roster=roster, seating=seating, progress=progress)
+                           jobs=jobs, roster=roster, seating=seating, per_student=per_student, progress=progress)
     finally:
         progress.close()
     for warning in result.warnings:

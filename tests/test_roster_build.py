@@ -99,3 +99,14 @@ def test_student_pdfs_seating_chart_and_print_file(runner, files):
     assert "FRONT OF ROOM" in chart and "3031" in chart
     assert pages(files / "o" / "print-all.pdf") == 4 * pages(files / "o" / "A" / "exam.pdf")
     assert pages(files / "o" / "grader-summary.pdf") == 2
+
+
+def test_per_student_gives_everyone_a_version_of_their_own(runner, files):
+    r = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o", "--roster", "roster.csv", "--per-student"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip() == "Built o: 4 versions, 4 student exams (LaTeX only, --no-pdf)"
+    rows = list(csv.DictReader((files / "o" / "assignments.csv").open()))
+    assert [x["version"] for x in rows] == ["A", "B", "C", "D"]
+    bad = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "p", "--per-student", "-n", "2",
+                               "--roster", "roster.csv"])
+    assert bad.exit_code == 2 and "--per-student needs --roster and sets the number of versions" in bad.stderr
