@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .bank import DEFAULT_EXAM, load_exam
-from .build import plan, version_labels
+from .build import common_layout_padding, plan, version_labels
 from .check import stress, validate_bank
 from .errors import OutputError, QbankError, UnknownNameError
 from .export import export_latex
@@ -79,7 +79,9 @@ def build(exam_path: str | Path = DEFAULT_EXAM, *, versions: int | None = None, 
                 if pdf:
                     rels = [rel for r in built.rendered for rel in r.files()] + list(shared)
                     texs = [stage / rel for rel in rels if rel.endswith(".tex")]
-                    result.warnings += compile_all(texs, jobs, _ticker(progress, "compiling PDFs", len(texs)))
+                    layouts = compile_all(texs, jobs, _ticker(progress, "compiling PDFs", len(texs)))
+                    layouts.update(_equalize_pages(built, stage, layouts, jobs, progress))
+                    result.warnings += layout_warnings(layouts, stage)
                     exams = [stage / "students" / s["folder"] / "exam.pdf" for s in students] if students else \
                         [stage / r.version / "exam.pdf" for r in built.rendered]
                     if not unite_pdfs(exams, stage / "print-all.pdf"):
@@ -87,6 +89,24 @@ def build(exam_path: str | Path = DEFAULT_EXAM, *, versions: int | None = None, 
     except OSError as e:  # disk full, permissions: the previous build is untouched
         raise OutputError(f"cannot write {e.filename or out}: {e.strerror or e}") from e
     return result
+
+
+def _equalize_pages(built, stage: Path, layouts: dict[Path, dict], jobs: int | None,
+                    progress: Progress | None) -> dict[Path, dict]:
+    """Pad shorter problems with blank pages so every version's problems start on the same pages.
+
+    Gradescope maps answer regions by page; a problem that needs one page fewer in one version
+    would shift every later page. Returns the new layouts of the documents it recompiled.
+    """
+    by_label = {t.parent.name: lay for t, lay in layouts.items() if t.resolve().parent.parent == stage.resolve()}
+    padding = common_layout_padding(by_label, {r.version: built.page_breaks(r) for r in built.rendered})
+    if not padding:
+        return {}
+    changed = built.pad(padding)
+    for rel, text in changed.items():
+        write_file(stage, rel, text)
+    texs = [stage / rel for rel in changed if rel.endswith(".tex")]
+    return compile_all(texs, jobs, _ticker(progress, "adding blank pages", len(texs)))
 
 
 def _students(roster, seating, labels: list[str]) -> list[dict]:
@@ -112,8 +132,10 @@ def _ticker(progress: Progress | None, stage: str, total: int) -> Callable[..., 
     return tick
 
 
-def compile_all(texs: list[Path], jobs: int | None, tick: Callable[[], None]) -> list[str]:
-    """Compile many .tex files concurrently, in as few pdflatex passes as possible; return warnings.
+def compile_all(texs: list[Path], jobs: int | None, tick: Callable[[], None]) -> dict[Path, dict]:
+    """Compile many .tex files concurrently, in as few pdflatex passes as possible.
+
+    Returns the page layout of every exam.tex (where each question starts, how many pages).
 
     The exams' shared preamble is precompiled once; the first document of each name (exam.tex,
     key.tex, …) is compiled from scratch, and every later one starts from that sibling's .aux
@@ -140,11 +162,11 @@ def compile_all(texs: list[Path], jobs: int | None, tick: Callable[[], None]) ->
             pending += [pool.submit(with_format, t, seed) for t in texs if t.name == name and t != firsts[name]]
         for future in pending:
             future.result()
-    warnings = layout_warnings([t for t in texs if t.name == "exam.tex"], stage)
+    layouts = {t: page_layout(t.with_suffix(".aux")) for t in texs if t.name == "exam.tex"}
     for tex in texs:
         clean_aux(tex)
     shutil.rmtree(stage / ".format", ignore_errors=True)
-    return warnings
+    return layouts
 
 
 def _compile_one(tex: Path, format_dir: Path | None, aux_seed: bytes | None, tick: Callable[[], None]) -> None:
@@ -152,13 +174,27 @@ def _compile_one(tex: Path, format_dir: Path | None, aux_seed: bytes | None, tic
     tick()
 
 
-def layout_warnings(exams: list[Path], stage: Path) -> list[str]:
-    """Versions should share one page layout (Gradescope maps answer regions by page)."""
-    layouts = {t: page_layout(t.with_suffix(".aux")) for t in exams}
+def layout_warnings(layouts: dict[Path, dict], stage: Path) -> list[str]:
+    """Versions should share one page layout (Gradescope maps answer regions by page).
+
+    Versions with the same parts compare where every question and part starts; versions that
+    drew different problems (pools) compare where each question starts.
+    """
     if not layouts:
         return []
+
+    def shape(layout: dict) -> list[str]:
+        return [name.rsplit("@", 1)[0] for name, _ in layout["starts"]]
+
+    def same(a: dict, b: dict) -> bool:
+        if shape(a) == shape(b):
+            return a == b
+        questions = lambda lay: [s for s in lay["starts"] if s[0].startswith("question@")]
+        return a["pages"] == b["pages"] and questions(a) == questions(b)
+
+    exams = list(layouts)
     first = exams[0]
-    differ = [t for t in exams if layouts[t] != layouts[first]]
+    differ = [t for t in exams if not same(layouts[t], layouts[first])]
     if not differ:
         return []
     names = ", ".join(str(t.parent.relative_to(stage)) for t in differ[:5])

@@ -227,17 +227,20 @@ def _env(template_dirs: tuple[Path, ...]):
 
 
 def render_exam(exam: Exam, version: str, instances: list[Instance], key: bool,
-                student: dict | None = None, contexts: list[dict] | None = None) -> str:
+                student: dict | None = None, contexts: list[dict] | None = None,
+                padding: dict[int, int] | None = None) -> str:
     """The LaTeX of one exam document (the key when ``key``; a student's copy when ``student``).
 
-    ``contexts`` are the problems' extra template variables, when already computed.
+    ``contexts`` are the problems' extra template variables, when already computed; ``padding``
+    maps a problem number to the blank pages that follow it (to keep versions' pages aligned).
     """
+    padding = padding or {}
     env = _env(tuple(exam.bank.template_dirs))
     contexts = contexts or [None] * len(instances)
     problems = [{"number": inst.number, "id": inst.problem_id,
                  "title": exam.bank.problems[inst.problem_id].spec.title,
                  "points": inst.points, "total": inst.total,
-                 "newpage": exam.entry(inst.problem_id)[1].newpage,
+                 "newpage": exam.entry(inst.problem_id)[1].newpage, "pad": 0 if key else padding.get(inst.number, 0),
                  "body": problem_body(exam.bank, env, inst, version, key, extra)}
                 for inst, extra in zip(instances, contexts)]
     ctx = {"exam": exam.spec, "version": version, "key": key, "problems": problems,
@@ -245,10 +248,12 @@ def render_exam(exam: Exam, version: str, instances: list[Instance], key: bool,
     return render(env, "exam.tex.j2", ctx)
 
 
-def render_version(exam: Exam, version: str, instances: list[Instance]) -> Rendered:
+def render_version(exam: Exam, version: str, instances: list[Instance],
+                   padding: dict[int, int] | None = None) -> Rendered:
     """Render the exam and key LaTeX, key.json and grader's page of one version."""
     contexts = [exam.bank.problems[i.problem_id].generator.context(i.params, i.answers) for i in instances]
-    return Rendered(version, instances, render_exam(exam, version, instances, False, contexts=contexts),
+    return Rendered(version, instances,
+                    render_exam(exam, version, instances, False, contexts=contexts, padding=padding),
                     render_exam(exam, version, instances, True, contexts=contexts),
                     dumps(key_json(exam, version, instances)), render_summary_page(exam, version, instances))
 
@@ -372,6 +377,27 @@ class BuildPlan:
     rendered: list[Rendered] = field(default_factory=list)
     students: list[dict] = field(default_factory=list)
     """With a roster: sid, name, folder, version, row, seat of each student, in roster order."""
+    padding: dict[str, dict[int, int]] = field(default_factory=dict)
+    """Per version: problem number → blank pages after it, so all versions' pages line up."""
+
+    def page_breaks(self, r: Rendered) -> list[bool]:
+        """Per problem of a version: may blank pages follow it? (Only before a page break.)"""
+        nxt = [self.exam.entry(i.problem_id)[1].newpage for i in r.instances[1:]] + [True]
+        return nxt
+
+    def pad(self, padding: dict[str, dict[int, int]]) -> dict[str, str]:
+        """Apply blank-page padding; return the files that change (exams, students' copies, manifest)."""
+        self.padding = {label: pads for label, pads in padding.items() if pads}
+        changed = {}
+        for r in self.rendered:
+            if r.version in self.padding:
+                r.exam_tex = render_exam(self.exam, r.version, r.instances, False, padding=self.padding[r.version])
+                changed[f"{r.version}/exam.tex"] = r.exam_tex
+        shared = self.shared_files()
+        changed.update({rel: text for rel, text in shared.items() if rel == "manifest.json" or (
+            rel.startswith("students/") and any(f"students/{s['folder']}/" in rel for s in self.students
+                                                if s["version"] in self.padding))})
+        return changed
 
     def files(self) -> dict[str, str]:
         """Relative path → text of every file the build writes (PDFs come later)."""
@@ -384,17 +410,48 @@ class BuildPlan:
         by_label = {r.version: r for r in self.rendered}
         for s in self.students:
             out[f"students/{s['folder']}/exam.tex"] = render_exam(
-                self.exam, s["version"], by_label[s["version"]].instances, False, {"name": s["name"], "sid": s["sid"]})
+                self.exam, s["version"], by_label[s["version"]].instances, False, {"name": s["name"], "sid": s["sid"]},
+                padding=self.padding.get(s["version"]))
         if self.students:
             out["assignments.csv"] = assignments_csv(self.students)
         if any(s["row"] is not None for s in self.students):
             out["seating-chart.tex"] = render_seating(self.exam, self.students)
         out["grader-summary.tex"] = render_summary(self.exam, self.rendered)
         data = manifest(self.exam, self.seed, self.rendered)
+        for version in data["versions"]:
+            if self.padding.get(version["label"]):
+                version["padding"] = {str(n): pages for n, pages in sorted(self.padding[version["label"]].items())}
         if self.students:
             data["students"] = self.students
         out["manifest.json"] = dumps(data)
         return out
+
+
+def common_layout_padding(layouts: dict[str, dict], breaks: dict[str, list[bool]]) -> dict[str, dict[int, int]]:
+    """Blank pages per version and problem so that every problem starts on the same page everywhere.
+
+    ``layouts`` (per version: question start pages and page count, from the .aux) give each
+    problem's span in pages; a shorter span is padded up to the longest, where a page break
+    follows the problem in every version.
+    """
+    spans: dict[str, list[int]] = {}
+    for label, layout in layouts.items():
+        starts = [int(page) for name, page in layout["starts"] if name.startswith("question@")]
+        if not starts or layout["pages"] is None:
+            return {}
+        spans[label] = [b - a for a, b in zip(starts, starts[1:])] + [layout["pages"] - starts[-1] + 1]
+    if len({len(v) for v in spans.values()}) != 1:
+        return {}
+    n = len(next(iter(spans.values())))
+    padding: dict[str, dict[int, int]] = {label: {} for label in spans}
+    for k in range(n):
+        if not all(breaks[label][k] for label in spans):
+            continue
+        longest = max(spans[label][k] for label in spans)
+        for label in spans:
+            if spans[label][k] < longest:
+                padding[label][k + 1] = longest - spans[label][k]
+    return {label: pads for label, pads in padding.items() if pads}
 
 
 def _render_one(exam: Exam, label: str, seed: int) -> Rendered:

@@ -110,6 +110,7 @@ def _verify(build_dir: Path, manifest: dict, exam_path: str | Path | None) -> Re
     if template_hash(exam, "exam.tex.j2") != manifest["exam"].get("template_sha256"):
         fail("templates/exam.tex.j2 changed since the build: the LaTeX below cannot match")
     all_rendered = []
+    all_padding: dict[str, dict[int, int]] = {}
     for version in manifest["versions"]:
         label = version["label"]
         report.versions += 1
@@ -156,7 +157,9 @@ def _verify(build_dir: Path, manifest: dict, exam_path: str | Path | None) -> Re
                                       answers, items))
         if len(instances) != len(version["problems"]):
             continue
-        rendered = render_version(exam, label, instances)
+        padding = {int(n): pages for n, pages in version.get("padding", {}).items()}
+        rendered = render_version(exam, label, instances, padding)
+        all_padding[label] = padding
         all_rendered.append(rendered)
         vdir = build_dir / label
         if not (vdir / "key.json").is_file():
@@ -170,7 +173,8 @@ def _verify(build_dir: Path, manifest: dict, exam_path: str | Path | None) -> Re
         _check_pdfs(vdir, label, expected_key, report)
     if len(all_rendered) == len(manifest["versions"]):
         # Every LaTeX and CSV file of the build, re-rendered from the stored parameters, byte for byte.
-        fresh_files = BuildPlan(exam, manifest["seed"], all_rendered, manifest.get("students", [])).files()
+        fresh_files = BuildPlan(exam, manifest["seed"], all_rendered, manifest.get("students", []),
+                                {k: v for k, v in all_padding.items() if v}).files()
         for rel, fresh in fresh_files.items():
             if rel.endswith((".tex", ".csv")):
                 path = build_dir / rel

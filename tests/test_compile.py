@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from generator.api import layout_warnings
+from generator.build import common_layout_padding
 from generator.latex import _settled, page_layout
 
 AUX = "\\PgInfo{question@1}{1}\n\\PgInfo{part@1@1}{1}\n\\PgInfo{question@2}{%d}\n\\gdef\\exam@lastpage{%d}\n"
@@ -29,6 +30,23 @@ def test_versions_with_different_layouts_are_reported(tmp_path):
         (tmp_path / version).mkdir()
         (tmp_path / version / "exam.aux").write_text(AUX % (start, pages))
         texs.append(tmp_path / version / "exam.tex")
-    assert layout_warnings(texs[:2], tmp_path) == []
-    [warning] = layout_warnings(texs, tmp_path)
+    layouts = {t: page_layout(t.with_suffix(".aux")) for t in texs}
+    assert layout_warnings({t: layouts[t] for t in texs[:2]}, tmp_path) == []
+    [warning] = layout_warnings(layouts, tmp_path)
     assert warning.startswith("1 exam(s) (C) place problems on different pages than A (16 pages)")
+
+
+def layout(*starts: int, pages: int) -> dict:
+    return {"starts": [(f"question@{n}", str(p)) for n, p in enumerate(starts, 1)], "pages": pages}
+
+
+def test_padding_lines_up_every_problem_start():
+    # A: problem 2 takes 1 page; B: 2 pages; C: problem 3 takes 1 page where the others take 2.
+    layouts = {"A": layout(1, 2, 3, pages=5), "B": layout(1, 2, 4, pages=6), "C": layout(1, 2, 4, pages=5)}
+    breaks = {v: [True, True, True] for v in layouts}
+    assert common_layout_padding(layouts, breaks) == {"A": {2: 1}, "C": {3: 1}}
+    # no padding where a problem does not end with a page break in every version
+    breaks["B"] = [True, False, True]
+    assert common_layout_padding(layouts, breaks) == {"C": {3: 1}}
+    assert common_layout_padding({"A": layout(1, 2, pages=3), "B": layout(1, 2, pages=3)},
+                                 {"A": [True, True], "B": [True, True]}) == {}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import shutil
 
 import pytest
@@ -96,3 +97,28 @@ def test_bad_pools_are_refused(runner, bank, problems, message):
     r = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o"])
     assert r.exit_code == 2
     assert r.stderr.strip() == f"qbank: {message}"
+
+
+@pytest.mark.pdf
+@pytest.mark.xdist_group("pdf")
+def test_pooled_versions_are_padded_to_one_page_layout(runner, bank):
+    """Batch norm takes two pages, translation one: versions drawing translation get a blank page."""
+    shutil.copy(ROOT / "bank" / "problems" / "batchnorm.yaml", bank / "bank" / "problems")
+    write_exam(bank, POOL.replace("argmax-attention", "batchnorm"))
+    r = runner.invoke(main, ["build", EXAM, "--out", "o", "-n", "4"])
+    assert r.exit_code == 0, r.output
+    assert "warning" not in r.stderr
+    m = json.loads((bank / "o" / "manifest.json").read_text())
+    padded = {v["label"] for v in m["versions"] if "padding" in v}
+    drew_translation = {v["label"] for v in m["versions"] if v["problems"][1]["id"] == "translation"}
+    assert padded == drew_translation and 0 < len(padded) < 4
+
+    def pdf_pages(label):
+        info = subprocess.run(["pdfinfo", str(bank / "o" / label / "exam.pdf")], capture_output=True, text=True).stdout
+        return int(next(l.split()[1] for l in info.splitlines() if l.startswith("Pages:")))
+    assert len({pdf_pages(v) for v in "ABCD"}) == 1
+    blank = subprocess.run(["pdftotext", str(bank / "o" / sorted(padded)[0] / "exam.pdf"), "-"],
+                           capture_output=True, text=True).stdout
+    assert "This page is intentionally left blank." in blank
+    v = runner.invoke(main, ["verify", "o"])
+    assert v.exit_code == 0, v.output
