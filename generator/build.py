@@ -382,8 +382,7 @@ class BuildPlan:
 
     def page_breaks(self, r: Rendered) -> list[bool]:
         """Per problem of a version: may blank pages follow it? (Only before a page break.)"""
-        nxt = [self.exam.entry(i.problem_id)[1].newpage for i in r.instances[1:]] + [True]
-        return nxt
+        return [self.exam.entry(i.problem_id)[1].newpage for i in r.instances[1:]] + [True]
 
     def pad(self, padding: dict[str, dict[int, int]]) -> dict[str, str]:
         """Apply blank-page padding; return the files that change (exams, students' copies, manifest)."""
@@ -393,10 +392,9 @@ class BuildPlan:
             if r.version in self.padding:
                 r.exam_tex = render_exam(self.exam, r.version, r.instances, False, padding=self.padding[r.version])
                 changed[f"{r.version}/exam.tex"] = r.exam_tex
-        shared = self.shared_files()
-        changed.update({rel: text for rel, text in shared.items() if rel == "manifest.json" or (
-            rel.startswith("students/") and any(f"students/{s['folder']}/" in rel for s in self.students
-                                                if s["version"] in self.padding))})
+        padded_students = {f"students/{s['folder']}/exam.tex" for s in self.students if s["version"] in self.padding}
+        changed.update({rel: text for rel, text in self.shared_files().items()
+                        if rel == "manifest.json" or rel in padded_students})
         return changed
 
     def files(self) -> dict[str, str]:
