@@ -105,7 +105,8 @@ def test_pooled_versions_are_padded_to_one_page_layout(runner, bank):
     """Batch norm takes two pages, translation one: versions drawing translation get a blank page."""
     shutil.copy(ROOT / "bank" / "problems" / "batchnorm.yaml", bank / "bank" / "problems")
     write_exam(bank, POOL.replace("argmax-attention", "batchnorm"))
-    r = runner.invoke(main, ["build", EXAM, "--out", "o", "-n", "4"])
+    (bank / "roster.csv").write_text("name,sid\n" + "".join(f"Student {i},{i}\n" for i in range(1, 9)))
+    r = runner.invoke(main, ["build", EXAM, "--out", "o", "-n", "4", "--roster", "roster.csv"])
     assert r.exit_code == 0, r.output
     assert "warning" not in r.stderr
     m = json.loads((bank / "o" / "manifest.json").read_text())
@@ -113,10 +114,10 @@ def test_pooled_versions_are_padded_to_one_page_layout(runner, bank):
     drew_translation = {v["label"] for v in m["versions"] if v["problems"][1]["id"] == "translation"}
     assert padded == drew_translation and 0 < len(padded) < 4
 
-    def pdf_pages(label):
-        info = subprocess.run(["pdfinfo", str(bank / "o" / label / "exam.pdf")], capture_output=True, text=True).stdout
+    def pdf_pages(folder):
+        info = subprocess.run(["pdfinfo", str(bank / "o" / folder / "exam.pdf")], capture_output=True, text=True).stdout
         return int(next(l.split()[1] for l in info.splitlines() if l.startswith("Pages:")))
-    assert len({pdf_pages(v) for v in "ABCD"}) == 1
+    assert len({pdf_pages(v) for v in "ABCD"} | {pdf_pages(f"students/{i}") for i in range(1, 9)}) == 1
     blank = subprocess.run(["pdftotext", str(bank / "o" / sorted(padded)[0] / "exam.pdf"), "-"],
                            capture_output=True, text=True).stdout
     assert "This page is intentionally left blank." in blank
