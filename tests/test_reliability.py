@@ -197,3 +197,19 @@ def test_nothing_is_written_outside_the_output_folder(tmp_path):
     assert not (tmp_path / "escape.tex").exists()
     write_file(tmp_path / "stage", "A/exam.tex", "ok")
     assert (tmp_path / "stage" / "A" / "exam.tex").read_text() == "ok"
+
+
+@pytest.mark.pdf
+@pytest.mark.xdist_group("pdf")
+def test_sigkill_while_compiling_leaves_the_previous_build(tmp_bank, built):
+    qbank = [sys.executable, "-m", "generator.cli"]
+    proc = subprocess.Popen(qbank + ["build", EXAM, "--out", "o", "--force", "-n", "6", "--seed", "4"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(tmp_bank.glob(".o.staging-*/A/*.aux")):
+        time.sleep(0.05)  # wait until pdflatex is at work
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert snapshot(tmp_bank / "o") == built
+    assert subprocess.run(qbank + ["build", EXAM, "--no-pdf", "--out", "o", "--force"]).returncode == 0
+    assert not list(tmp_bank.glob(".o.staging-*"))
