@@ -44,10 +44,15 @@ def _env(format_dir: Path | None = None) -> dict[str, str]:
     return env
 
 
+# util-linux's setpriv makes the kernel kill pdflatex if qbank itself is killed (SIGKILL included),
+# so an interrupted build leaves no TeX running. (The compiling threads outlive their compiles.)
+_DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []
+
+
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], deadline: float, name: str, limit: float) -> int:
     """Run one TeX process in its own process group; kill the whole group at the deadline."""
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(_DIE_WITH_PARENT + cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         return proc.wait(timeout=max(0.1, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:

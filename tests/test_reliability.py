@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -213,3 +214,32 @@ def test_sigkill_while_compiling_leaves_the_previous_build(tmp_bank, built):
     assert snapshot(tmp_bank / "o") == built
     assert subprocess.run(qbank + ["build", EXAM, "--no-pdf", "--out", "o", "--force"]).returncode == 0
     assert not list(tmp_bank.glob(".o.staging-*"))
+
+
+@pytest.mark.pdf
+@pytest.mark.xdist_group("pdf")
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs util-linux setpriv")
+def test_a_killed_build_leaves_no_tex_running(tmp_path):
+    """The midterm's passes take most of a second each: long enough to catch an orphan."""
+    from .conftest import ROOT
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "generator.cli", "build", str(ROOT / "bank/exams/midterm.yaml"),
+                             "--out", str(out), "-n", "2"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(tmp_path.glob(".out.staging-*/A/*.aux")):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.2)
+    running = subprocess.run(["pgrep", "-f", f"pdflatex.*{tmp_path.name}|pdflatex.*(exam|key)\\.tex"],
+                             capture_output=True, text=True).stdout
+    def works_here(pid: str) -> bool:
+        try:
+            return str(tmp_path) in os.readlink(f"/proc/{pid}/cwd")
+        except OSError:  # gone, or a zombie that has finished
+            return False
+    alive = [pid for pid in running.split() if works_here(pid)]
+    assert alive == [], "pdflatex outlived the killed build"
+    assert not out.exists()
