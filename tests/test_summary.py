@@ -120,7 +120,13 @@ def _vanishing_gradients(params, answers, summary):
         assert f"({i}) {names[pattern]}" in summary["all"]
 
 
+def _activation_functions(params, answers, summary):
+    correct = [chr(65 + i) for i, o in enumerate(params["options"]) if o["correct"]]
+    assert summary["all"].startswith(", ".join(correct))
+
+
 CHECKS = {
+    "activation-functions": _activation_functions,
     "argmax-attention": _argmax_attention,
     "batchnorm": _batchnorm,
     "beam-search": _beam_search,

@@ -1,0 +1,115 @@
+"""A multiple-choice question written entirely in its YAML spec: no Python needed for a new one.
+
+The spec gives the question, a keyed pool of options (each with an optional reason) and how many
+options a version shows; each version draws that many, in random order, so that one (``select:
+one``) or at least one (``select: many``) option is correct. The key ticks the correct boxes.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import model_validator
+
+from ..problem import Problem, Reject, Space
+from ..registry import register
+from ..texify import Tex, escape
+
+
+class Option(Space):
+    """One option (LaTeX), whether it is correct, and why (LaTeX, shown in the key)."""
+
+    text: str
+    correct: bool
+    why: str = ""
+
+
+class ChoiceSpace(Space):
+    """The question, the keyed options, and how many a version shows."""
+
+    question: str
+    """The question (LaTeX)."""
+    select: Literal["one", "many"] = "one"
+    """``one``: exactly one correct option is shown; ``many``: tick all that apply."""
+    show: int = 4
+    """Options shown per version."""
+    options: list[Option]
+
+    @model_validator(mode="after")
+    def _drawable(self) -> "ChoiceSpace":
+        texts = [o.text for o in self.options]
+        if len(set(texts)) != len(texts):
+            raise ValueError("two options have the same text")
+        right = sum(o.correct for o in self.options)
+        wrong = len(self.options) - right
+        if not 2 <= self.show <= len(self.options):
+            raise ValueError(f"'show' must be between 2 and the number of options ({len(self.options)}), got {self.show}")
+        if right == 0 or wrong == 0:
+            raise ValueError("the options need at least one correct and one incorrect answer")
+        if self.select == "one" and wrong < self.show - 1:
+            raise ValueError(f"select: one shows 1 correct and {self.show - 1} incorrect options; only {wrong} incorrect given")
+        return self
+
+
+def _letters(flags: list[bool]) -> list[str]:
+    return [chr(65 + i) for i, on in enumerate(flags) if on]
+
+
+@register
+class MultipleChoice(Problem):
+    """A keyed multiple-choice question from the spec, options drawn and shuffled per version."""
+
+    name = "multiple_choice"
+    Space = ChoiceSpace
+
+    def draw(self, rng: np.random.Generator) -> dict:
+        s = self.space
+        right = [o for o in s.options if o.correct]
+        wrong = [o for o in s.options if not o.correct]
+        if s.select == "one":
+            chosen = [right[int(rng.integers(len(right)))]]
+            chosen += [wrong[int(i)] for i in rng.permutation(len(wrong))[: s.show - 1]]
+        else:
+            chosen = [s.options[int(i)] for i in rng.permutation(len(s.options))[: s.show]]
+        order = rng.permutation(len(chosen))
+        return {"options": [{"text": chosen[int(i)].text, "correct": chosen[int(i)].correct} for i in order]}
+
+    def validate(self, params: dict) -> None:
+        shown = params.get("options")
+        if not isinstance(shown, list) or len(shown) < 2:
+            raise Reject("'options' must list at least two options")
+        pool = {o.text: o for o in self.space.options}
+        for o in shown:
+            if not isinstance(o, dict) or o.get("text") not in pool:
+                raise Reject(f"option {o!r} is not in the spec's options")
+            if o.get("correct") is not pool[o["text"]].correct:
+                raise Reject(f"option {o['text']!r} is keyed differently from the spec")
+        if len({o["text"] for o in shown}) != len(shown):
+            raise Reject("an option is shown twice")
+        right = sum(o["correct"] for o in shown)
+        if self.space.select == "one" and right != 1:
+            raise Reject(f"select: one needs exactly one correct option shown, got {right}")
+        if right == 0:
+            raise Reject("no correct option shown")
+
+    def solve(self, params: dict) -> dict:
+        flags = [o["correct"] for o in params["options"]]
+        return {"correct": _letters(flags), "why": [self._why(o["text"]) for o in params["options"]]}
+
+    def check(self, params: dict) -> dict:
+        # Independently of the drawn flags: look every shown option up in the spec by its text.
+        keyed = {o.text: (o.correct, o.why) for o in self.space.options}
+        looked_up = [keyed[o["text"]] for o in params["options"]]
+        return {"correct": [chr(65 + i) for i, (ok, _) in enumerate(looked_up) if ok],
+                "why": [why for _, why in looked_up]}
+
+    def _why(self, text: str) -> str:
+        return next(o.why for o in self.space.options if o.text == text)
+
+    def context(self, params: dict, answers: dict) -> dict:
+        return {"question": Tex(self.space.question), "many": self.space.select == "many"}
+
+    def summary(self, params: dict, answers: dict) -> dict[str, str]:
+        """A single part (the grader's page uses the one entry whatever the part is called)."""
+        note = " (exactly these)" if self.space.select == "many" else ""
+        return {"all": Tex(escape(", ".join(answers["correct"])) + note)}

@@ -1,0 +1,68 @@
+"""Multiple-choice questions written only in YAML (generator multiple_choice)."""
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from generator.bank import load_bank
+from generator.build import draw_params
+from generator.problem import Reject, close
+from generator.problems.multiple_choice import ChoiceSpace, MultipleChoice
+
+from .conftest import ROOT
+
+BP = load_bank(ROOT, only=["activation-functions"]).problems["activation-functions"]
+GEN = BP.generator
+OPTIONS = [{"text": "ReLU, $\\max(0, z)$", "correct": False}, {"text": "$\\tanh$", "correct": True},
+           {"text": "the identity, $\\phi(z) = z$", "correct": True},
+           {"text": "the logistic sigmoid $\\sigma(z) = 1/(1 + e^{-z})$", "correct": False}]
+
+
+def test_known_instance():
+    params = {"options": OPTIONS}
+    GEN.validate(params)
+    answers = GEN.solve(params)
+    assert answers["correct"] == ["B", "C"]
+    assert answers["why"][0] == "it is never below $0$."
+    assert close(answers, GEN.check(params))
+
+
+def test_draws_show_the_configured_number_of_options_shuffled():
+    orders = set()
+    for seed in range(40):
+        params = draw_params(BP, seed)
+        assert len(params["options"]) == 4 and any(o["correct"] for o in params["options"])
+        orders.add(tuple(o["text"] for o in params["options"]))
+    assert len(orders) > 20
+
+
+def test_a_rekeyed_option_is_caught():
+    params = {"options": [dict(o) for o in OPTIONS]}
+    params["options"][0]["correct"] = True  # ReLU marked correct: not what the spec says
+    with pytest.raises(Reject, match="keyed differently from the spec"):
+        GEN.validate(params)
+    assert not close(GEN.solve(params), GEN.check(params))
+
+
+@pytest.mark.parametrize("show,options,message", [
+    (2, [{"text": "a", "correct": True}, {"text": "b", "correct": True}], "at least one correct and one incorrect"),
+    (2, [{"text": "a", "correct": True}, {"text": "a", "correct": False}], "two options have the same text"),
+    (3, [{"text": "a", "correct": True}, {"text": "b", "correct": False}, {"text": "c", "correct": True}],
+     "select: one shows 1 correct and 2 incorrect options; only 1 incorrect given"),
+    (5, [{"text": "a", "correct": True}, {"text": "b", "correct": False}], "'show' must be between 2 and"),
+])
+def test_impossible_specs_are_refused(show, options, message):
+    with pytest.raises(ValidationError, match=message.replace("(", r"\(")):
+        ChoiceSpace.model_validate({"question": "Q?", "show": show, "options": options})
+
+
+def test_select_one_shows_exactly_one_correct_option():
+    gen = MultipleChoice(ChoiceSpace.model_validate({
+        "question": "Q?", "select": "one", "show": 3,
+        "options": [{"text": t, "correct": t == "right"} for t in ("right", "w1", "w2", "w3")]}))
+    import numpy as np
+
+    for seed in range(30):
+        params = gen.draw(np.random.default_rng(seed))
+        gen.validate(params)
+        assert sum(o["correct"] for o in params["options"]) == 1
