@@ -53,12 +53,13 @@ def build(exam_path: str | Path = DEFAULT_EXAM, *, versions: int | None = None, 
     if per_student and (not roster or versions is not None):
         raise QbankError("--per-student needs --roster and sets the number of versions itself (drop --versions)")
     exam = load_exam(exam_path)
+    roster_students = read_roster(roster) if roster else []
     n = versions if versions is not None else exam.spec.versions
     if per_student:
-        n = len(read_roster(roster))
+        n = len(roster_students)
         if n > MAX_VERSIONS:
             raise QbankError(f"--per-student: {n} students, but at most {MAX_VERSIONS} versions (A … ZZ)")
-    students = _students(roster, seating, version_labels(n))
+    students = _assign(roster_students, seating, version_labels(n))
     out = Path(out) if out is not None else default_out(exam.spec.id)
     result = BuildResult(out, n, len(students))
     try:
@@ -109,11 +110,10 @@ def _equalize_pages(built, stage: Path, layouts: dict[Path, dict], jobs: int | N
     return compile_all(texs, jobs, _ticker(progress, "adding blank pages", len(texs)))
 
 
-def _students(roster, seating, labels: list[str]) -> list[dict]:
-    """Roster records with their versions (seating-aware), or none without a roster."""
-    if roster is None:
+def _assign(students: list, seating: str | Path | None, labels: list[str]) -> list[dict]:
+    """Roster records with their versions (seating-aware); none without a roster."""
+    if not students:
         return []
-    students = read_roster(roster)
     seats = read_seating(seating, students) if seating else None
     return records(students, assign_versions(students, labels, seats), seats)
 
