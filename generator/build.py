@@ -352,6 +352,16 @@ def manifest(exam: Exam, seed: int, rendered: list[Rendered]) -> dict:
     }
 
 
+def read_json(path: Path) -> Any:
+    """A JSON file of a build (manifest, key), or one clear error when it is missing or broken."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise QbankError(f"{path}: missing; is this a qbank build folder?") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise QbankError(f"{path}: not valid JSON: {e}") from None
+
+
 _LISTED = ("versions", "problems", "students")  # lists written one record per line
 
 

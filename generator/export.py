@@ -1,10 +1,10 @@
 """``qbank export``: each version's LaTeX as a standalone folder or zip that compiles without qbank."""
 from __future__ import annotations
 
-import json
 import zipfile
 from pathlib import Path
 
+from .build import read_json
 from .errors import QbankError
 from .output import locked, safe_child, staged, write_file
 
@@ -23,10 +23,7 @@ def export_latex(build_dir: str | Path, out: str | Path | None = None, *, as_zip
                  force: bool = False) -> Path:
     """Copy every version's exam.tex and key.tex into ``out`` (one folder or zip per version)."""
     build_dir = Path(build_dir)
-    try:
-        manifest = json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise QbankError(f"{build_dir}: not a qbank build folder (manifest.json unreadable: {e})") from None
+    manifest = read_json(build_dir / "manifest.json")
     out = Path(out) if out is not None else build_dir.with_name(build_dir.name + "-latex")
     try:
         labels = [v["label"] for v in manifest["versions"]]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .bank import load_exam, sha256
-from .build import BuildPlan, manifest_hashes, template_hash, Instance, jsonable, render_version, solve_params, version_entries
+from .build import BuildPlan, read_json, manifest_hashes, template_hash, Instance, jsonable, render_version, solve_params, version_entries
 from .check import first_difference, rounded_params
 from .errors import QbankError, VerifyFailure
 from .problem import close
@@ -37,15 +37,6 @@ class Report:
         pdf = "key PDFs show every answer" if self.pdf_checked else "PDF checks skipped (built with --no-pdf)"
         return (f"verified {where}: {self.versions} versions, {self.problems} problems, {self.items} "
                 f"solve items; all answers confirmed by independent checks, LaTeX identical, {pdf}")
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise QbankError(f"{path}: missing; is this a qbank build folder?") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise QbankError(f"{path}: not valid JSON: {e}") from None
 
 
 def _numbers_in(text: str) -> set[str]:
@@ -88,7 +79,7 @@ def _first_tex_difference(disk: str, fresh: str) -> str:
 def verify(build_dir: str | Path, exam_path: str | Path | None = None) -> Report:
     """Verify a build folder; raise :class:`VerifyFailure` (exit 1) listing every disagreement."""
     build_dir = Path(build_dir)
-    manifest = _read_json(build_dir / "manifest.json")
+    manifest = read_json(build_dir / "manifest.json")
     try:
         return _verify(build_dir, manifest, exam_path)
     except (KeyError, TypeError, IndexError, AttributeError) as e:
@@ -165,7 +156,7 @@ def _verify(build_dir: Path, manifest: dict, exam_path: str | Path | None) -> Re
         if not (vdir / "key.json").is_file():
             fail(f"version {label}: key.json is missing")
             continue
-        key_on_disk = _read_json(vdir / "key.json")
+        key_on_disk = read_json(vdir / "key.json")
         expected_key = json.loads(rendered.key_json)
         if not close(key_on_disk, expected_key):
             fail(f"version {label}: key.json differs from the recomputed key: "
