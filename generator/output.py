@@ -19,9 +19,7 @@ def write_file(base: Path, rel: str, data: str | bytes) -> None:
 
     (The staging folder becomes visible only whole, once synced, so no temporary file is needed.)
     """
-    path = base / rel
-    if Path(rel).is_absolute() or not path.resolve().is_relative_to(base.resolve()):
-        raise OutputError(f"refusing to write {rel!r}: outside the output folder")
+    path = safe_child(base, rel)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
 
@@ -37,13 +35,12 @@ def _sync_filesystem(folder: Path) -> None:
         os.close(fd)
 
 
-def safe_child(base: Path, name: str) -> Path:
-    """``base/name`` for a name made by qbank; refuses anything that would leave ``base``."""
-    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
-        raise OutputError(f"unsafe output name {name!r}")
-    child = base / name
-    if child.resolve().parent != base.resolve():
-        raise OutputError(f"unsafe output name {name!r}")
+def safe_child(base: Path, rel: str) -> Path:
+    """``base/rel`` for a relative path made by qbank; refuses anything that is not inside ``base``."""
+    child = base / rel
+    if (not rel or "\0" in rel or "\\" in rel or Path(rel).is_absolute()
+            or not child.resolve().is_relative_to(base.resolve()) or child.resolve() == base.resolve()):
+        raise OutputError(f"refusing to write {rel!r}: outside the output folder")
     return child
 
 

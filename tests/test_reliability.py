@@ -243,3 +243,12 @@ def test_a_killed_build_leaves_no_tex_running(tmp_path):
     alive = [pid for pid in running.split() if works_here(pid)]
     assert alive == [], "pdflatex outlived the killed build"
     assert not out.exists()
+
+
+@pytest.mark.parametrize("rel", ["", ".", "..", "../x", "/etc/passwd", "a/../../x", "a\\\\b", "a\0b"])
+def test_safe_child_refuses_anything_outside(tmp_path, rel):
+    from generator.errors import OutputError
+    from generator.output import safe_child
+
+    with pytest.raises(OutputError, match="outside the output folder"):
+        safe_child(tmp_path / "stage", rel)
