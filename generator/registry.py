@@ -6,6 +6,7 @@ is a :class:`generator.problem.Problem` subclass. Both registries refuse duplica
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from dataclasses import dataclass
@@ -25,7 +26,6 @@ class Kind:
 
 KINDS: dict[str, Kind] = {}
 GENERATORS: dict[str, type] = {}
-_loaded = False
 
 
 def register_kind(name: str, solve: Callable, check: Callable) -> Kind:
@@ -47,17 +47,11 @@ def register(cls: type) -> type:
     return cls
 
 
+@functools.cache
 def load_all() -> None:
-    """Import every module of ``generator.problems`` so each registers itself."""
-    global _loaded
-    if _loaded:
-        return
-    from . import problems
-
-    for info in sorted(pkgutil.iter_modules(problems.__path__), key=lambda i: i.name):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{problems.__name__}.{info.name}")
-    _loaded = True
+    """Import every module of ``generator.problems`` so each registers itself (once)."""
+    for name in generator_names():
+        importlib.import_module(f"{__package__}.problems.{name}")
 
 
 def get_kind(name: str) -> Kind:

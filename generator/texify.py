@@ -59,7 +59,7 @@ def escape(value: Any, *, what: str = "text") -> Tex:
     text = unicodedata.normalize("NFC", str(value))
     for m in _UNSETTABLE.finditer(text):
         ch = m.group()
-        if unicodedata.category(ch) == "Cc" or ch in _EXTRA:
+        if unicodedata.category(ch) == "Cc":
             continue  # control characters are dropped by the table, never sent to TeX
         raise UnsettableCharacter(
             f"{what}: character {ch!r} (U+{ord(ch):04X}, {unicodedata.name(ch, 'unnamed')}) "
