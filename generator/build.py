@@ -404,9 +404,8 @@ class BuildPlan:
             if r.version in self.padding:
                 r.exam_tex = render_exam(self.exam, r.version, r.instances, False, padding=self.padding[r.version])
                 changed[f"{r.version}/exam.tex"] = r.exam_tex
-        padded_students = {f"students/{s['folder']}/exam.tex" for s in self.students if s["version"] in self.padding}
-        changed.update({rel: text for rel, text in self.shared_files().items()
-                        if rel == "manifest.json" or rel in padded_students})
+        changed.update(self.student_files(set(self.padding)))
+        changed["manifest.json"] = self.manifest_json()
         return changed
 
     def files(self) -> dict[str, str]:
@@ -416,25 +415,32 @@ class BuildPlan:
 
     def shared_files(self) -> dict[str, str]:
         """The files made from all versions together: students' copies, summary, manifest."""
-        out = {}
-        by_label = {r.version: r for r in self.rendered}
-        for s in self.students:
-            out[f"students/{s['folder']}/exam.tex"] = render_exam(
-                self.exam, s["version"], by_label[s["version"]].instances, False, {"name": s["name"], "sid": s["sid"]},
-                padding=self.padding.get(s["version"]))
+        out = self.student_files()
         if self.students:
             out["assignments.csv"] = assignments_csv(self.students)
         if any(s["row"] is not None for s in self.students):
             out["seating-chart.tex"] = render_seating(self.exam, self.students)
         out["grader-summary.tex"] = render_summary(self.exam, self.rendered)
+        out["manifest.json"] = self.manifest_json()
+        return out
+
+    def student_files(self, versions: set[str] | None = None) -> dict[str, str]:
+        """Each student's exam (of these versions only, when given): the version with name and SID."""
+        by_label = {r.version: r for r in self.rendered}
+        return {f"students/{s['folder']}/exam.tex": render_exam(
+                    self.exam, s["version"], by_label[s["version"]].instances, False,
+                    {"name": s["name"], "sid": s["sid"]}, padding=self.padding.get(s["version"]))
+                for s in self.students if versions is None or s["version"] in versions}
+
+    def manifest_json(self) -> str:
+        """The manifest, with each version's padding and the roster."""
         data = manifest(self.exam, self.seed, self.rendered)
         for version in data["versions"]:
             if self.padding.get(version["label"]):
                 version["padding"] = {str(n): pages for n, pages in sorted(self.padding[version["label"]].items())}
         if self.students:
             data["students"] = self.students
-        out["manifest.json"] = dumps(data)
-        return out
+        return dumps(data)
 
 
 def common_layout_padding(layouts: dict[str, dict], breaks: dict[str, list[bool]]) -> dict[str, dict[int, int]]:
