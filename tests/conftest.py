@@ -1,6 +1,7 @@
 """Shared fixtures: the project's bank, temporary banks, and the CLI runner."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -58,3 +59,15 @@ def tmp_bank(tmp_path, monkeypatch):
         EXAM_HEADER + "problems:\n  - problem: argmax-attention\n")
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def solve_cli(runner, tmp_path):
+    """Run ``qbank solve KIND --params FILE``: params as a mapping (written as JSON) or YAML text."""
+    from generator.cli import main
+
+    def run(kind: str, params):
+        f = tmp_path / ("params.yaml" if isinstance(params, str) else "params.json")
+        f.write_text(params if isinstance(params, str) else json.dumps(params))
+        return runner.invoke(main, ["solve", kind, "--params", str(f)])
+    return run

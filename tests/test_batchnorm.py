@@ -8,11 +8,9 @@ import re
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from generator.bank import load_bank
 from generator.build import Instance, derive_seed, draw_params, problem_body, solve_params
-from generator.cli import main
 from generator.errors import ParamError, Reject
 from generator.problem import close
 from generator.problems.batchnorm import check_kind, solve_kind
@@ -88,18 +86,14 @@ def test_kind_invalid_params_name_the_parameter(change, param):
     assert e.value.param == param
 
 
-def test_cli_solve(tmp_path):
-    f = tmp_path / "p.yaml"
-    f.write_text("mean: [1, 2]\ncov: [[4, 3], [3, 9]]\ngamma: [2, -1]\nbeta: [0.5, 3]\n")
-    result = CliRunner().invoke(main, ["solve", "batchnorm", "--params", str(f)])
+def test_cli_solve(solve_cli):
+    result = solve_cli("batchnorm", "mean: [1, 2]\ncov: [[4, 3], [3, 9]]\ngamma: [2, -1]\nbeta: [0.5, 3]\n")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"out_mean": [0.5, 3], "out_cov": [[4, -1], [-1, 1]]}
 
 
-def test_cli_bad_params_exit_2_one_line(tmp_path):
-    f = tmp_path / "p.json"
-    f.write_text(json.dumps({"mean": [0, 0], "cov": [[1, 2], [2, 1]], "gamma": [1, 1], "beta": [0, 0]}))
-    result = CliRunner().invoke(main, ["solve", "batchnorm", "--params", str(f)])
+def test_cli_bad_params_exit_2_one_line(solve_cli):
+    result = solve_cli("batchnorm", {"mean": [0, 0], "cov": [[1, 2], [2, 1]], "gamma": [1, 1], "beta": [0, 0]})
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "'cov'" in lines[0] and "semi-definite" in lines[0]

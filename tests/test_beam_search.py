@@ -10,7 +10,6 @@ import pytest
 
 from generator.bank import load_bank
 from generator.build import Instance, draw_params, problem_body, solve_params
-from generator.cli import main
 from generator.errors import ParamError, Reject
 from generator.problem import close
 from generator.problems.beam_search import BeamSpace, check_kind, solve_kind
@@ -187,31 +186,25 @@ def test_ambiguous_inputs():
 
 # --- the command line -----------------------------------------------------------------------
 
-def test_cli_solve_prints_the_answers(runner, tmp_path):
-    f = tmp_path / "p.json"
-    f.write_text(json.dumps(ORIGINAL))
-    r = runner.invoke(main, ["solve", "beam-search", "--params", str(f)])
+def test_cli_solve_prints_the_answers(solve_cli):
+    r = solve_cli("beam-search", ORIGINAL)
     assert r.exit_code == 0, r.output
     assert close(json.loads(r.stdout), ORIGINAL_ANSWERS)
 
 
-def test_cli_solve_reads_yaml_and_rejects_a_missing_prefix(runner, tmp_path):
-    f = tmp_path / "p.yaml"
-    f.write_text('vocab: [deep, learn]\ndepth: 3\nbeam_width: 2\nlogp:\n  "": [-0.4, -1.1]\n'
+def test_cli_solve_reads_yaml_and_rejects_a_missing_prefix(solve_cli):
+    r = solve_cli("beam-search", 'vocab: [deep, learn]\ndepth: 3\nbeam_width: 2\nlogp:\n  "": [-0.4, -1.1]\n'
                  '  deep: [-0.6, -0.8]\n  learn: [-0.2, -1.7]\n  deep deep: [-0.6, -0.8]\n')
-    r = runner.invoke(main, ["solve", "beam-search", "--params", str(f)])
     assert r.exit_code == 2
     assert r.stdout == ""
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and 'logp["deep learn"]' in lines[0] and "missing" in lines[0]
 
 
-def test_cli_solve_ambiguous_exits_2(runner, tmp_path):
+def test_cli_solve_ambiguous_exits_2(solve_cli):
     p = params()
     p["logp"][""] = [-0.7, -0.7]
-    f = tmp_path / "p.json"
-    f.write_text(json.dumps(p))
-    r = runner.invoke(main, ["solve", "beam-search", "--params", str(f)])
+    r = solve_cli("beam-search", p)
     assert r.exit_code == 2
     assert len(r.stderr.strip().splitlines()) == 1 and "greedy" in r.stderr
 

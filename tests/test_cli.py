@@ -102,10 +102,8 @@ def test_verify_catches_tampering(runner, tmp_bank, target, old, new, expect):
     assert "the key cannot be trusted" in r.stderr
 
 
-def test_solve_contract_example(runner, tmp_path):
-    p = tmp_path / "p.yaml"
-    p.write_text("keys: [[1, 0], [0, 2]]\nvalues: [[5, 5], [7, 8]]\nquery: [1, 1]\n")
-    r = runner.invoke(main, ["solve", "argmax-attention", "--params", str(p)])
+def test_solve_contract_example(solve_cli):
+    r = solve_cli("argmax-attention", "keys: [[1, 0], [0, 2]]\nvalues: [[5, 5], [7, 8]]\nquery: [1, 1]\n")
     assert r.exit_code == 0
     assert json.loads(r.stdout) == {"scores": [1, 2], "argmax": 1, "output": [7, 8]}
 
@@ -117,19 +115,15 @@ def test_solve_contract_example(runner, tmp_path):
     ('{"keys": [[1, 0]], "values": [[1]], "query": [1, 2, 3]}', "qbank: parameter 'query': expected 2 numbers, got 3"),
     ("[1, 2]", "qbank: {p}:1: (top level): expected a mapping of keys, got list"),
 ])
-def test_solve_rejects_bad_params_with_one_line(runner, tmp_path, body, message):
-    p = tmp_path / "p.json"
-    p.write_text(body)
-    r = runner.invoke(main, ["solve", "argmax-attention", "--params", str(p)])
+def test_solve_rejects_bad_params_with_one_line(body, message, solve_cli, tmp_path):
+    r = solve_cli("argmax-attention", body)  # text: written as params.yaml (JSON is YAML)
     assert r.exit_code == 2
-    assert r.stderr.strip() == message.format(p=p)
+    assert r.stderr.strip() == message.format(p=tmp_path / "params.yaml")
     assert "Traceback" not in r.output
 
 
-def test_solve_unknown_kind_lists_valid_kinds(runner, tmp_path):
-    p = tmp_path / "p.yaml"
-    p.write_text("a: 1\n")
-    r = runner.invoke(main, ["solve", "nope", "--params", str(p)])
+def test_solve_unknown_kind_lists_valid_kinds(solve_cli):
+    r = solve_cli("nope", "a: 1\n")
     assert r.exit_code == 2
     assert r.stderr.startswith("qbank: unknown kind 'nope'; valid: ") and "argmax-attention" in r.stderr
 
@@ -177,7 +171,7 @@ def test_parallel_and_serial_builds_are_identical(runner, tmp_bank):
     assert files(tmp_bank / "par") == files(tmp_bank / "ser")
 
 
-def test_every_item_of_the_midterm_key_agrees_with_qbank_solve(runner, tmp_path):
+def test_every_item_of_the_midterm_key_agrees_with_qbank_solve(runner, tmp_path, solve_cli):
     """What an outside checker does: feed each key.json item's params to `qbank solve`."""
     from generator.problem import close
 
@@ -190,9 +184,7 @@ def test_every_item_of_the_midterm_key_agrees_with_qbank_solve(runner, tmp_path)
     for v in "ABC":
         for prob in json.loads((out / v / "key.json").read_text())["problems"]:
             for item in prob["items"]:
-                f = tmp_path / "params.json"
-                f.write_text(json.dumps(item["params"]))
-                s = runner.invoke(main, ["solve", item["kind"], "--params", str(f)])
+                s = solve_cli(item["kind"], item["params"])
                 assert s.exit_code == 0, s.output
                 assert close(json.loads(s.stdout), item["answers"]), (v, prob["id"], item["kind"])
                 kinds.add(item["kind"])

@@ -9,7 +9,6 @@ import pytest
 
 from generator.bank import load_bank
 from generator.build import Instance, derive_seed, draw_params, problem_body, solve_params
-from generator.cli import main
 from generator.errors import ParamError, Reject
 from generator.problem import close
 from generator.problems import cnn
@@ -118,20 +117,16 @@ def test_kind_check_refuses_what_does_not_fit():
 # -- the CLI --------------------------------------------------------------------------------------
 
 
-def test_cli_solve_prints_the_answers(runner, tmp_path):
-    f = tmp_path / "p.yaml"
-    f.write_text("input: [28, 28, 1]\nlayers: [CONV3-10, POOL2, CONV3-10, POOL2, FLATTEN, FC-3]\n")
-    result = runner.invoke(main, ["solve", "cnn-shapes", "--params", str(f)])
+def test_cli_solve_prints_the_answers(solve_cli):
+    result = solve_cli("cnn-shapes", "input: [28, 28, 1]\nlayers: [CONV3-10, POOL2, CONV3-10, POOL2, FLATTEN, FC-3]\n")
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert [r["params"] for r in out["rows"]] == [100, 0, 910, 0, 0, 1473]
     assert out["rows"][4] == {"layer": "FLATTEN", "params": 0, "shape": [490]}
 
 
-def test_cli_solve_bad_params_one_line_exit_2(runner, tmp_path):
-    f = tmp_path / "p.json"
-    f.write_text(json.dumps({"input": [28, 28, 1], "layers": ["CONV3-10", "POOL3"]}))
-    result = runner.invoke(main, ["solve", "cnn-shapes", "--params", str(f)])
+def test_cli_solve_bad_params_one_line_exit_2(solve_cli):
+    result = solve_cli("cnn-shapes", {"input": [28, 28, 1], "layers": ["CONV3-10", "POOL3"]})
     assert result.exit_code == 2
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()

@@ -10,7 +10,6 @@ import pytest
 
 from generator.bank import load_bank
 from generator.build import Instance, problem_body, solve_params
-from generator.cli import main
 from generator.errors import ParamError, Reject
 from generator.problem import close
 from generator.registry import get_kind
@@ -126,18 +125,14 @@ def test_kind_check_agrees_on_random_inputs():
         assert close(KIND.solve(params), KIND.check(params)), params
 
 
-def test_cli_solve(runner, tmp_path):
-    f = tmp_path / "p.yaml"
-    f.write_text("labels: [1, 0, 1]\npredictions: [0.5, 0.5, 0.9]\nheld_out: [3]\n")
-    result = runner.invoke(main, ["solve", "gnn-bce-loss", "--params", str(f)])
+def test_cli_solve(solve_cli):
+    result = solve_cli("gnn-bce-loss", "labels: [1, 0, 1]\npredictions: [0.5, 0.5, 0.9]\nheld_out: [3]\n")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"train_nodes": [1, 2], "loss": pytest.approx(math.log(2))}
 
 
-def test_cli_bad_params_exit_2_one_line(runner, tmp_path):
-    f = tmp_path / "p.json"
-    f.write_text(json.dumps({"labels": [1, 0], "predictions": [0.0, 0.5], "held_out": []}))
-    result = runner.invoke(main, ["solve", "gnn-bce-loss", "--params", str(f)])
+def test_cli_bad_params_exit_2_one_line(solve_cli):
+    result = solve_cli("gnn-bce-loss", {"labels": [1, 0], "predictions": [0.0, 0.5], "held_out": []})
     assert result.exit_code == 2
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()

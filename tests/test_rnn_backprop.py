@@ -7,7 +7,6 @@ import re
 import pytest
 import sympy
 
-from generator.cli import main
 from generator.errors import ParamError, Reject
 from generator.problem import close
 from generator.problems.rnn_backprop import RnnBackprop, RnnSpace, check_kind, solve_kind
@@ -106,18 +105,14 @@ def test_kind_bad_params_name_the_parameter(params, name):
     assert e.value.param == name
 
 
-def test_cli_solve(runner, tmp_path):
-    f = tmp_path / "p.yaml"
-    f.write_text("w: 2\nu: [1, 2, -3]\n")
-    r = runner.invoke(main, ["solve", "rnn-backprop", "--params", str(f)])
+def test_cli_solve(solve_cli):
+    r = solve_cli("rnn-backprop", "w: 2\nu: [1, 2, -3]\n")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout) == {"h": [2, 8, 10], "y": 10, "dy_dw": 17}
 
 
-def test_cli_solve_bad_params(runner, tmp_path):
-    f = tmp_path / "p.json"
-    f.write_text('{"w": 2, "u": "1 2 3"}')
-    r = runner.invoke(main, ["solve", "rnn-backprop", "--params", str(f)])
+def test_cli_solve_bad_params(solve_cli):
+    r = solve_cli("rnn-backprop", '{"w": 2, "u": "1 2 3"}')
     assert r.exit_code == 2
     assert r.stdout == ""
     lines = r.stderr.strip().splitlines()

@@ -4,11 +4,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from generator.bank import load_bank
 from generator.build import draw_params, problem_body, solve_params, Instance
-from generator.cli import main
 from generator.errors import ParamError
 from generator.problem import Reject, close
 from generator.registry import get_kind
@@ -61,19 +59,15 @@ def test_bad_kind_params_name_the_parameter(params, name):
     assert e.value.param == name
 
 
-def test_cli_solve_prints_json(tmp_path):
-    f = tmp_path / "p.yaml"
-    f.write_text("target: [the, coffee, is, hot]\npredicted: [the, tea, is, hot]\n")
-    result = CliRunner().invoke(main, ["solve", "teacher-forcing", "--params", str(f)])
+def test_cli_solve_prints_json(solve_cli):
+    result = solve_cli("teacher-forcing", "target: [the, coffee, is, hot]\npredicted: [the, tea, is, hot]\n")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"train_inputs": ["<sos>", "the", "coffee", "is"],
                                          "eval_inputs": ["<sos>", "the", "tea", "is"]}
 
 
-def test_cli_solve_bad_params_exit_2_one_line(tmp_path):
-    f = tmp_path / "p.json"
-    f.write_text(json.dumps({"target": ["a", "b", "c"], "predicted": ["a", "b"]}))
-    result = CliRunner().invoke(main, ["solve", "teacher-forcing", "--params", str(f)])
+def test_cli_solve_bad_params_exit_2_one_line(solve_cli):
+    result = solve_cli("teacher-forcing", {"target": ["a", "b", "c"], "predicted": ["a", "b"]})
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "predicted" in lines[0]
