@@ -3,30 +3,32 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 import functools
 import hashlib
 import inspect
 import json
 import math
+import multiprocessing
+import os
 import signal
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import jinja2
 import numpy as np
 
 from .bank import Bank, BankProblem, Exam, sha256
+from .errors import GenerationError, QbankError, Reject, SpecError
+from .latex import MARKER
 from .output import forget_locks_after_fork
+from .registry import get_kind
 from .roster import assignments_csv
 from .schema import ExamProblem, PoolEntry
-from .errors import GenerationError, QbankError, Reject, SpecError
 from .texify import Tex, make_env, render
-from .latex import MARKER
 
 GENERATE_TIMEOUT_S = 20
 LIBRARIES = ("qbank", "numpy", "sympy", "jinja2", "pydantic", "pyyaml", "pylatex", "click")
@@ -125,8 +127,6 @@ def draw_params(bp: BankProblem, seed: int) -> dict[str, Any]:
 
 def solve_params(bp: BankProblem, params: dict[str, Any]) -> tuple[dict, list[dict]]:
     """Answers and solve-contract items for ``params``, as plain JSON data."""
-    from .registry import get_kind
-
     answers = jsonable(bp.generator.solve(params), "answers")
     items = []
     for kind, item_params in bp.generator.items(params):
@@ -185,7 +185,7 @@ def make_instance(exam: Exam, entry: ExamProblem, number: int, version: str, exa
 
 @dataclass
 class Rendered:
-    """The LaTeX of one version, exam and key, and its key.json text."""
+    """One version, rendered: exam and key LaTeX, key.json and its page of the grader's summary."""
 
     version: str
     instances: list[Instance]
@@ -221,9 +221,13 @@ def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool, extra
 
 
 @functools.lru_cache(maxsize=8)
-def _env(template_dirs: tuple[Path, ...]):
-    """One environment per template search path, so each template is compiled once per process."""
+def _cached_env(template_dirs: tuple[Path, ...]) -> jinja2.Environment:
     return make_env(template_dirs)
+
+
+def _env(exam: Exam) -> jinja2.Environment:
+    """The exam's Jinja environment, one per template search path: each template compiles once."""
+    return _cached_env(tuple(exam.bank.template_dirs))
 
 
 def render_exam(exam: Exam, version: str, instances: list[Instance], key: bool,
@@ -235,7 +239,7 @@ def render_exam(exam: Exam, version: str, instances: list[Instance], key: bool,
     maps a problem number to the blank pages that follow it (to keep versions' pages aligned).
     """
     padding = padding or {}
-    env = _env(tuple(exam.bank.template_dirs))
+    env = _env(exam)
     contexts = contexts or [None] * len(instances)
     problems = [{"number": inst.number, "id": inst.problem_id,
                  "title": exam.bank.problems[inst.problem_id].spec.title,
@@ -270,18 +274,18 @@ def render_summary_page(exam: Exam, version: str, instances: list[Instance]) -> 
                   "answer": Tex(summary[part]), "single": len(inst.points) == 1}
                  for part, pts in inst.points.items()]
     v = {"label": version, "rows": rows, "total": sum(i.total for i in instances)}
-    return Tex(render(_env(tuple(exam.bank.template_dirs)), "summary_page.tex.j2", {"exam": exam.spec, "v": v}))
+    return Tex(render(_env(exam), "summary_page.tex.j2", {"exam": exam.spec, "v": v}))
 
 
 def render_summary(exam: Exam, rendered: list[Rendered]) -> str:
     """The grader's summary: one page per version."""
-    return render(_env(tuple(exam.bank.template_dirs)), "summary.tex.j2",
+    return render(_env(exam), "summary.tex.j2",
                   {"exam": exam.spec, "pages": [r.summary_page for r in rendered]})
 
 
 def render_seating(exam: Exam, students: list[dict]) -> str:
     """The proctors' seating chart: every seat with its student and version."""
-    env = _env(tuple(exam.bank.template_dirs))
+    env = _env(exam)
     seated = [s for s in students if s["row"] is not None]
     rows = [label for _, label in sorted({(s["row_index"], s["row"]) for s in seated})]
     seats = sorted({s["seat"] for s in seated})
@@ -290,10 +294,13 @@ def render_seating(exam: Exam, students: list[dict]) -> str:
 
 
 def template_hash(exam: Exam, name: str) -> str:
-    for d in exam.bank.template_dirs:
-        if (d / name).is_file():
-            return sha256(d / name)
-    return ""
+    """Hash of the template file the exam's environment loads for ``name`` ("" when there is none)."""
+    env = _env(exam)
+    try:
+        _, filename, _ = env.loader.get_source(env, name)
+    except jinja2.TemplateNotFound:
+        return ""
+    return sha256(Path(filename))
 
 
 def key_json(exam: Exam, version: str, instances: list[Instance]) -> dict:
