@@ -102,6 +102,7 @@ def _verify(build_dir: Path, manifest: dict, exam_path: str | Path | None) -> Re
         fail("templates/exam.tex.j2 changed since the build: the LaTeX below cannot match")
     all_rendered = []
     all_padding: dict[str, dict[int, int]] = {}
+    changed: set[tuple[str, str]] = set()  # (problem, generator|template), reported once
     for version in manifest["versions"]:
         label = version["label"]
         report.versions += 1
@@ -112,40 +113,9 @@ def _verify(build_dir: Path, manifest: dict, exam_path: str | Path | None) -> Re
         instances = []
         for stored in version["problems"]:
             report.problems += 1
-            pid, where = stored["id"], f"version {label}, problem {stored['number']} '{stored['id']}'"
-            bp = exam.bank.problems.get(pid)
-            if bp is None:
-                fail(f"{where}: no such problem in the bank any more")
-                continue
-            if sha256(bp.path) != stored["hashes"]["spec"]:
-                fail(f"{where}: spec {bp.path} changed since the build")
-            now = manifest_hashes(exam, pid)
-            for part in ("generator", "template"):
-                if now[part] != stored["hashes"][part] and label == manifest["versions"][0]["label"]:
-                    fail(f"problem '{pid}': its {part} changed since the build")
-            params = stored["params"]
-            for msg in rounded_params(params):
-                fail(f"{where}: {msg}")
-            try:
-                answers, items = solve_params(bp, params)
-                independent = jsonable(bp.generator.check(params), "check")
-            except QbankError as e:
-                fail(f"{where}: stored parameters no longer solve: {e.message}")
-                continue
-            for name, value in (("independent check", independent), ("solver", answers)):
-                if not close(stored["answers"], value):
-                    fail(f"{where}: key answer differs from the {name}: "
-                         f"{first_difference(stored['answers'], value)} (key vs {name})")
-            if [(i["kind"], i["params"]) for i in stored["items"]] != [(i["kind"], i["params"]) for i in items]:
-                fail(f"{where}: solve items' parameters differ from the problem's parameters")
-            for it in stored["items"]:
-                report.items += 1
-                again = jsonable(get_kind(it["kind"]).check(it["params"]), "kind check")
-                if not close(it["answers"], again):
-                    fail(f"{where}: {it['kind']} answer differs from its independent check: "
-                         f"{first_difference(it['answers'], again)} (key vs check)")
-            instances.append(Instance(stored["number"], pid, stored["seed"], stored["points"], params,
-                                      answers, items))
+            inst = _verify_problem(exam, label, stored, report, changed)
+            if inst is not None:
+                instances.append(inst)
         if len(instances) != len(version["problems"]):
             continue
         padding = {int(n): pages for n, pages in version.get("padding", {}).items()}
@@ -171,12 +141,52 @@ def _verify(build_dir: Path, manifest: dict, exam_path: str | Path | None) -> Re
                 path = build_dir / rel
                 disk = path.read_text(encoding="utf-8") if path.exists() else ""
                 if disk != fresh:
-                    where = f"version {rel.split('/')[0]}: {rel.split('/')[1]}" if rel[:1].isupper() and "/" in rel else rel
+                    top, _, rest = rel.partition("/")
+                    where = f"version {top}: {rest}" if top in all_padding and rest else rel
                     fail(f"{where} differs from a fresh render: {_first_tex_difference(disk, fresh)}")
     if report.failures:
         raise VerifyFailure("\n".join([f"FAIL {m}" for m in report.failures] +
                                       [f"{build_dir}: {len(report.failures)} problem(s) found; the key cannot be trusted"]))
     return report
+
+
+def _verify_problem(exam, label: str, stored: dict, report: Report, changed: set) -> Instance | None:
+    """Check one stored problem against its independent checks; the instance to re-render, if it solves."""
+    fail = report.failures.append
+    pid, where = stored["id"], f"version {label}, problem {stored['number']} '{stored['id']}'"
+    bp = exam.bank.problems.get(pid)
+    if bp is None:
+        fail(f"{where}: no such problem in the bank any more")
+        return None
+    if sha256(bp.path) != stored["hashes"]["spec"]:
+        fail(f"{where}: spec {bp.path} changed since the build")
+    now = manifest_hashes(exam, pid)
+    for part in ("generator", "template"):
+        if now[part] != stored["hashes"][part] and (pid, part) not in changed:
+            changed.add((pid, part))
+            fail(f"problem '{pid}': its {part} changed since the build")
+    params = stored["params"]
+    for msg in rounded_params(params):
+        fail(f"{where}: {msg}")
+    try:
+        answers, items = solve_params(bp, params)
+        independent = jsonable(bp.generator.check(params), "check")
+    except QbankError as e:
+        fail(f"{where}: stored parameters no longer solve: {e.message}")
+        return None
+    for name, value in (("independent check", independent), ("solver", answers)):
+        if not close(stored["answers"], value):
+            fail(f"{where}: key answer differs from the {name}: "
+                 f"{first_difference(stored['answers'], value)} (key vs {name})")
+    if [(i["kind"], i["params"]) for i in stored["items"]] != [(i["kind"], i["params"]) for i in items]:
+        fail(f"{where}: solve items' parameters differ from the problem's parameters")
+    for it in stored["items"]:
+        report.items += 1
+        again = jsonable(get_kind(it["kind"]).check(it["params"]), "kind check")
+        if not close(it["answers"], again):
+            fail(f"{where}: {it['kind']} answer differs from its independent check: "
+                 f"{first_difference(it['answers'], again)} (key vs check)")
+    return Instance(stored["number"], pid, stored["seed"], stored["points"], params, answers, items)
 
 
 def _check_pdfs(vdir: Path, label: str, key: dict, report: Report) -> None:
