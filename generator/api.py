@@ -144,16 +144,17 @@ def compile_all(texs: list[Path], jobs: int | None, tick: Callable[[], None]) ->
     jobs = max(1, jobs or os.cpu_count() or 1)
     stage = texs[0].resolve().parent.parent
     shared = preamble(texs[0])
+    uses_format = {t: shared is not None and preamble(t) == shared for t in texs}
     firsts = {t.name: t for t in reversed(texs)}  # the first document of each name
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         # Documents without the shared preamble need no format: they start while it is being made.
         fmt_future = pool.submit(make_format, texs[0], stage / ".format") if shared is not None else None
-        alone = [t for t in firsts.values() if preamble(t) != shared]
+        alone = [t for t in firsts.values() if not uses_format[t]]
         pending = [pool.submit(_compile_one, t, None, None, tick) for t in alone]
         format_dir = fmt_future.result() if fmt_future else None
 
         def with_format(tex: Path, seed: bytes | None) -> None:
-            _compile_one(tex, format_dir if preamble(tex) == shared else None, seed, tick)
+            _compile_one(tex, format_dir if uses_format[tex] else None, seed, tick)
 
         leaders = {name: pool.submit(with_format, t, None) for name, t in firsts.items() if t not in alone}
         for name, leader in leaders.items():

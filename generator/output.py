@@ -80,12 +80,6 @@ def locked(out: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def refuse_existing(out: Path, force: bool) -> None:
-    """An existing build is never replaced without ``--force``."""
-    if out.exists() and not force:
-        raise OutputError(f"{out} already exists; use --force to replace it or --out to choose another folder")
-
-
 def _exchange(a: Path, b: Path) -> bool:
     """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
     try:
@@ -120,7 +114,8 @@ def staged(out: Path, force: bool) -> Iterator[Path]:
     leaves at most a hidden staging folder, which the next build removes.
     """
     recover(out)
-    refuse_existing(out, force)
+    if out.exists() and not force:  # an existing build is never replaced without --force
+        raise OutputError(f"{out} already exists; use --force to replace it or --out to choose another folder")
     stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
     umask = os.umask(0)
     os.umask(umask)
