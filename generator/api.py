@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .bank import DEFAULT_EXAM, load_exam
+from .bank import find_root, load_exam
 from .build import common_layout_padding, plan, version_labels
 from .check import stress, validate_bank
 from .errors import OutputError, QbankError, UnknownNameError
@@ -40,7 +40,7 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def build(exam_path: str | Path = DEFAULT_EXAM, *, versions: int | None = None, seed: int | None = None,
+def build(exam_path: str | Path | None = None, *, bank: str | Path | None = None, versions: int | None = None, seed: int | None = None,
           out: str | Path | None = None, pdf: bool = True, force: bool = False, jobs: int | None = None,
           roster: str | Path | None = None, seating: str | Path | None = None, per_student: bool = False,
           progress: Progress | None = None) -> BuildResult:
@@ -52,7 +52,7 @@ def build(exam_path: str | Path = DEFAULT_EXAM, *, versions: int | None = None, 
         raise QbankError("--seating needs --roster (the seating chart seats the roster's students)")
     if per_student and (not roster or versions is not None):
         raise QbankError("--per-student needs --roster and sets the number of versions itself (drop --versions)")
-    exam = load_exam(exam_path)
+    exam = load_exam(exam_path, bank)
     roster_students = read_roster(roster) if roster else []
     n = versions if versions is not None else exam.spec.versions
     if per_student:
@@ -60,7 +60,7 @@ def build(exam_path: str | Path = DEFAULT_EXAM, *, versions: int | None = None, 
         if n > MAX_VERSIONS:
             raise QbankError(f"--per-student: {n} students, but at most {MAX_VERSIONS} versions (A … ZZ)")
     students = _assign(roster_students, seating, version_labels(n))
-    out = Path(out) if out is not None else default_out(exam.spec.id)
+    out = Path(out) if out is not None else exam.bank.root / default_out(exam.spec.id)
     result = BuildResult(out, n, len(students))
     try:
         with locked(out):
@@ -209,15 +209,15 @@ def solve(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     return get_kind(kind).solve(params)
 
 
-def verify(build_dir: str | Path, exam_path: str | Path | None = None) -> Report:
+def verify(build_dir: str | Path, exam_path: str | Path | None = None, *, bank: str | Path | None = None) -> Report:
     """Verify a build folder (see :mod:`generator.verify`); raises VerifyFailure on any difference."""
-    return verify_build(build_dir, exam_path)
+    return verify_build(build_dir, exam_path, bank)
 
 
-def check(root: str | Path = ".", *, seeds: int = 500, only: list[str] | None = None,
+def check(root: str | Path | None = None, *, seeds: int = 500, only: list[str] | None = None,
           echo: Callable[[str], None] = print) -> bool:
     """Validate a bank's specs and stress its generators; print a table; True when all is well."""
-    root = Path(root)
+    root = find_root() if root is None else Path(root)
     bank, errors = validate_bank(root)
     for e in errors:
         echo(e)

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 import jinja2
 import numpy as np
 
-from .bank import Bank, BankProblem, Exam, sha256
+from .bank import SPEC, Bank, BankProblem, Exam, sha256, shown
 from .errors import GenerationError, QbankError, Reject, SpecError
 from .latex import MARKER
 from .output import forget_locks_after_fork
@@ -122,7 +122,7 @@ def draw_params(bp: BankProblem, seed: int) -> dict[str, Any]:
             reasons[str(r)] = reasons.get(str(r), 0) + 1
     common = max(reasons, key=reasons.get) if reasons else "?"
     raise GenerationError(f"problem '{bp.spec.id}' (seed {seed}): no acceptable draw in {gen.max_tries} "
-                          f"tries; most common rejection: {common}. Widen its space in {bp.path}")
+                          f"tries; most common rejection: {common}. Widen its space in {shown(bp.path)}")
 
 
 def solve_params(bp: BankProblem, params: dict[str, Any]) -> tuple[dict, list[dict]]:
@@ -212,22 +212,17 @@ def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool, extra
         **extra,
     }
     if bp.spec.body is not None:
-        text = render(env, None, ctx, source=bp.spec.body, source_name=f"{bp.path} (body)")
-        origin = f"{bp.path} (body)"
+        origin = f"{bp.origin}/{SPEC} (body)"
+        text = render(env, None, ctx, source=bp.spec.body, source_name=origin)
     else:
-        text = render(env, bp.spec.template_name, ctx)
-        origin = bp.spec.template_name
+        text = render(env, bp.template_name, ctx)
+        origin = bp.template_name
     return Tex(f"{MARKER}problem {inst.number} '{inst.problem_id}', template {origin}\n{text}")
 
 
-@functools.lru_cache(maxsize=8)
-def _cached_env(template_dirs: tuple[Path, ...]) -> jinja2.Environment:
-    return make_env(template_dirs)
-
-
 def _env(exam: Exam) -> jinja2.Environment:
-    """The exam's Jinja environment, one per template search path: each template compiles once."""
-    return _cached_env(tuple(exam.bank.template_dirs))
+    """The exam's Jinja environment (cached per set of templates: each template compiles once)."""
+    return exam.bank.env()
 
 
 def render_exam(exam: Exam, version: str, instances: list[Instance], key: bool,
@@ -332,7 +327,7 @@ def manifest_hashes(exam: Exam, pid: str) -> dict[str, str]:
     bp = exam.bank.problems[pid]
     gen_file = Path(inspect.getsourcefile(type(bp.generator)) or "")
     return {"spec": sha256(bp.path), "generator": sha256(gen_file) if gen_file.is_file() else "",
-            "template": template_hash(exam, bp.spec.template_name) if bp.spec.body is None else ""}
+            "template": template_hash(exam, bp.template_name) if bp.spec.body is None else ""}
 
 
 def manifest(exam: Exam, seed: int, rendered: list[Rendered]) -> dict:

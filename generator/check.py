@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .bank import Bank, BankProblem, load_bank, load_exam
+from .bank import Bank, BankProblem, exam_specs, load_bank, load_exam
 from .build import GENERATE_TIMEOUT_S, derive_seed, draw_params, jsonable, solve_params, time_limit
 from .errors import QbankError, SpecError
 from .problem import close
@@ -104,9 +104,9 @@ def validate_bank(root: Path) -> tuple[Bank | None, list[str]]:
         bank = load_bank(root)
     except SpecError as e:
         errors += e.messages
-    for exam_path in sorted((root / "bank" / "exams").glob("*.yaml")):
+    for exam_path in exam_specs(root):
         try:
-            exam = load_exam(exam_path)
+            exam = load_exam(exam_path, root)
             for loc, entry in exam.spec.entries():
                 if entry.params is not None:  # a pinned instance must pass the same checks as a draw
                     for msg in check_instance(exam.bank.problems[entry.problem], entry.params):

@@ -8,9 +8,8 @@ from pathlib import Path
 import click
 
 from . import api
-from .bank import DEFAULT_EXAM, load_bank
+from .bank import all_kinds, load_bank
 from .errors import QbankError, SpecError
-from .registry import KINDS, load_all
 from .yamlio import load_yaml
 
 
@@ -57,6 +56,22 @@ def _usage(e: click.UsageError) -> QbankError:
     return QbankError(f"{e.format_message()} (see '{command} --help')")
 
 
+def _bank_root(ctx, param, value: Path | None) -> Path | None:
+    """``--bank DIR``: the course folder holding ``bank/`` (or that ``bank/`` folder itself)."""
+    if value is None:
+        return None
+    if (value / "bank").is_dir():
+        return value
+    if value.name == "bank" and (value / "problems").is_dir():
+        return value.parent
+    raise click.BadParameter(f"{value} holds no bank/ folder", ctx=ctx, param=param)
+
+
+bank_option = click.option(
+    "--bank", "bank", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+    callback=_bank_root, help="The course folder holding bank/; default: the nearest such folder at or above here.")
+
+
 @click.group(name="qbank", cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="qbank")
 def main() -> None:
@@ -64,7 +79,8 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("exam", type=click.Path(dir_okay=False, path_type=Path), default=str(DEFAULT_EXAM))
+@click.argument("exam", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@bank_option
 @click.option("--versions", "-n", type=click.IntRange(1, 702), default=None,
               help="Number of versions (A, B, …); default: the exam spec's 'versions'.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
@@ -80,11 +96,11 @@ def main() -> None:
 @click.option("--seating", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV with columns sid, row, seat: neighbours get different versions; adds a seating chart.")
 @click.option("--per-student", is_flag=True, help="With --roster: a version of its own for every student.")
-def build(exam, versions, seed, out, no_pdf, force, jobs, roster, seating, per_student):
-    """Build exam and answer-key PDFs for every version of EXAM (default bank/exams/midterm.yaml)."""
+def build(exam, bank, versions, seed, out, no_pdf, force, jobs, roster, seating, per_student):
+    """Build exam and answer-key PDFs for every version of EXAM (default: the bank's default exam)."""
     progress = _Progress()
     try:
-        result = api.build(exam, versions=versions, seed=seed, out=out, pdf=not no_pdf, force=force,
+        result = api.build(exam, bank=bank, versions=versions, seed=seed, out=out, pdf=not no_pdf, force=force,
                            jobs=jobs, roster=roster, seating=seating, per_student=per_student, progress=progress)
     finally:
         progress.close()
@@ -100,11 +116,14 @@ def build(exam, versions, seed, out, no_pdf, force, jobs, roster, seating, per_s
 @click.argument("kind")
 @click.option("--params", "params_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="YAML or JSON file holding one mapping of parameters.")
-def solve(kind, params_file):
-    """Print the answers of solve-contract KIND for a parameter file, as JSON."""
-    load_all()
-    if kind not in KINDS:
-        raise QbankError(f"unknown kind '{kind}'; valid: {', '.join(sorted(KINDS))}")
+@bank_option
+def solve(kind, params_file, bank):
+    """Print the answers of solve-contract KIND for a parameter file, as JSON.
+
+    The kinds are the shipped library's and, inside a course folder, those its problems register."""
+    kinds = all_kinds(bank)
+    if kind not in kinds:
+        raise QbankError(f"unknown kind '{kind}'; valid: {', '.join(sorted(kinds))}")
     try:
         params = load_yaml(params_file).data  # JSON is YAML
     except SpecError as e:
@@ -114,11 +133,10 @@ def solve(kind, params_file):
 
 
 @main.command(name="list")
-@click.option("--bank", "root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              help="Folder holding bank/problems (default: here).")
-def list_(root):
-    """List the bank's problems with title, points and topics."""
-    bank = load_bank(root)
+@bank_option
+def list_(bank):
+    """List the problems available to the course (its own, further banks', the shipped library's)."""
+    bank = load_bank(bank)
     rows = [(pid, bp.spec.title, str(bp.spec.total), ", ".join(bp.spec.topics)) for pid, bp in sorted(bank.problems.items())]
     head = ("ID", "TITLE", "POINTS", "TOPICS")
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(3)]
@@ -130,20 +148,21 @@ def list_(root):
 @click.argument("build_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--exam", "exam_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               default=None, help="Exam spec; default: the path stored in the build's manifest.")
-def verify(build_dir, exam_path):
+@bank_option
+def verify(build_dir, exam_path, bank):
     """Re-derive every answer of BUILD_DIR independently and re-render its LaTeX; exit 1 on any difference."""
-    report = api.verify(build_dir, exam_path)
+    report = api.verify(build_dir, exam_path, bank=bank)
     click.echo(report.summary(build_dir))
 
 
 @main.command()
-@click.argument("root", type=click.Path(file_okay=False, exists=True, path_type=Path), default=".")
+@bank_option
 @click.option("--seeds", type=click.IntRange(1, 100000), default=500, show_default=True,
               help="Seeds to stress each generator with.")
 @click.option("--problem", "only", multiple=True, help="Check only this problem id (repeatable).")
-def check(root, seeds, only):
-    """Validate every spec in the bank at ROOT and stress every generator over many seeds."""
-    ok = api.check(root, seeds=seeds, only=list(only), echo=click.echo)
+def check(bank, seeds, only):
+    """Validate every problem and exam spec of the course and stress every generator over many seeds."""
+    ok = api.check(bank, seeds=seeds, only=list(only), echo=click.echo)
     if not ok:
         raise click.exceptions.Exit(1)
 

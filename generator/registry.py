@@ -1,18 +1,30 @@
-"""The registries of solve kinds and problem generators, filled by importing ``generator.problems``.
+"""Generators and solve kinds: the built-in ones, and those a bank's ``generator.py`` files register.
 
 A *kind* is one computational core of the solve contract (``docs/solve-contract.md``): a solver
 that validates its parameters, and an independent check written apart from it. A *generator*
-is a :class:`generator.problem.Problem` subclass. Both registries refuse duplicate names.
+is a :class:`generator.problem.Problem` subclass.
+
+A problem folder's ``generator.py`` is loaded by path (``importlib.util.spec_from_file_location``)
+into a private module name derived from its location, the way pytest loads a ``conftest.py``:
+no install step, no list to edit, and no clash with qbank's own modules. What a file registers
+while it loads is recorded against that file, so two banks may be loaded in one process and a
+name defined in two files is reported with both of them.
 """
 from __future__ import annotations
 
-import functools
+import hashlib
 import importlib
+import importlib.util
+import linecache
 import pkgutil
-from dataclasses import dataclass
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable
 
-from .errors import UnknownNameError
+from .errors import QbankError
 
 
 @dataclass(frozen=True)
@@ -24,15 +36,28 @@ class Kind:
     check: Callable[[dict[str, Any]], dict[str, Any]]
 
 
-KINDS: dict[str, Kind] = {}
-GENERATORS: dict[str, type] = {}
+@dataclass
+class Registrations:
+    """What one module registered: generator classes and solve kinds, by name."""
+
+    generators: dict[str, type] = field(default_factory=dict)
+    kinds: dict[str, Kind] = field(default_factory=dict)
+
+
+BUILTIN = Registrations()  # the engine's own generators (generator/problems/), e.g. multiple_choice
+_collecting: list[Registrations] = []  # set while a bank file is being loaded
+
+
+def _target() -> Registrations:
+    return _collecting[-1] if _collecting else BUILTIN
 
 
 def register_kind(name: str, solve: Callable, check: Callable) -> Kind:
-    """Register a solve kind; a second kind of the same name is a programming error."""
-    if name in KINDS:
+    """Register a solve kind; a second kind of the same name in one file is a programming error."""
+    target = _target()
+    if name in target.kinds:
         raise RuntimeError(f"solve kind {name!r} registered twice")
-    KINDS[name] = kind = Kind(name, solve, check)
+    target.kinds[name] = kind = Kind(name, solve, check)
     return kind
 
 
@@ -41,40 +66,92 @@ def register(cls: type) -> type:
     name = getattr(cls, "name", None)
     if not name:
         raise RuntimeError(f"{cls.__qualname__} has no generator name")
-    if name in GENERATORS:
+    target = _target()
+    if name in target.generators:
         raise RuntimeError(f"generator {name!r} registered twice")
-    GENERATORS[name] = cls
+    target.generators[name] = cls
     return cls
 
 
-@functools.cache
-def load_all() -> None:
-    """Import every module of ``generator.problems`` so each registers itself (once)."""
-    for name in generator_names():
-        importlib.import_module(f"{__package__}.problems.{name}")
-
-
-def get_kind(name: str) -> Kind:
-    """The kind called ``name``, or an error listing the valid kinds."""
-    load_all()
-    if name not in KINDS:
-        raise UnknownNameError("solve kind", name, list(KINDS))
-    return KINDS[name]
-
-
-def generator_names() -> list[str]:
-    """Every generator module's name (a generator is named after its module)."""
+def builtin_names() -> list[str]:
+    """The engine's generator modules (generator/problems/*.py), each named after its module."""
     from . import problems
 
     return sorted(i.name for i in pkgutil.iter_modules(problems.__path__) if not i.name.startswith("_"))
 
 
-def get_generator(name: str) -> type:
-    """The generator class called ``name`` (importing only its module), or an error listing the valid ones."""
-    if name not in GENERATORS:
-        if name not in generator_names():
-            raise UnknownNameError("generator", name, generator_names())
+def builtin_generator(name: str) -> type | None:
+    """The built-in generator called ``name`` (importing only its module), or None."""
+    if name not in BUILTIN.generators and name in builtin_names():
         importlib.import_module(f"{__package__}.problems.{name}")
-    if name not in GENERATORS:
-        raise RuntimeError(f"module generator/problems/{name}.py registers no generator named {name!r}")
-    return GENERATORS[name]
+    return BUILTIN.generators.get(name)
+
+
+class GeneratorImportError(QbankError):
+    """A bank's generator.py does not import: one line with its file and line."""
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    """A bank file loaded by path, and what it registered."""
+
+    path: Path
+    module: ModuleType
+    registered: Registrations
+
+
+_LOADED: dict[tuple[Path, bytes], LoadedFile] = {}
+
+
+def module_name(path: Path) -> str:
+    """A private, stable module name for a bank file: ``qbank_bank_<hash>.<folder>``."""
+    digest = hashlib.sha256(str(path.parent).encode()).hexdigest()[:12]
+    return f"qbank_bank_{digest}_{path.parent.name.replace('-', '_')}"
+
+
+def load_file(path: Path) -> LoadedFile:
+    """Load a bank's ``generator.py`` by path (once per content) and record what it registers."""
+    path = path.resolve()
+    source = path.read_bytes()
+    key = (path, hashlib.sha256(source).digest())
+    if key in _LOADED:
+        return _LOADED[key]
+    name = module_name(path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    registered = Registrations()
+    sys.modules[name] = module  # dataclasses, pickling and tracebacks look modules up by name
+    linecache.checkcache(str(path))
+    _collecting.append(registered)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:
+        sys.modules.pop(name, None)
+        raise GeneratorImportError(f"{import_error_location(e, path)}: {type(e).__name__}: {e}") from e
+    finally:
+        _collecting.pop()
+    _LOADED[key] = loaded = LoadedFile(path, module, registered)
+    return loaded
+
+
+def import_error_location(exc: BaseException, path: Path) -> str:
+    """``file:line`` where loading ``path`` failed: the syntax error's line, or the innermost frame in it."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{exc.filename}:{exc.lineno}"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
+    return f"{path}:{frames[-1].lineno}" if frames else str(path)
+
+
+def get_kind(name: str) -> Kind:
+    """The solve kind called ``name`` among the built-in ones and those of the bank files loaded so far
+    (the most recently loaded file that registers it), or an error listing the valid kinds."""
+    from .errors import UnknownNameError
+
+    for loaded in reversed(list(_LOADED.values())):
+        if name in loaded.registered.kinds:
+            return loaded.registered.kinds[name]
+    if name in BUILTIN.kinds:
+        return BUILTIN.kinds[name]
+    valid = {k for f in _LOADED.values() for k in f.registered.kinds} | set(BUILTIN.kinds)
+    raise UnknownNameError("solve kind", name, sorted(valid))

@@ -33,20 +33,21 @@ class _Strict(BaseModel):
 
 
 class ProblemSpec(_Strict):
-    """A problem in the bank: ``bank/problems/<id>.yaml``."""
+    """A problem in a bank: ``bank/problems/<id>/problem.yaml``."""
 
     id: Slug
-    """Unique name of the problem, used by exam specs and in seeds (lowercase, digits, dashes)."""
+    """Unique name of the problem, used by exam specs and in seeds; the name of its folder."""
     title: Text
     """Heading printed above the problem."""
     topics: list[Text] = []
     """Topic tags, shown by ``qbank list``."""
     generator: Text
-    """Name of the registered generator module that draws and solves it."""
+    """The generator that draws and solves it: the name its folder's ``generator.py`` registers, or a
+    built-in generator (``multiple_choice``) for a problem folder that holds only its spec."""
     points: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+$")], Points]
     """Points per part, in order: ``{a: 6, b: 4}``."""
     template: Text | None = None
-    """Jinja2 LaTeX template file under ``templates/problems/``; default ``<generator>.tex.j2``."""
+    """Its Jinja2 LaTeX template: a file in the problem's own folder; default ``template.tex.j2``."""
     body: Text | None = None
     """Inline Jinja2 LaTeX instead of a template file."""
     space: dict[str, Any] = {}
@@ -134,6 +135,9 @@ class ExamSpec(_Strict):
     """Exam seed; each version's and problem's seed derives from it."""
     versions: Annotated[int, Field(ge=1, le=702)] = 2
     """Default number of versions (A, B, …)."""
+    banks: list[Annotated[str, StringConstraints(min_length=1)]] = []
+    """Further bank folders this exam draws problems from, relative to the course root, searched
+    after the course's own bank and before the library shipped with qbank."""
     problems: Annotated[list[Entry], Field(min_length=1)]
     """The ordered problems: a problem entry, or a pool to pick from per version."""
 
@@ -146,6 +150,17 @@ class ExamSpec(_Strict):
             else:
                 out.append((("problems", i), e))
         return out
+
+
+class BankSettings(_Strict):
+    """A course's optional ``bank/qbank.yaml``."""
+
+    default_exam: Slug | None = None
+    """The exam spec (``bank/exams/<name>.yaml``) that commands use when none is named."""
+    banks: list[Annotated[str, StringConstraints(min_length=1)]] = []
+    """Further bank folders (a department's shared bank), relative to the course root, searched in order."""
+    library: bool = True
+    """Whether the problems shipped with qbank are available by id."""
 
 
 _HINTS = {

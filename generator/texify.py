@@ -126,10 +126,30 @@ def _finalize(value: Any) -> Any:
     return escape(value)
 
 
-def make_env(search_paths: Iterable[Path]) -> jinja2.Environment:
-    """The one Jinja environment: LaTeX-safe delimiters, StrictUndefined, escaping by default."""
+class _FilesLoader(jinja2.BaseLoader):
+    """Templates by name from given files: each problem's template lives in the problem's folder."""
+
+    def __init__(self, files: dict[str, Path]):
+        self.files = files
+
+    def get_source(self, environment, template):
+        path = self.files.get(template)
+        if path is None:
+            raise jinja2.TemplateNotFound(template)
+        source = path.read_text(encoding="utf-8")
+        mtime = path.stat().st_mtime
+        return source, str(path), lambda: path.is_file() and path.stat().st_mtime == mtime
+
+
+def make_env(search_paths: Iterable[Path], files: dict[str, Path] | None = None) -> jinja2.Environment:
+    """The one Jinja environment: LaTeX-safe delimiters, StrictUndefined, escaping by default.
+
+    ``files`` maps problem template names to their files; document templates (exam, summary,
+    seating) are searched for in ``search_paths``, in order.
+    """
+    search_paths = [str(p) for p in search_paths]
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(p) for p in search_paths]),
+        loader=jinja2.ChoiceLoader([_FilesLoader(dict(files or {})), jinja2.FileSystemLoader(search_paths)]),
         undefined=jinja2.StrictUndefined,
         block_start_string="<%",
         block_end_string="%>",
@@ -143,6 +163,7 @@ def make_env(search_paths: Iterable[Path]) -> jinja2.Environment:
         autoescape=False,
         finalize=_finalize,
     )
+    env.searched = search_paths  # type: ignore[attr-defined]  # for "template not found" messages
     env.filters.update(num=num, vec=vec, matrix=matrix, tex=Tex, escape=escape, e=escape, join=_join)
     env.globals.update(Tex=Tex, num=num, vec=vec, matrix=matrix, enumerate=enumerate, zip=zip, len=len, range=range)
     return env
@@ -170,7 +191,7 @@ def render(env: jinja2.Environment, name: str | None, context: dict, *, source: 
             template = env.get_template(name)
         return template.render(context)
     except jinja2.TemplateNotFound as e:
-        searched = ", ".join(str(p) for p in env.loader.searchpath)  # type: ignore[union-attr]
+        searched = ", ".join(getattr(env, "searched", []))
         raise TemplateError(f"template '{e.name}' not found; looked in: {searched}") from None
     except jinja2.TemplateSyntaxError as e:
         raise TemplateError(f"{e.filename or source_name}:{e.lineno}: template syntax error: {e.message}") from None

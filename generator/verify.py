@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .bank import load_exam, sha256
+from .bank import find_root, load_exam, sha256, shown
 from .build import BuildPlan, read_json, manifest_hashes, template_hash, Instance, jsonable, render_version, solve_params, version_entries
 from .check import first_difference, rounded_params
 from .errors import QbankError, VerifyFailure
@@ -76,24 +76,33 @@ def _first_tex_difference(disk: str, fresh: str) -> str:
     return f"length differs ({len(a)} lines on disk, {len(b)} expected)"
 
 
-def verify(build_dir: str | Path, exam_path: str | Path | None = None) -> Report:
-    """Verify a build folder; raise :class:`VerifyFailure` (exit 1) listing every disagreement."""
+def verify(build_dir: str | Path, exam_path: str | Path | None = None, root: str | Path | None = None) -> Report:
+    """Verify a build folder; raise :class:`VerifyFailure` (exit 1) listing every disagreement.
+
+    The course root is ``root``, else the nearest folder holding ``bank/`` above the build (a
+    committed build lives in its course's repository), else above the current folder.
+    """
     build_dir = Path(build_dir)
     manifest = read_json(build_dir / "manifest.json")
+    if root is None:
+        try:
+            root = find_root(build_dir)
+        except QbankError:
+            root = find_root()
     try:
-        return _verify(build_dir, manifest, exam_path)
+        return _verify(build_dir, manifest, exam_path, Path(root))
     except (KeyError, TypeError, IndexError, AttributeError) as e:
         # A manifest edited by hand or cut short: say so instead of a traceback.
         raise QbankError(f"{build_dir}/manifest.json is malformed ({type(e).__name__}: {e}); restore it "
                          "from version control or rebuild") from e
 
 
-def _verify(build_dir: Path, manifest: dict, exam_path: str | Path | None) -> Report:
-    exam_path = Path(exam_path or manifest["exam"]["path"])
+def _verify(build_dir: Path, manifest: dict, exam_path: str | Path | None, root: Path) -> Report:
+    exam_path = Path(exam_path) if exam_path else root / manifest["exam"]["path"]
     if not exam_path.exists():
-        raise QbankError(f"exam spec {exam_path} (from {build_dir}/manifest.json) not found; run verify "
-                         "from the bank's root folder or pass --exam")
-    exam = load_exam(exam_path)
+        raise QbankError(f"exam spec {shown(exam_path)} (from {build_dir}/manifest.json) not found; pass the "
+                         "course folder with --bank, or the spec with --exam")
+    exam = load_exam(exam_path, root)
     report = Report()
     fail = report.failures.append
     if sha256(exam.path) != manifest["exam"]["sha256"]:

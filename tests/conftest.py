@@ -1,4 +1,5 @@
-"""Shared fixtures: the project's bank, temporary banks, and the CLI runner."""
+"""Shared fixtures: the project's bank and temporary banks (``runner`` and ``solve_cli`` come from
+qbank's pytest plugin, :mod:`generator.testing`)."""
 from __future__ import annotations
 
 import json
@@ -12,11 +13,6 @@ from click.testing import CliRunner
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = int(os.environ.get("QBANK_SEEDS", "200"))
 HAVE_TEX = shutil.which("pdflatex") is not None and shutil.which("latexmk") is not None
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
 
 
 @pytest.fixture
@@ -51,23 +47,16 @@ versions: 2
 
 @pytest.fixture
 def tmp_bank(tmp_path, monkeypatch):
-    """A small bank in a temporary folder with the argmax-attention problem and a tiny exam."""
+    """A small bank in a temporary folder with a copy of the argmax-attention problem and a tiny exam.
+
+    It does not use the shipped library, so its copy of a shipped problem can be edited freely."""
     (tmp_path / "bank" / "problems").mkdir(parents=True)
     (tmp_path / "bank" / "exams").mkdir()
-    shutil.copy(ROOT / "bank" / "problems" / "argmax-attention.yaml", tmp_path / "bank" / "problems")
+    (tmp_path / "bank" / "qbank.yaml").write_text("library: false\n")
+    shutil.copytree(ROOT / "bank" / "problems" / "argmax-attention", tmp_path / "bank" / "problems" / "argmax-attention",
+                    ignore=shutil.ignore_patterns("__pycache__", "test_*.py"))
     (tmp_path / "bank" / "exams" / "tiny.yaml").write_text(
         EXAM_HEADER + "problems:\n  - problem: argmax-attention\n")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
-
-@pytest.fixture
-def solve_cli(runner, tmp_path):
-    """Run ``qbank solve KIND --params FILE``: params as a mapping (written as JSON) or YAML text."""
-    from generator.cli import main
-
-    def run(kind: str, params):
-        f = tmp_path / ("params.yaml" if isinstance(params, str) else "params.json")
-        f.write_text(params if isinstance(params, str) else json.dumps(params))
-        return runner.invoke(main, ["solve", kind, "--params", str(f)])
-    return run

@@ -8,7 +8,6 @@ import pytest
 from generator.bank import load_bank
 from generator.build import Instance, derive_seed, draw_params, jsonable, problem_body, solve_params
 from generator.check import stress
-from generator.texify import make_env
 
 from .conftest import ROOT, SEEDS
 
@@ -29,7 +28,7 @@ def test_every_seed_solves_and_checks(pid):
 def test_renders_exam_and_key(pid):
     """Both documents render; every part's points are printed; the key adds the solutions."""
     bp = BANK.problems[pid]
-    env = make_env(BANK.template_dirs)
+    env = BANK.env()
     for s in range(5):
         seed = derive_seed(3, "B", pid) + s
         params = jsonable(draw_params(bp, seed), "params")
@@ -50,7 +49,7 @@ SOLUTION_ENV = re.compile(r"\\begin\{(solution\w*)\}(\[[^\]]*\])?(.*?)\\end\{\1\
 def test_the_exam_latex_holds_no_solution_text(pid):
     """Solutions live only in the key's .tex: every solution environment of the exam is empty."""
     bp = BANK.problems[pid]
-    env = make_env(BANK.template_dirs)
+    env = BANK.env()
     for s in range(10):
         params = jsonable(draw_params(bp, derive_seed(5, "C", pid) + s), "params")
         answers, items = solve_params(bp, params)

@@ -1,11 +1,16 @@
 """The stress harness itself must fail on a broken generator (a check that cannot fail is a defect)."""
 from __future__ import annotations
 
-from generator.bank import BankProblem, load_bank
+import dataclasses
+
+from generator.bank import BankProblem
 from generator.check import stress
-from generator.problems.argmax_attention import ArgmaxAttention
+from generator.testing import load_problem
 
 from .conftest import ROOT
+
+SHIPPED = load_problem(ROOT / "bank" / "problems" / "argmax-attention")
+ArgmaxAttention = SHIPPED.module.ArgmaxAttention
 
 
 class WrongSolver(ArgmaxAttention):
@@ -27,8 +32,8 @@ class Unstable(ArgmaxAttention):
 
 
 def _with(cls) -> BankProblem:
-    bp = load_bank(ROOT).problems["argmax-attention"]
-    return BankProblem(bp.spec, bp.path, bp.located, cls(bp.generator.space))
+    bp = SHIPPED.problem
+    return dataclasses.replace(bp, generator=cls(bp.generator.space))
 
 
 def test_wrong_solver_is_caught_on_every_seed():

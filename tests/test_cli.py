@@ -141,7 +141,7 @@ def test_check_passes_on_a_good_bank(runner, tmp_bank):
 
 
 def test_check_fails_naming_the_problem_when_constraints_are_impossible(runner, tmp_bank):
-    spec = tmp_bank / "bank" / "problems" / "argmax-attention.yaml"
+    spec = tmp_bank / "bank" / "problems" / "argmax-attention" / "problem.yaml"
     spec.write_text(spec.read_text().replace("key_range: [0, 5]", "key_range: [1, 1]"))
     r = runner.invoke(main, ["check", "--seeds", "3"])
     assert r.exit_code == 1
@@ -210,13 +210,13 @@ def test_verify_reports_missing_files_and_malformed_manifests_without_tracebacks
 
 
 def test_check_lists_every_spec_error_with_its_line(runner, tmp_bank):
-    spec = tmp_bank / "bank" / "problems" / "argmax-attention.yaml"
+    spec = tmp_bank / "bank" / "problems" / "argmax-attention" / "problem.yaml"
     spec.write_text(spec.read_text().replace("title: Argmax attention", "title: 7")
                     .replace("points: {a: 6, b: 4}", "points: {a: ten, b: 4}"))
     r = runner.invoke(main, ["check", "--seeds", "5"])
     assert r.exit_code == 1
     assert r.stdout.splitlines()[:2] == [
-        "bank/problems/argmax-attention.yaml:2: title: expected a string, got 7",
-        "bank/problems/argmax-attention.yaml:5: points.a: expected an integer, got 'ten'",
+        "bank/problems/argmax-attention/problem.yaml:2: title: expected a string, got 7",
+        "bank/problems/argmax-attention/problem.yaml:5: points.a: expected an integer, got 'ten'",
     ]
     assert "check: the bank at . has spec errors; generators not stressed" in r.stdout

@@ -66,3 +66,15 @@ def test_select_one_shows_exactly_one_correct_option():
         params = gen.draw(np.random.default_rng(seed))
         gen.validate(params)
         assert sum(o["correct"] for o in params["options"]) == 1
+
+
+def test_summary_names_the_correct_letters():
+    """The grader's summary of a multiple-choice question starts with the keyed letters."""
+    from generator.build import draw_params, jsonable, solve_params
+
+    for seed in range(50):
+        params = jsonable(draw_params(BP, seed), "params")
+        answers, _ = solve_params(BP, params)
+        summary = BP.generator.summary(params, answers)
+        correct = [chr(65 + i) for i, o in enumerate(params["options"]) if o["correct"]]
+        assert summary["all"].startswith(", ".join(correct))

@@ -17,7 +17,7 @@ EXAM = "bank/exams/pooled.yaml"
 @pytest.fixture
 def bank(tmp_bank):
     for pid in ("translation", "vanishing-gradients", "honor-code"):
-        shutil.copy(ROOT / "bank" / "problems" / f"{pid}.yaml", tmp_bank / "bank" / "problems")
+        shutil.copytree(ROOT / "bank" / "problems" / pid, tmp_bank / "bank" / "problems" / pid)
     return tmp_bank
 
 
@@ -103,7 +103,7 @@ def test_bad_pools_are_refused(runner, bank, problems, message):
 @pytest.mark.xdist_group("pdf")
 def test_pooled_versions_are_padded_to_one_page_layout(runner, bank):
     """Batch norm takes two pages, translation one: versions drawing translation get a blank page."""
-    shutil.copy(ROOT / "bank" / "problems" / "batchnorm.yaml", bank / "bank" / "problems")
+    shutil.copytree(ROOT / "bank" / "problems" / "batchnorm", bank / "bank" / "problems" / "batchnorm")
     write_exam(bank, POOL.replace("argmax-attention", "batchnorm"))
     (bank / "roster.csv").write_text("name,sid\n" + "".join(f"Student {i},{i}\n" for i in range(1, 9)))
     r = runner.invoke(main, ["build", EXAM, "--out", "o", "-n", "4", "--roster", "roster.csv"])

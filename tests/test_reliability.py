@@ -15,10 +15,16 @@ import pytest
 from generator import build as build_module
 from generator.cli import main
 from generator.output import locked
-from generator.problems.argmax_attention import ArgmaxAttention
+from generator.testing import load_problem
+
+
+@pytest.fixture
+def argmax_cls(tmp_bank):
+    """The generator class of the temporary bank's argmax-attention (the one its builds load)."""
+    return load_problem(tmp_bank / "bank" / "problems" / "argmax-attention").module.ArgmaxAttention
 
 EXAM = "bank/exams/tiny.yaml"
-PROBLEM = "bank/problems/argmax-attention.yaml"
+PROBLEM = "bank/problems/argmax-attention/problem.yaml"
 
 
 def snapshot(folder):
@@ -41,8 +47,8 @@ def untouched(tmp_bank, before):
     assert not [p.name for p in tmp_bank.iterdir() if p.name.startswith(".o.staging") or p.name.startswith(".o.old")]
 
 
-def test_generator_that_raises_names_problem_and_seed(runner, tmp_bank, built, monkeypatch):
-    monkeypatch.setattr(ArgmaxAttention, "solve", lambda self, p: 1 / 0)
+def test_generator_that_raises_names_problem_and_seed(argmax_cls, runner, tmp_bank, built, monkeypatch):
+    monkeypatch.setattr(argmax_cls, "solve", lambda self, p: 1 / 0)
     r = rebuild(runner)
     assert r.exit_code == 2
     line = r.stderr.strip()
@@ -51,11 +57,11 @@ def test_generator_that_raises_names_problem_and_seed(runner, tmp_bank, built, m
     untouched(tmp_bank, built)
 
 
-def test_generator_that_loops_is_stopped(runner, tmp_bank, built, monkeypatch):
+def test_generator_that_loops_is_stopped(argmax_cls, runner, tmp_bank, built, monkeypatch):
     def forever(self, rng):
         while True:
             pass
-    monkeypatch.setattr(ArgmaxAttention, "draw", forever)
+    monkeypatch.setattr(argmax_cls, "draw", forever)
     monkeypatch.setattr(build_module, "GENERATE_TIMEOUT_S", 1)
     r = rebuild(runner)
     assert r.exit_code == 2
@@ -64,17 +70,17 @@ def test_generator_that_loops_is_stopped(runner, tmp_bank, built, monkeypatch):
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), np.float64("-inf")])
-def test_non_finite_answers_are_refused(runner, tmp_bank, built, monkeypatch, bad):
-    monkeypatch.setattr(ArgmaxAttention, "solve", lambda self, p: {"scores": [bad]})
+def test_non_finite_answers_are_refused(argmax_cls, runner, tmp_bank, built, monkeypatch, bad):
+    monkeypatch.setattr(argmax_cls, "solve", lambda self, p: {"scores": [bad]})
     r = rebuild(runner)
     assert r.exit_code == 2
     assert "answers.scores[0] is " in r.stderr and "must be finite numbers" in r.stderr
     untouched(tmp_bank, built)
 
 
-def test_numpy_scalars_become_plain_json(runner, tmp_bank, monkeypatch):
-    original = ArgmaxAttention.solve
-    monkeypatch.setattr(ArgmaxAttention, "solve",
+def test_numpy_scalars_become_plain_json(argmax_cls, runner, tmp_bank, monkeypatch):
+    original = argmax_cls.solve
+    monkeypatch.setattr(argmax_cls, "solve",
                         lambda self, p: {k: (np.array(v) if isinstance(v, list) else np.int64(v))
                                          for k, v in original(self, p).items()})
     r = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o"])
@@ -98,10 +104,15 @@ def test_template_errors_name_file_and_line(runner, tmp_bank, built, body, messa
 
 def test_missing_template_says_where_it_looked(runner, tmp_bank, built):
     p = tmp_bank / PROBLEM
-    p.write_text(p.read_text() + "template: problems/missing.tex.j2\n")
+    p.write_text(p.read_text() + "template: missing.tex.j2\n")
     r = rebuild(runner)
     assert r.exit_code == 2
-    assert r.stderr.startswith("qbank: template 'problems/missing.tex.j2' not found; looked in: ")
+    assert r.stderr.startswith(f"qbank: {PROBLEM}:13: template: no template bank/problems/argmax-attention/missing.tex.j2 "
+                               "(a problem's template is a file in its own folder")
+    assert r.stderr.strip().endswith("; the folder holds template.tex.j2")
+    p.write_text(p.read_text().replace("template: missing.tex.j2", "template: templat.tex.j2"))
+    r = rebuild(runner)
+    assert r.stderr.strip().endswith("; did you mean 'template.tex.j2'?")
     untouched(tmp_bank, built)
 
 
@@ -161,8 +172,8 @@ def test_sigkill_mid_build_leaves_the_previous_build(tmp_bank, built):
         [p.name for p in tmp_bank.iterdir() if p.name.startswith(".o.")] == [".o.lock"]
 
 
-def test_errors_in_worker_processes_reach_the_user_intact(runner, tmp_bank, built, monkeypatch):
-    monkeypatch.setattr(ArgmaxAttention, "solve", lambda self, p: 1 / 0)
+def test_errors_in_worker_processes_reach_the_user_intact(argmax_cls, runner, tmp_bank, built, monkeypatch):
+    monkeypatch.setattr(argmax_cls, "solve", lambda self, p: 1 / 0)
     r = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o", "--force", "-n", "12", "-j", "2"])
     assert r.exit_code == 2
     assert "problem 'argmax-attention' (version " in r.stderr
@@ -170,15 +181,15 @@ def test_errors_in_worker_processes_reach_the_user_intact(runner, tmp_bank, buil
     untouched(tmp_bank, built)
 
 
-def test_a_parameter_shown_rounded_is_caught_by_check_and_verify(runner, tmp_bank, monkeypatch):
+def test_a_parameter_shown_rounded_is_caught_by_check_and_verify(argmax_cls, runner, tmp_bank, monkeypatch):
     """A generator that prints 1.2346 to students but keys the answer from 1.23456789."""
-    original = ArgmaxAttention.draw
+    original = argmax_cls.draw
 
     def unrounded(self, rng):
         params = original(self, rng)
         params["query"][0] += 0.23456789
         return params
-    monkeypatch.setattr(ArgmaxAttention, "draw", unrounded)
+    monkeypatch.setattr(argmax_cls, "draw", unrounded)
     b = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o"])
     assert b.exit_code == 0, b.output
     r = runner.invoke(main, ["verify", "o"])

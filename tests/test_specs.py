@@ -6,7 +6,7 @@ import pytest
 from generator.cli import main
 
 EXAM = "bank/exams/tiny.yaml"
-PROBLEM = "bank/problems/argmax-attention.yaml"
+PROBLEM = "bank/problems/argmax-attention/problem.yaml"
 
 
 def build(runner, *extra):
@@ -75,8 +75,20 @@ def test_unknown_generator_lists_valid_names(runner, tmp_bank):
     p.write_text(p.read_text().replace("generator: argmax_attention", "generator: nope"))
     r = build(runner)
     assert r.exit_code == 2
-    assert r.stderr.startswith(f"qbank: {PROBLEM}:4: generator: unknown generator 'nope'; valid: ")
-    assert "argmax_attention" in r.stderr
+    assert r.stderr.strip() == (f"qbank: {PROBLEM}:4: generator: generator 'nope' is not registered by "
+                                "bank/problems/argmax-attention/generator.py: it registers 'argmax_attention'")
+
+
+def test_unknown_builtin_generator_suggests_the_nearest(runner, tmp_bank):
+    folder = tmp_bank / "bank" / "problems" / "argmax-attention"
+    (folder / "generator.py").unlink()
+    p = tmp_bank / PROBLEM
+    p.write_text(p.read_text().replace("generator: argmax_attention", "generator: multiple_choise"))
+    r = build(runner)
+    assert r.exit_code == 2
+    assert r.stderr.strip() == (f"qbank: {PROBLEM}:4: generator: unknown generator 'multiple_choise': "
+                                "bank/problems/argmax-attention has no generator.py, and qbank has no built-in "
+                                "generator of that name; did you mean 'multiple_choice'?")
 
 
 def test_space_errors_name_the_space_key(runner, tmp_bank):

@@ -1,1 +1,1 @@
-"""Problem generators, one module each; every module registers itself on import."""
+"""Built-in generators, one module each (each registers itself on import): problems that need no Python of their own."""

@@ -7,17 +7,18 @@ import json
 import numpy as np
 import pytest
 
-from generator.bank import load_bank
 from generator.build import Instance, derive_seed, draw_params, problem_body, solve_params
 from generator.errors import ParamError, Reject
 from generator.problem import close
-from generator.problems import cnn
 from generator.registry import get_kind
-from generator.texify import make_env
+from generator.testing import load_problem
+from generator.texify import vec
+from generator.testing import has_num
 
-from .conftest import ROOT
 
-BANK = load_bank(ROOT, only=["cnn"])
+P = load_problem(__file__)
+BANK = P.bank
+cnn = P.module
 BP = BANK.problems["cnn"]
 GEN = BP.generator
 
@@ -232,7 +233,7 @@ def test_draws_vary_and_stay_valid():
 
 
 def test_exam_shows_given_cells_only_and_key_shows_everything():
-    env = make_env(BANK.template_dirs)
+    env = BANK.env()
     answers, items = solve_params(BP, ORIGINAL)
     inst = Instance(1, "cnn", None, {"a": 10, "b": 6}, ORIGINAL, answers, items)
     exam = problem_body(BANK, env, inst, "A", key=False)
@@ -254,3 +255,15 @@ def test_validate_rejects_missing_keys():
         GEN.validate(p)
     with pytest.raises(Reject, match="vertical.features"):
         GEN.validate(params(vertical={"pixels": V8}))
+
+
+def test_summary_shows_the_key_answers():
+    """The grader's summary holds this problem's final answers, over many seeds."""
+    for s in range(50):
+        params = P.draw(P.seed(7, "S") + s)
+        answers = P.solve(params)
+        summary = P.generator.summary(params, answers)
+        fc = answers["rows"][-1]
+        assert fc["layer"].startswith("FC") and has_num(summary["a"], fc["params"])
+        assert all(has_num(summary["a"], r["params"]) for r in answers["rows"])
+        assert all(str(vec(s["features"])) in summary["b"] for s in answers["shifted"])

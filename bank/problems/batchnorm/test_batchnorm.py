@@ -9,16 +9,19 @@ import re
 import numpy as np
 import pytest
 
-from generator.bank import load_bank
 from generator.build import Instance, derive_seed, draw_params, problem_body, solve_params
 from generator.errors import ParamError, Reject
 from generator.problem import close
-from generator.problems.batchnorm import check_kind, solve_kind
-from generator.texify import make_env
+from generator.testing import load_problem
+from generator.texify import vec
+from generator.texify import fmt_num
+from generator.testing import has_num
 
-from .conftest import ROOT
 
-BANK = load_bank(ROOT)
+P = load_problem(__file__)
+BANK = P.bank
+check_kind = P.module.check_kind
+solve_kind = P.module.solve_kind
 BP = BANK.problems["batchnorm"]
 GEN = BP.generator
 
@@ -230,7 +233,7 @@ def test_drawn_ellipses_are_the_contours(s):
 
 
 def _render(params, key):
-    env = make_env(BANK.template_dirs)
+    env = BANK.env()
     answers, items = solve_params(BP, params)
     inst = Instance(1, "batchnorm", None, dict(BP.spec.points), params, answers, items)
     return problem_body(BANK, env, inst, "A", key=key)
@@ -252,3 +255,14 @@ def test_key_text_for_negative_gamma_and_circles():
     assert "mirrors" in key and "circles" in key
     key = _render(dict(p, gamma=-1, beta=2), True)
     assert "y = -z + 2$" in key
+
+
+def test_summary_shows_the_key_answers():
+    """The grader's summary holds this problem's final answers, over many seeds."""
+    for s in range(50):
+        params = P.draw(P.seed(7, "S") + s)
+        answers = P.solve(params)
+        summary = P.generator.summary(params, answers)
+        assert f"\\beta = {fmt_num(params['beta'])}" in summary["a"]
+        assert f"|\\gamma| = {fmt_num(abs(params['gamma']))}" in summary["a"]
+        assert str(vec(answers["b"]["out_mean"])) in summary["b"] and has_num(summary["b"], answers["b"]["rho"])

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 from pydantic import model_validator
 
-from ..errors import ParamError
-from ..params import string_list
-from ..problem import Problem, Reject, Space
-from ..registry import register, register_kind
-from ..texify import Tex, escape
+from generator.errors import ParamError
+from generator.params import string_list
+from generator.problem import Problem, Reject, Space
+from generator.registry import register, register_kind
+from generator.texify import Tex, escape
 
 SOS = "<sos>"
 MIN_WORDS, MAX_WORDS = 4, 6  # per pool sentence; at most 6 so both unrolled RNNs fit the page

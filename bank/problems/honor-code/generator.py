@@ -11,9 +11,9 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field, StringConstraints, model_validator
 
-from ..problem import Problem, Reject, Space
-from ..registry import register
-from ..texify import Tex
+from generator.problem import Problem, Reject, Space
+from generator.registry import register
+from generator.texify import Tex
 
 Length = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?(in|cm|mm|pt)$")]
 

@@ -18,11 +18,11 @@ import numpy as np
 from pydantic import model_validator
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..errors import ParamError
-from ..params import string_list, tidy, vector
-from ..problem import Problem, Reject, Space
-from ..registry import register, register_kind
-from ..texify import Tex, escape, fmt_num, vec
+from generator.errors import ParamError
+from generator.params import string_list, tidy, vector
+from generator.problem import Problem, Reject, Space
+from generator.registry import register, register_kind
+from generator.texify import Tex, escape, fmt_num, vec
 
 # ---------------------------------------------------------------------------------------------
 # Solve kind cnn-shapes: shape arithmetic by formula.

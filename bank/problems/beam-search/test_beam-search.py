@@ -1,6 +1,8 @@
 """Beam search: the solve kind, its independent check, the generator's draws and the rendered key."""
 from __future__ import annotations
 
+import dataclasses
+
 import copy
 import itertools
 import json
@@ -8,16 +10,19 @@ import json
 import numpy as np
 import pytest
 
-from generator.bank import load_bank
 from generator.build import Instance, draw_params, problem_body, solve_params
 from generator.errors import ParamError, Reject
 from generator.problem import close
-from generator.problems.beam_search import BeamSpace, check_kind, solve_kind
-from generator.texify import make_env
+from generator.testing import load_problem
+from generator.texify import escape
+from generator.testing import has_num
 
-from .conftest import ROOT
 
-BANK = load_bank(ROOT, only=["beam-search"])
+P = load_problem(__file__)
+BANK = P.bank
+BeamSpace = P.module.BeamSpace
+check_kind = P.module.check_kind
+solve_kind = P.module.solve_kind
 BP = BANK.problems["beam-search"]
 GEN = BP.generator
 
@@ -224,7 +229,7 @@ def test_draws_separate_the_three_decoders():
 
 def test_vocab_and_width_come_from_the_space():
     gen = type(GEN)(BeamSpace(vocab=("cat", "dog")))
-    p = draw_params(type(BP)(BP.spec, BP.path, BP.located, gen), 4)
+    p = draw_params(dataclasses.replace(BP, generator=gen), 4)
     assert p["vocab"] == ["cat", "dog"] and p["beam_width"] == 2 and "dog cat" in p["logp"]
     a = solve_kind(p)
     assert len({tuple(a[k]["sequence"]) for k in ("exhaustive", "greedy", "beam")}) == 3
@@ -279,7 +284,7 @@ def test_key_shows_answers_and_exam_does_not():
     answers, items = solve_params(BP, ORIGINAL)
     assert items == [{"kind": "beam-search", "params": ORIGINAL, "answers": solve_kind(ORIGINAL)}]
     inst = Instance(1, "beam-search", None, dict(BP.spec.points), ORIGINAL, answers, items)
-    env = make_env(BANK.template_dirs)
+    env = BANK.env()
     exam = problem_body(BANK, env, inst, "A", key=False)
     key = problem_body(BANK, env, inst, "A", key=True)
     assert r"\fbox{\textsf{learn deep deep}}" in key and r"\boxed{-1.4}" in key
@@ -287,3 +292,17 @@ def test_key_shows_answers_and_exam_does_not():
     assert "dropped at step 2" in key
     assert "boxed" not in exam and "fbox" not in exam and "dropped" not in exam
     assert "$-2.4$" in exam and "beam width 2" in exam  # the tree's labels and the question
+
+
+def test_summary_shows_the_key_answers():
+    """The grader's summary holds this problem's final answers, over many seeds."""
+    for s in range(50):
+        params = P.draw(P.seed(7, "S") + s)
+        answers = P.solve(params)
+        summary = P.generator.summary(params, answers)
+        for part, which in (("a", "exhaustive"), ("b", "greedy"), ("c", "beam")):
+            words = escape(" ".join(answers[which]["sequence"]))
+            assert f"\\textsf{{{words}}}" in summary[part], (part, which)
+            assert has_num(summary[part], answers[which]["logp"])
+        # The three decoders give three different answers, so each part names a different sequence.
+        assert len({summary[p].split(",")[0] for p in "abc"}) == 3

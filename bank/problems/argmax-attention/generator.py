@@ -11,11 +11,11 @@ import numpy as np
 
 from pydantic import model_validator
 
-from ..errors import ParamError
-from ..params import matrix, tidy, vector
-from ..problem import Problem, Reject, Space
-from ..registry import register, register_kind
-from ..texify import Tex, fmt_num, vec
+from generator.errors import ParamError
+from generator.params import matrix, tidy, vector
+from generator.problem import Problem, Reject, Space
+from generator.registry import register, register_kind
+from generator.texify import Tex, fmt_num, vec
 
 
 def solve_kind(params: dict) -> dict:

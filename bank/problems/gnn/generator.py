@@ -17,11 +17,11 @@ import re
 import numpy as np
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from ..errors import ParamError
-from ..params import require, vector, decimals_at_most
-from ..problem import Problem, Reject, Space
-from ..registry import register, register_kind
-from ..texify import Tex, fmt_num
+from generator.errors import ParamError
+from generator.params import require, vector, decimals_at_most
+from generator.problem import Problem, Reject, Space
+from generator.registry import register, register_kind
+from generator.texify import Tex, fmt_num
 
 N_NODES = 5
 LETTERS = "abcde"

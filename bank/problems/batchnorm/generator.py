@@ -14,11 +14,11 @@ import math
 
 import numpy as np
 
-from ..errors import ParamError
-from ..params import matrix, number, tidy, vector, decimals_at_most
-from ..problem import Problem, Reject, Space
-from ..registry import register, register_kind
-from ..texify import Tex, fmt_num, vec
+from generator.errors import ParamError
+from generator.params import matrix, number, tidy, vector, decimals_at_most
+from generator.problem import Problem, Reject, Space
+from generator.registry import register, register_kind
+from generator.texify import Tex, fmt_num, vec
 
 OUT_GRID = 3
 """The blank grid of (b) spans [-3, 3]^2: the standardised 2-sigma contours always fit in it."""

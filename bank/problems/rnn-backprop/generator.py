@@ -20,11 +20,11 @@ import numpy as np
 import sympy
 from pydantic import field_validator, model_validator
 
-from ..errors import ParamError
-from ..params import number, tidy, vector
-from ..problem import Problem, Reject, Space
-from ..registry import register, register_kind
-from ..texify import Tex, fmt_num
+from generator.errors import ParamError
+from generator.params import number, tidy, vector
+from generator.problem import Problem, Reject, Space
+from generator.registry import register, register_kind
+from generator.texify import Tex, fmt_num
 
 # --------------------------------------------------------------------------------------------
 # The solve kind

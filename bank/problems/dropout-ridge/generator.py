@@ -17,10 +17,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..params import tidy, decimals_at_most
-from ..problem import Problem, Reject, Space
-from ..registry import register
-from ..texify import Tex, fmt_num
+from generator.params import tidy, decimals_at_most
+from generator.problem import Problem, Reject, Space
+from generator.registry import register
+from generator.texify import Tex, fmt_num
 
 
 class DropoutSpace(Space):

@@ -5,16 +5,16 @@ import json
 
 import pytest
 
-from generator.bank import load_bank
 from generator.build import draw_params, problem_body, solve_params, Instance
 from generator.errors import ParamError
 from generator.problem import Reject, close
 from generator.registry import get_kind
-from generator.texify import make_env
+from generator.testing import load_problem
+from generator.texify import escape
 
-from .conftest import ROOT
 
-BANK = load_bank(ROOT, only=["translation"])
+P = load_problem(__file__)
+BANK = P.bank
 BP = BANK.problems["translation"]
 GEN = BP.generator
 
@@ -123,10 +123,24 @@ def test_render_shows_answers_only_in_key():
     params = ORIGINAL
     answers, items = solve_params(BP, params)
     inst = Instance(1, "translation", None, dict(BP.spec.points), params, answers, items)
-    env = make_env(BANK.template_dirs)
+    env = BANK.env()
     exam = problem_body(BANK, env, inst, "A", key=False)
     key = problem_body(BANK, env, inst, "A", key=True)
     assert "brother" in exam and "Madrid" in exam        # the model's output is part of the question
     assert r"\textless{}sos\textgreater{}" not in exam    # no start token: that is an answer
     assert r"\textless{}sos\textgreater{}" in key and r"\underline{\textbf{brother}}" in key
     assert exam.count(r"\node[inbox]") == 5               # one empty box per decoder input
+
+
+def test_summary_shows_the_key_answers():
+    """The grader's summary holds this problem's final answers, over many seeds."""
+    for s in range(50):
+        params = P.draw(P.seed(7, "S") + s)
+        answers = P.solve(params)
+        summary = P.generator.summary(params, answers)
+        for part, key in (("b", "train_inputs"), ("c", "eval_inputs")):
+            for w in answers[key][1:]:
+                assert escape(w) in summary[part], (part, w)
+            assert "\\texttt{\\textless{}sos\\textgreater{}}" in summary[part]
+        slip = params["predicted"][answers["error_step"] - 1]
+        assert f"\\underline{{{escape(slip)}}}" in summary["c"]

@@ -9,7 +9,16 @@ import sympy
 
 from generator.errors import ParamError, Reject
 from generator.problem import close
-from generator.problems.rnn_backprop import RnnBackprop, RnnSpace, check_kind, solve_kind
+from generator.testing import load_problem
+from generator.texify import fmt_num
+from generator.testing import has_num
+
+P = load_problem(__file__)
+BANK = P.bank
+RnnBackprop = P.module.RnnBackprop
+RnnSpace = P.module.RnnSpace
+check_kind = P.module.check_kind
+solve_kind = P.module.solve_kind
 
 # The original exam: T = 3, nodes p..t, symbolic (w and the inputs are letters).
 ORIGINAL = {"T": 3, "names": ["p", "q", "r", "s", "t"], "given": 2}
@@ -200,3 +209,15 @@ def test_figure_names_every_node(gen):
         assert f"{{${n}$}}" in fig
     # w feeds exactly the multiplications (positions 0, 2, 4, 6 of the chain), from the bus below.
     assert set(re.findall(r"\(\S+,-1\.3\) -- \(n(\d+)\)", fig)) == {"0", "2", "4", "6"}
+
+
+def test_summary_shows_the_key_answers():
+    """The grader's summary holds this problem's final answers, over many seeds."""
+    for s in range(50):
+        params = P.draw(P.seed(7, "S") + s)
+        answers = P.solve(params)
+        summary = P.generator.summary(params, answers)
+        assert answers["dy_dw"]["latex"] in summary["b"]
+        if "w" in params:
+            assert summary["b"].rstrip("$").endswith(f"= {fmt_num(answers['dy_dw']['value'])}")
+            assert has_num(summary["d"], answers["edge_sum"]["value"])

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import model_validator
 
-from ..problem import Problem, Reject, Space
-from ..registry import register
-from ..texify import Tex
+from generator.problem import Problem, Reject, Space
+from generator.registry import register
+from generator.texify import Tex
 
 FIELDS = {"text": str, "vanishing": bool, "exploding": bool, "why": str}
 

@@ -9,17 +9,17 @@ import subprocess
 import pytest
 from pydantic import ValidationError
 
-from generator.bank import load_bank
 from generator.build import Instance, derive_seed, draw_params, problem_body, solve_params
 from generator.cli import main
 from generator.errors import Reject
 from generator.problem import close
-from generator.problems.honor_code import HonorCode, HonorSpace
-from generator.texify import make_env
+from generator.testing import load_problem
 
-from .conftest import ROOT
 
-BANK = load_bank(ROOT, only=["honor-code"])
+P = load_problem(__file__)
+BANK = P.bank
+HonorCode = P.module.HonorCode
+HonorSpace = P.module.HonorSpace
 BP = BANK.problems["honor-code"]
 GEN = BP.generator
 POOL = GEN.space.warmups
@@ -31,7 +31,7 @@ ORIGINAL = {"statement": GEN.space.statement, "warmup": POOL[0].question}
 def render(params: dict, key: bool) -> str:
     answers, items = solve_params(BP, params)
     inst = Instance(1, "honor-code", 1, dict(BP.spec.points), params, answers, items)
-    return problem_body(BANK, make_env(BANK.template_dirs), inst, "A", key=key)
+    return problem_body(BANK, BANK.env(), inst, "A", key=key)
 
 
 def test_original_instance():
@@ -107,8 +107,8 @@ def pdf_pages(pdf) -> int:
 @pytest.mark.xdist_group("pdf")
 def test_fits_on_the_cover_page_with_the_longest_question_and_answer(runner, tmp_bank):
     """On the midterm's own cover (newpage: false), exam and key stay one page for the longest entries."""
-    shutil.copy(ROOT / "bank" / "problems" / "honor-code.yaml", tmp_bank / "bank" / "problems")
-    header = (ROOT / "bank" / "exams" / "midterm.yaml").read_text().split("\nproblems:")[0]
+    shutil.copytree(P.problem.folder, tmp_bank / "bank" / "problems" / "honor-code")
+    header = (BANK.root / "bank" / "exams" / "midterm.yaml").read_text().split("\nproblems:")[0]
     longest_q = max(POOL, key=lambda w: len(w.question)).question
     longest_a = max(POOL, key=lambda w: len(w.answer)).question
     for i, question in enumerate(dict.fromkeys([longest_q, longest_a])):
@@ -119,3 +119,18 @@ def test_fits_on_the_cover_page_with_the_longest_question_and_answer(runner, tmp
         assert r.exit_code == 0, r.output
         assert pdf_pages(tmp_bank / f"o{i}/A/exam.pdf") == 1
         assert pdf_pages(tmp_bank / f"o{i}/A/key.pdf") == 1
+
+
+def test_summary_shows_the_key_answers():
+    """The grader's summary holds this problem's final answers, over many seeds."""
+    for s in range(50):
+        params = P.draw(P.seed(7, "S") + s)
+        answers = P.solve(params)
+        summary = P.generator.summary(params, answers)
+        # The warm-up gist is whole sentences of the model answer: its first one leads.
+        answer = " ".join(answers["warmup_answer"].split())
+        first = summary["warmup"].split(". Full credit")[0]
+        assert answer.startswith(first) and len(first) > 10
+        if "Full credit for" in answer and not answer.startswith("Full credit"):
+            assert "Full credit for" in summary["warmup"]
+        assert "statement" in summary["honor"] and "signed" in summary["honor"]

@@ -24,11 +24,11 @@ import math
 import numpy as np
 from pydantic import field_validator
 
-from ..errors import ParamError
-from ..params import number, require, string_list, tidy, vector, decimals_at_most
-from ..problem import Problem, Reject, Space
-from ..registry import register, register_kind
-from ..texify import Tex, escape, fmt_num
+from generator.errors import ParamError
+from generator.params import number, require, string_list, tidy, vector, decimals_at_most
+from generator.problem import Problem, Reject, Space
+from generator.registry import register, register_kind
+from generator.texify import Tex, escape, fmt_num
 
 _TOL = 1e-9          # totals of one-decimal numbers that agree to this are ties
 _MAX_SEQUENCES = 10**6

@@ -15,9 +15,9 @@ from typing import Literal
 import numpy as np
 from pydantic import model_validator
 
-from ..problem import Problem, Reject, Space
-from ..registry import register
-from ..texify import Tex
+from generator.problem import Problem, Reject, Space
+from generator.registry import register
+from generator.texify import Tex
 
 LETTERS = "ABCDEFGHIJ"
 

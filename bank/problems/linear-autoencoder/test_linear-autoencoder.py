@@ -8,16 +8,18 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from generator.bank import load_bank
 from generator.build import Instance, derive_seed, draw_params, problem_body, solve_params
 from generator.errors import Reject
 from generator.problem import close
-from generator.problems.linear_autoencoder import ChoiceQuestion, LinearAutoencoder, _penalty_balances_decoder
-from generator.texify import make_env
+from generator.testing import load_problem
+import re
 
-from .conftest import ROOT
 
-BANK = load_bank(ROOT, only=["linear-autoencoder"])
+P = load_problem(__file__)
+BANK = P.bank
+ChoiceQuestion = P.module.ChoiceQuestion
+LinearAutoencoder = P.module.LinearAutoencoder
+_penalty_balances_decoder = P.module._penalty_balances_decoder
 BP = BANK.problems["linear-autoencoder"]
 GEN = BP.generator
 POOL = {q.id: q for q in GEN.space.questions}
@@ -39,7 +41,7 @@ ORIGINAL = {
 def render(params: dict, key: bool) -> str:
     answers, items = solve_params(BP, params)
     inst = Instance(1, "linear-autoencoder", 1, dict(BP.spec.points), params, answers, items)
-    return problem_body(BANK, make_env(BANK.template_dirs), inst, "A", key=key)
+    return problem_body(BANK, BANK.env(), inst, "A", key=key)
 
 
 def test_original_instance_keys():
@@ -146,3 +148,15 @@ def test_rendering_substitutes_sizes_and_hides_the_key():
     assert r"\textbf{(A)} weight decay" in key and r"\textbf{(D)} an optimizer" in key
     assert r"\textbf{Yes.}" in key and r"\sigma_i^2 + 1/\sigma_i^2" in key
     assert r"\part[8]" in exam and r"\part[6]" in exam
+
+
+def test_summary_shows_the_key_answers():
+    """The grader's summary holds this problem's final answers, over many seeds."""
+    for s in range(50):
+        params = P.draw(P.seed(7, "S") + s)
+        answers = P.solve(params)
+        summary = P.generator.summary(params, answers)
+        letters = "ABCDEFGHIJ"
+        found = re.findall(r"\((i+|iv|v)\) ([A-J](?:, [A-J])*)", summary["a"])
+        assert [f[1] for f in found] == [", ".join(letters[i] for i in keyed) for keyed in answers["keyed"].values()]
+        assert summary["b"].startswith("Yes" if answers["orthonormal"] else "No")

@@ -4,15 +4,14 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from generator.bank import load_bank
 from generator.build import Instance, draw_params, problem_body, solve_params
 from generator.problem import Reject, close
 from generator.schema import validate
-from generator.texify import make_env
+from generator.testing import load_problem
 
-from .conftest import ROOT
 
-BANK = load_bank(ROOT, only=["vanishing-gradients"])
+P = load_problem(__file__)
+BANK = P.bank
 BP = BANK.problems["vanishing-gradients"]
 GEN = BP.generator
 POOL = {r.text: r.model_dump() for r in GEN.space.pool}
@@ -94,10 +93,22 @@ def test_spec_space_is_validated():
 def test_render_ticks_only_in_key():
     answers, items = solve_params(BP, ORIGINAL)
     inst = Instance(1, "vanishing-gradients", None, dict(BP.spec.points), ORIGINAL, answers, items)
-    env = make_env(BANK.template_dirs)
+    env = BANK.env()
     exam = problem_body(BANK, env, inst, "A", key=False)
     key = problem_body(BANK, env, inst, "A", key=True)
     assert r"\qbchecked" not in exam and exam.count(r"\qbbox") == 6
     assert "Why:" not in exam and r"\part" not in exam
     assert key.count(r"\qbchecked") == 4 and key.count(r"\qbbox") == 2
     assert "Skip (residual) connections" in exam and "identity path" in key
+
+
+def test_summary_shows_the_key_answers():
+    """The grader's summary holds this problem's final answers, over many seeds."""
+    for s in range(50):
+        params = P.draw(P.seed(7, "S") + s)
+        answers = P.solve(params)
+        summary = P.generator.summary(params, answers)
+        names = {(True, True): "both", (True, False): "vanishing only", (False, True): "exploding only",
+                 (False, False): "neither"}
+        for i, pattern in enumerate(zip(answers["vanishing"], answers["exploding"]), start=1):
+            assert f"({i}) {names[pattern]}" in summary["all"]

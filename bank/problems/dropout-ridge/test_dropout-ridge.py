@@ -6,16 +6,21 @@ import json
 
 import pytest
 
-from generator.bank import load_bank
 from generator.build import Instance, derive_seed, draw_params, problem_body, solve_params
 from generator.errors import Reject
 from generator.problem import close
-from generator.problems.dropout_ridge import DropoutRidge, _frac_tex
-from generator.texify import make_env
+from generator.testing import load_problem
+import re
+from fractions import Fraction
+from generator.texify import escape
+from generator.texify import fmt_num
+from generator.testing import has_num
 
-from .conftest import ROOT
 
-BANK = load_bank(ROOT, only=["dropout-ridge"])
+P = load_problem(__file__)
+BANK = P.bank
+DropoutRidge = P.module.DropoutRidge
+_frac_tex = P.module._frac_tex
 BP = BANK.problems["dropout-ridge"]
 GEN = BP.generator
 
@@ -26,7 +31,7 @@ ORIGINAL = {"X": [[3, 1], [4, 2], [0, 2]], "p": 0.5}
 def render(params: dict, key: bool) -> str:
     answers, items = solve_params(BP, params)
     inst = Instance(1, "dropout-ridge", 1, dict(BP.spec.points), params, answers, items)
-    return problem_body(BANK, make_env(BANK.template_dirs), inst, "A", key=key)
+    return problem_body(BANK, BANK.env(), inst, "A", key=key)
 
 
 def test_original_instance_by_hand():
@@ -136,3 +141,18 @@ def test_fraction_formatting():
     assert _frac_tex(1.0) == "1" and _frac_tex(0) == "0"
     with pytest.raises(ValueError):
         _frac_tex(0.123456789)
+
+
+def test_summary_shows_the_key_answers():
+    """The grader's summary holds this problem's final answers, over many seeds."""
+    for s in range(50):
+        params = P.draw(P.seed(7, "S") + s)
+        answers = P.solve(params)
+        summary = P.generator.summary(params, answers)
+        assert f"\\operatorname{{diag}}({', '.join(fmt_num(g) for g in answers['gamma'])})" in summary["a"]
+        assert f"\\lambda = (1-p)/p = {fmt_num(answers['lam'])}" in summary["a"]
+        for row in answers["x_tilde"]:
+            for v in row:
+                f = Fraction(v).limit_denominator(1000)
+                assert re.search(r"(?<![\d/-])" + re.escape(str(f)) + r"(?![\d/])", summary["b"]), (v, summary["b"])
+        assert all(has_num(summary["c"], v) for v in answers["x_tilde_norms"])

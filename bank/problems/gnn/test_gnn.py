@@ -8,15 +8,17 @@ import math
 import numpy as np
 import pytest
 
-from generator.bank import load_bank
 from generator.build import Instance, problem_body, solve_params
 from generator.errors import ParamError, Reject
 from generator.problem import close
 from generator.registry import get_kind
+from generator.testing import load_problem
+import re
+from generator.texify import fmt_num
 
-from .conftest import ROOT
 
-BANK = load_bank(ROOT, only=["gnn"])
+P = load_problem(__file__)
+BANK = P.bank
 BP = BANK.problems["gnn"]
 GEN = BP.generator
 KIND = get_kind("gnn-bce-loss")
@@ -68,8 +70,7 @@ def test_original_instance_renders_answers_only_in_key():
     answers, items = solve_params(BP, ORIGINAL)
     assert items[0]["answers"]["train_nodes"] == [1, 2, 3, 5]
     inst = Instance(1, "gnn", None, dict(BP.spec.points), ORIGINAL, answers, items)
-    from generator.texify import make_env
-    env = make_env(BANK.template_dirs)
+    env = BANK.env()
     exam = problem_body(BANK, env, inst, "A", key=False)
     key = problem_body(BANK, env, inst, "A", key=True)
     expansion = r"\tanh(W_2\, m_{21}) + \tanh(W_2\, m_{23}) + \tanh(W_2\, m_{25})"
@@ -234,3 +235,16 @@ def test_draws_vary_graph_nodes_and_sizes():
     assert len({tuple(d["asked"]) for d in draws}) > 3
     assert len({(d["d"], d["k"]) for d in draws}) > 5
     assert {len(d["held_out"]) for d in draws} == {1, 2}
+
+
+def test_summary_shows_the_key_answers():
+    """The grader's summary holds this problem's final answers, over many seeds."""
+    for s in range(50):
+        params = P.draw(P.seed(7, "S") + s)
+        answers = P.solve(params)
+        summary = P.generator.summary(params, answers)
+        assert f"L \\approx {fmt_num(answers['loss'], 3)}" in summary["b"]  # as the template prints it
+        d, k = answers["w1_shape"]
+        assert f"{d} \\times {k}" in summary["c"]
+        verdicts = re.findall(r"\b(valid|invalid)\b", summary["a"])
+        assert verdicts == ["valid" if c["valid"] else "invalid" for c in answers["candidates"]]
