@@ -12,7 +12,9 @@ setup: $(VENV)/.installed tex
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@# The editable install maps templates/ and bank/ to packages of other names; setuptools' notice
+	@# that such an install can be shadowed by same-named folders does not apply (none exist).
+	PYTHONWARNINGS=ignore::UserWarning $(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $@
 
 tex:

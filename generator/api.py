@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .bank import find_root, load_exam
+from .bank import find_root, load_exam, problems_in_exams
 from .build import common_layout_padding, plan, version_labels
 from .check import stress, validate_bank
 from .errors import OutputError, QbankError, UnknownNameError
@@ -224,7 +224,9 @@ def check(root: str | Path | None = None, *, seeds: int = 500, only: list[str] |
     if bank is None:
         echo(f"check: the bank at {root} has spec errors; generators not stressed")
         return False
-    ids = only or sorted(bank.problems)
+    # A course's own problems, and the shipped ones its exams use (qbank's own tests cover the rest).
+    used = problems_in_exams(root)
+    ids = only or [pid for pid, bp in sorted(bank.problems.items()) if not bp.shipped or pid in used]
     unknown = [i for i in ids if i not in bank.problems]
     if unknown:
         raise UnknownNameError("problem", unknown[0], list(bank.problems))

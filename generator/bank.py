@@ -93,6 +93,11 @@ class BankProblem:
         return self.folder / SPEC
 
     @property
+    def shipped(self) -> bool:
+        """True for a problem of the library shipped with qbank (used from a course by id)."""
+        return self.origin.startswith(SHIPPED_PREFIX)
+
+    @property
     def template_name(self) -> str:
         """The Jinja name of the problem's template (see :func:`template_for`)."""
         if self.template_file is not None:
@@ -270,7 +275,8 @@ def _clashes(problems: dict[str, BankProblem], kinds_of: dict[str, dict[str, Kin
     """Generator or solve-kind names defined by two different files."""
     errors = []
     seen: dict[tuple[str, str], tuple[str, Path]] = {}
-    for pid, bp in problems.items():
+    # The shipped library's files first, so that an error names the course's own file.
+    for pid, bp in sorted(problems.items(), key=lambda item: not item[1].shipped):
         code = bp.folder / GENERATOR
         if not code.is_file():
             continue
@@ -322,6 +328,18 @@ class Exam:
 def exam_specs(root: Path) -> list[Path]:
     """The course's exam specs (``bank/exams/*.yaml``)."""
     return sorted((root / "bank" / "exams").glob("*.yaml"))
+
+
+def problems_in_exams(root: Path) -> set[str]:
+    """The problem ids the course's exam specs name (specs that do not load are skipped here)."""
+    ids: set[str] = set()
+    for path in exam_specs(root):
+        try:
+            spec = validate(ExamSpec, load_yaml(path).data)
+        except (SpecError, ValidationError):
+            continue
+        ids |= {e.problem for _, e in spec.entries()}
+    return ids
 
 
 def default_exam(root: Path | None = None) -> Path:

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from . import api
-from .bank import all_kinds, load_bank
+from . import scaffold
+from .bank import all_kinds, load_bank, shown
 from .errors import QbankError, SpecError
 from .yamlio import load_yaml
 
@@ -137,11 +138,12 @@ def solve(kind, params_file, bank):
 def list_(bank):
     """List the problems available to the course (its own, further banks', the shipped library's)."""
     bank = load_bank(bank)
-    rows = [(pid, bp.spec.title, str(bp.spec.total), ", ".join(bp.spec.topics)) for pid, bp in sorted(bank.problems.items())]
-    head = ("ID", "TITLE", "POINTS", "TOPICS")
-    widths = [max(len(r[i]) for r in rows + [head]) for i in range(3)]
+    rows = [(pid, bp.spec.title, str(bp.spec.total), "qbank" if bp.shipped else bp.origin.rsplit("/", 1)[0],
+             ", ".join(bp.spec.topics)) for pid, bp in sorted(bank.problems.items())]
+    head = ("ID", "TITLE", "POINTS", "FROM", "TOPICS")
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(4)]
     for r in [head] + rows:
-        click.echo(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}".rstrip())
+        click.echo(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]:<{widths[3]}}  {r[4]}".rstrip())
 
 
 @main.command()
@@ -178,6 +180,27 @@ def export(build_dir, latex, as_zip, out, force):
     """Export each version of BUILD_DIR as standalone LaTeX that compiles with plain pdflatex."""
     path = api.export_latex(build_dir, out, as_zip=as_zip, force=force)
     click.echo(f"Exported {path}")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=True, path_type=Path))
+@click.option("--course", default=None, help="The course's name, for the README and the example exam.")
+def init(directory, course):
+    """Create a course repository in DIRECTORY: a bank with two example problems, an example exam,
+    a README for course staff, a .gitignore and a CI workflow."""
+    path = scaffold.init_course(directory, course)
+    click.echo(f"Created {path}: cd {path} && qbank check && qbank build && qbank verify output/example")
+
+
+@main.command()
+@click.argument("problem_id")
+@click.option("--multiple-choice", is_flag=True, help="A multiple-choice question written only in YAML.")
+@bank_option
+def new(problem_id, multiple_choice, bank):
+    """Create bank/problems/PROBLEM_ID/: a small working problem (spec, generator, template, test) to edit."""
+    folder = scaffold.new_problem(problem_id, bank, multiple_choice)
+    files = ", ".join(sorted(p.name for p in folder.iterdir()))
+    click.echo(f"Created {shown(folder)}/: {files}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,120 @@
+"""``qbank init`` and ``qbank new``: a ready course repository, and a new problem folder in a bank.
+
+What they write lives in ``generator/scaffold/`` as plain files with ``__ID__``-style
+placeholders, so the example a course starts from is the same text a reader of qbank sees.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+from .bank import GENERATOR, SPEC, TEMPLATE, find_root, problem_folders, bank_dirs, shown
+from .errors import QbankError
+
+SCAFFOLD = Path(__file__).resolve().parent / "scaffold"
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+def qbank_version() -> str:
+    try:
+        return metadata.version("qbank")
+    except metadata.PackageNotFoundError:  # running from a source tree without an install
+        return "0.0.0"
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        text = text.replace(f"__{key}__", value)
+    return text
+
+
+def _names(pid: str) -> dict[str, str]:
+    """``softmax-temperature`` → generator ``softmax_temperature``, class ``SoftmaxTemperature``."""
+    return {"ID": pid, "NAME": pid.replace("-", "_"), "CLASS": "".join(p.capitalize() for p in pid.split("-")),
+            "TITLE": "A ReLU neuron"}
+
+
+def _write_tree(target: Path, files: dict[str, str]) -> None:
+    """Create the folder ``target`` holding ``files`` (relative path → text), all or nothing.
+
+    The files are written into a fresh sibling folder that is then renamed into place, so an
+    error leaves nothing behind and an existing folder is never touched.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+    try:
+        for rel, text in files.items():
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        if target.is_dir() and not any(target.iterdir()):
+            target.rmdir()  # an empty folder made for the course: take its place
+        os.rename(tmp, target)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise QbankError(f"cannot create {target}: {e.strerror or e}") from e
+
+
+def problem_files(pid: str, multiple_choice: bool, prefix: str = "") -> dict[str, str]:
+    """The files of a new problem folder (paths under ``prefix``): a small working example to edit."""
+    values = _names(pid)
+    if multiple_choice:
+        return {prefix + SPEC: _fill((SCAFFOLD / "choice" / SPEC).read_text(), values)}
+    src = SCAFFOLD / "problem"
+    return {prefix + SPEC: _fill((src / SPEC).read_text(), values),
+            prefix + GENERATOR: _fill((src / GENERATOR).read_text(), values),
+            prefix + TEMPLATE: _fill((src / TEMPLATE).read_text(), values),
+            prefix + f"test_{pid}.py": _fill((src / "test.py").read_text(), values)}
+
+
+def check_new_id(pid: str, root: Path) -> Path:
+    """The folder for a new problem ``pid`` in the course at ``root``; refuse a bad or taken id."""
+    if not ID_PATTERN.match(pid) or len(pid) > 64:
+        raise QbankError(f"'{pid}' is not a problem id: use lowercase letters, digits and single dashes, "
+                         "starting with a letter (e.g. softmax-temperature)")
+    taken = problem_folders(bank_dirs(root))
+    if pid in taken:
+        raise QbankError(f"problem '{pid}' exists already: {shown(taken[pid] / SPEC)}")
+    folder = root / "bank" / "problems" / pid
+    if folder.exists():
+        raise QbankError(f"{shown(folder)} exists already (without a {SPEC}); remove it or choose another id")
+    name = pid.replace("-", "_")
+    clash = [p for p, f in taken.items() if p.replace("-", "_") == name and (f / GENERATOR).is_file()]
+    if clash:
+        raise QbankError(f"problem '{pid}' would register generator '{name}', as '{clash[0]}' does")
+    return root / "bank" / "problems" / pid
+
+
+def new_problem(pid: str, root: Path | None = None, multiple_choice: bool = False) -> Path:
+    """Write ``bank/problems/<pid>/`` in the course at ``root`` (default: found from here)."""
+    root = find_root() if root is None else root
+    folder = check_new_id(pid, root)
+    _write_tree(folder, problem_files(pid, multiple_choice))
+    return folder
+
+
+def init_course(target: Path, course: str | None = None) -> Path:
+    """Create a course repository at ``target``: a bank with two example problems, an example exam,
+    a README for course staff, a .gitignore, a pytest.ini and a CI workflow pinned to this qbank."""
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise QbankError(f"{target} exists and is not an empty folder; choose a new one")
+    version = qbank_version()
+    values = {"COURSE": course or target.resolve().name, "VERSION": version}
+    src = SCAFFOLD / "course"
+    files = {
+        "README.md": _fill((src / "README.md").read_text(), values),
+        ".gitignore": (src / "gitignore").read_text(),
+        "pytest.ini": (src / "pytest.ini").read_text(),
+        ".github/workflows/qbank.yml": _fill((src / "workflow.yml").read_text(), values),
+        "bank/qbank.yaml": (src / "qbank.yaml").read_text(),
+        "bank/exams/example.yaml": _fill((src / "exam.yaml").read_text(), values),
+        "output/.gitkeep": "",
+        **problem_files("example-neuron", False, "bank/problems/example-neuron/"),
+        **problem_files("example-choice", True, "bank/problems/example-choice/"),
+    }
+    _write_tree(target, files)
+    return target

@@ -1,0 +1,118 @@
+"""A course the way it is really made: qbank installed with a plain `pip install` of its wheel into a
+fresh virtual environment (not editable, not from the source folder), used from an empty folder
+outside qbank's source tree. Then init, new, build with PDFs, verify, check, export, the course's
+own pytest, and the CI workflow's steps as `init` wrote them."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import ROOT
+
+pytestmark = [pytest.mark.pdf, pytest.mark.xdist_group("clean-install")]
+
+
+def run(cmd: list[str] | str, cwd: Path, env: dict, shell: bool = False) -> subprocess.CompletedProcess:
+    """Run a command; a workflow step (``shell``) the way GitHub Actions runs ``run:`` on Linux."""
+    if shell:
+        cmd = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", cmd]
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """A fresh venv holding qbank installed from its wheel; an environment that sees nothing else."""
+    work = tmp_path_factory.mktemp("install")
+    wheel = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(work / "dist"), str(ROOT)], work,
+                dict(os.environ))
+    assert wheel.returncode == 0, wheel.stderr
+    # Nothing of the project's making: no setuptools notices about the package layout.
+    assert not re.search(r"would be ignored|SetuptoolsDeprecationWarning|qbank.*warning", wheel.stdout + wheel.stderr,
+                         re.I), wheel.stdout + wheel.stderr
+    venv = work / "venv"
+    assert run([sys.executable, "-m", "venv", str(venv)], work, dict(os.environ)).returncode == 0
+    whl = next((work / "dist").glob("qbank-*.whl"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env["PATH"] = f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin"
+    pip = run([str(venv / "bin" / "pip"), "install", "-q", str(whl), "pytest"], work, env)
+    assert pip.returncode == 0, pip.stderr
+    return {"venv": venv, "env": env, "wheel": whl, "work": work}
+
+
+def test_a_course_from_a_plain_install(installed):
+    venv, env, work = installed["venv"], installed["env"], installed["work"]
+    site = run([str(venv / "bin" / "python"), "-c", "import generator, sys; print(generator.__file__)"], work, env)
+    assert site.stdout.strip().startswith(str(venv)), "qbank must come from the fresh venv, not the source tree"
+
+    empty = work / "empty"
+    empty.mkdir()
+    steps = [
+        (empty, ["qbank", "init", "course"]),
+        (empty / "course", ["qbank", "new", "softmax-temperature"]),
+        (empty / "course", ["qbank", "new", "which-activation", "--multiple-choice"]),
+    ]
+    for cwd, cmd in steps:
+        r = run(cmd, cwd, env)
+        assert r.returncode == 0, (cmd, r.stdout, r.stderr)
+    course = empty / "course"
+    header = (course / "bank" / "exams" / "example.yaml").read_text().split("\nproblems:")[0]
+    (course / "bank" / "exams" / "quiz.yaml").write_text(
+        header.replace("id: example", "id: quiz") + "\nproblems:\n  - problem: softmax-temperature\n"
+        "  - problem: which-activation\n  - problem: argmax-attention\n")
+    for cmd in (["qbank", "build", "bank/exams/quiz.yaml", "--versions", "2"],
+                ["qbank", "verify", "output/quiz"],
+                ["qbank", "check", "--seeds", "100"],
+                ["qbank", "export", "output/quiz", "--latex"],
+                ["python", "-m", "pytest", "-q"]):
+        r = run(cmd, course, env)
+        assert r.returncode == 0, (cmd, r.stdout, r.stderr)
+    for label in "AB":
+        assert (course / "output" / "quiz" / label / "exam.pdf").stat().st_size > 0
+        assert (course / "output" / "quiz" / label / "key.pdf").stat().st_size > 0
+    assert (course / "output" / "quiz-latex" / "A" / "exam.tex").is_file()
+    # The course's generator is a file of the course, and nowhere in qbank's installed package.
+    assert (course / "bank" / "problems" / "softmax-temperature" / "generator.py").is_file()
+    site_packages = next((venv / "lib").glob("python*/site-packages"))
+    hits = run(["grep", "-rl", "class SoftmaxTemperature", str(site_packages)], work, env)
+    assert hits.stdout == "", hits.stdout
+    assert not list(site_packages.rglob("softmax-temperature"))
+
+
+def test_the_workflow_init_wrote_runs_as_written(installed):
+    """Its steps run as written (the GitHub expression for the qbank requirement becomes the wheel);
+    they pass on a fresh course with a committed build and fail when a key is tampered with."""
+    venv, env, work = installed["venv"], installed["env"], installed["work"]
+    r = run(["qbank", "init", "wf"], work, env)
+    assert r.returncode == 0, r.stderr
+    course = work / "wf"
+    workflow = yaml.safe_load((course / ".github" / "workflows" / "qbank.yml").read_text())
+    steps = {s["name"]: s["run"] for s in workflow["jobs"]["verify-keys"]["steps"] if "name" in s}
+    version = run(["qbank", "--version"], work, env).stdout.split()[-1]
+    assert f"'qbank=={version}'" in steps["Install qbank"]  # pinned to the qbank that wrote it
+    tex = set(steps["Install TeX Live and poppler"].split()) & {"texlive-latex-extra", "texlive-pictures", "lmodern"}
+    assert len(tex) == 3
+    install = re.sub(r"\$\{\{[^}]*\}\}", str(installed["wheel"]), steps["Install qbank"])
+    assert run(install, course, env, shell=True).returncode == 0
+    assert run(["qbank", "build", "--no-pdf"], course, env).returncode == 0  # a committed build
+    for name in ("Check every spec and generator", "Run the problems' own tests", "Verify every committed build"):
+        r = run(steps[name], course, env, shell=True)
+        assert r.returncode == 0, (name, r.stdout, r.stderr)
+    assert run(["qbank", "build", "--no-pdf", "--out", "output/retake", "--seed", "9"], course, env).returncode == 0
+    r = run(steps["Verify every committed build"], course, env, shell=True)
+    assert r.stdout.count("verified output/") == 2
+    key = course / "output" / "example" / "B" / "key.json"
+    data = json.loads(key.read_text())
+    neuron = next(p for p in data["problems"] if p["id"] == "example-neuron")
+    neuron["answers"]["z"] += 1
+    key.write_text(json.dumps(data))
+    r = run(steps["Verify every committed build"], course, env, shell=True)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "version B" in r.stderr and "answers.z" in r.stderr
+    assert "verified output/retake" in r.stdout  # a failing build does not stop the others being verified

@@ -1,0 +1,170 @@
+"""A course owns its bank: problems found by path from the course folder, the shipped library by id,
+names defined twice refused with both files, and `init` / `new` writing a working course."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from generator.bank import SHIPPED_BANK, load_bank, load_exam
+from generator.cli import main
+
+from .conftest import EXAM_HEADER, ROOT
+
+
+@pytest.fixture
+def course(tmp_path, monkeypatch, runner):
+    """A course made by `qbank init`, as the current folder."""
+    r = runner.invoke(main, ["init", str(tmp_path / "course")])
+    assert r.exit_code == 0, r.output
+    monkeypatch.chdir(tmp_path / "course")
+    return tmp_path / "course"
+
+
+def test_init_writes_a_course_whose_check_build_and_verify_pass(course, runner):
+    assert sorted(p.name for p in (course / "bank" / "problems").iterdir()) == ["example-choice", "example-neuron"]
+    assert (course / ".github" / "workflows" / "qbank.yml").is_file()
+    assert "students/" in (course / ".gitignore").read_text()
+    r = runner.invoke(main, ["check", "--seeds", "30"])
+    assert r.exit_code == 0, r.output
+    assert "example-neuron" in r.output and "argmax-attention" in r.output  # used by the example exam
+    assert "beam-search" not in r.output  # a shipped problem the course does not use: qbank's own tests cover it
+    r = runner.invoke(main, ["build", "--no-pdf"])
+    assert r.exit_code == 0, r.output
+    assert (course / "output" / "example" / "A" / "exam.tex").is_file()
+    r = runner.invoke(main, ["verify", "output/example"])
+    assert r.exit_code == 0, r.output
+
+
+def test_the_course_generator_is_loaded_from_the_course_folder(course):
+    exam = load_exam(course / "bank" / "exams" / "example.yaml")
+    mine = exam.bank.problems["example-neuron"]
+    shipped = exam.bank.problems["argmax-attention"]
+    assert Path(type(mine.generator).__module__ and __import__("sys").modules[type(mine.generator).__module__].__file__) \
+        == (course / "bank" / "problems" / "example-neuron" / "generator.py").resolve()
+    assert shipped.folder.resolve().is_relative_to(SHIPPED_BANK) and shipped.shipped
+    assert not mine.shipped
+
+
+def test_commands_find_the_bank_from_a_subfolder_or_from_bank(course, runner, monkeypatch, tmp_path):
+    monkeypatch.chdir(course / "bank" / "problems")
+    r = runner.invoke(main, ["list"])
+    assert r.exit_code == 0 and "example-neuron" in r.output
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(main, ["list"])
+    assert r.exit_code == 2
+    assert r.stderr.startswith("qbank: no bank found in ") and "--bank DIR" in r.stderr
+    for arg in (str(course), str(course / "bank")):
+        r = runner.invoke(main, ["list", "--bank", arg])
+        assert r.exit_code == 0 and "example-neuron" in r.output
+
+
+def test_a_course_problem_with_a_shipped_id_is_refused_naming_both(course, runner):
+    shutil.copytree(course / "bank" / "problems" / "example-neuron", course / "bank" / "problems" / "argmax-attention")
+    spec = course / "bank" / "problems" / "argmax-attention" / "problem.yaml"
+    spec.write_text(spec.read_text().replace("id: example-neuron", "id: argmax-attention"))
+    r = runner.invoke(main, ["list"])
+    assert r.exit_code == 2
+    assert "bank/problems/argmax-attention/problem.yaml: problem 'argmax-attention' is also in " in r.stderr
+    assert "problem ids must be unique" in r.stderr
+
+
+def test_a_generator_name_defined_twice_is_refused_naming_both_files(course, runner):
+    folder = course / "bank" / "problems" / "example-neuron"
+    for f in ("generator.py", "problem.yaml"):
+        (folder / f).write_text((folder / f).read_text().replace("example_neuron", "argmax_attention"))
+    r = runner.invoke(main, ["build", "--no-pdf"])
+    assert r.exit_code == 2
+    assert "bank/problems/example-neuron/generator.py: generator 'argmax_attention' is also defined by " in r.stderr
+    assert "argmax-attention/generator.py" in r.stderr
+
+
+def test_a_course_solve_kind_works_with_qbank_solve_and_a_clash_is_refused(course, runner):
+    gen = course / "bank" / "problems" / "example-neuron" / "generator.py"
+    gen.write_text(gen.read_text() + '\n\nfrom generator.registry import register_kind\n'
+                   'register_kind("relu-neuron", lambda p: {"y": max(p["z"], 0)}, lambda p: {"y": max(p["z"], 0)})\n')
+    (course / "p.yaml").write_text("z: -3\n")
+    r = runner.invoke(main, ["solve", "relu-neuron", "--params", "p.yaml"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output) == {"y": 0}
+    gen.write_text(gen.read_text().replace('"relu-neuron"', '"argmax-attention"'))
+    r = runner.invoke(main, ["solve", "argmax-attention", "--params", "p.yaml"])
+    assert r.exit_code == 2
+    assert "solve kind 'argmax-attention' is also defined by " in r.stderr
+
+
+def test_a_generator_that_does_not_import_is_one_line_with_its_line(course, runner):
+    gen = course / "bank" / "problems" / "example-neuron" / "generator.py"
+    lines = gen.read_text().splitlines()
+    lines[20] = "def broken(:"
+    gen.write_text("\n".join(lines) + "\n")
+    r = runner.invoke(main, ["build", "--no-pdf"])
+    assert r.exit_code == 2
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert "bank/problems/example-neuron/generator.py:21: SyntaxError" in r.stderr
+
+
+def test_further_banks_are_searched_and_the_library_can_be_hidden(course, runner, tmp_path):
+    dept = tmp_path / "dept" / "bank" / "problems"
+    shutil.copytree(course / "bank" / "problems" / "example-choice", dept / "dept-choice")
+    spec = dept / "dept-choice" / "problem.yaml"
+    spec.write_text(spec.read_text().replace("id: example-choice", "id: dept-choice"))
+    settings = course / "bank" / "qbank.yaml"
+    settings.write_text("default_exam: example\nbanks: [../dept/bank]\nlibrary: false\n")
+    bank = load_bank(course)
+    assert "dept-choice" in bank.problems and "argmax-attention" not in bank.problems
+    settings.write_text("default_exam: example\nbanks: [../nowhere]\n")
+    r = runner.invoke(main, ["list"])
+    assert r.exit_code == 2
+    assert "further bank '../nowhere' has no problems/ folder" in r.stderr
+
+
+def test_an_exam_may_name_a_further_bank(course, runner, tmp_path):
+    dept = tmp_path / "dept" / "bank" / "problems"
+    shutil.copytree(course / "bank" / "problems" / "example-choice", dept / "dept-choice")
+    spec = dept / "dept-choice" / "problem.yaml"
+    spec.write_text(spec.read_text().replace("id: example-choice", "id: dept-choice"))
+    (course / "bank" / "exams" / "dept.yaml").write_text(
+        EXAM_HEADER + "banks: [../dept/bank]\nproblems:\n  - problem: dept-choice\n")
+    r = runner.invoke(main, ["build", "bank/exams/dept.yaml", "--no-pdf"])
+    assert r.exit_code == 0, r.output
+
+
+def test_new_writes_a_problem_that_checks_and_builds_and_refuses_a_taken_id(course, runner):
+    r = runner.invoke(main, ["new", "softmax-temperature"])
+    assert r.exit_code == 0, r.output
+    folder = course / "bank" / "problems" / "softmax-temperature"
+    assert sorted(p.name for p in folder.iterdir()) == ["generator.py", "problem.yaml", "template.tex.j2",
+                                                        "test_softmax-temperature.py"]
+    assert "name = \"softmax_temperature\"" in (folder / "generator.py").read_text()
+    r = runner.invoke(main, ["new", "which-activation", "--multiple-choice"])
+    assert r.exit_code == 0
+    assert [p.name for p in (course / "bank" / "problems" / "which-activation").iterdir()] == ["problem.yaml"]
+    r = runner.invoke(main, ["check", "--seeds", "30", "--problem", "softmax-temperature", "--problem", "which-activation"])
+    assert r.exit_code == 0, r.output
+    for taken, message in (("softmax-temperature", "problem 'softmax-temperature' exists already"),
+                           ("argmax-attention", "problem 'argmax-attention' exists already"),
+                           ("Bad_Id", "'Bad_Id' is not a problem id")):
+        r = runner.invoke(main, ["new", taken])
+        assert r.exit_code == 2 and message in r.stderr, r.stderr
+    assert not [p for p in (course / "bank" / "problems").iterdir() if p.name.startswith(".")]
+
+
+def test_init_refuses_a_folder_that_is_not_empty(tmp_path, runner):
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "notes.txt").write_text("mine")
+    r = runner.invoke(main, ["init", str(tmp_path / "c")])
+    assert r.exit_code == 2 and "exists and is not an empty folder" in r.stderr
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["notes.txt"]
+
+
+def test_adding_a_problem_to_the_shipped_bank_needs_no_edit_elsewhere(tmp_path, monkeypatch, runner):
+    """A copy of qbank's own bank with one more problem: every command sees it with no list edited."""
+    shutil.copytree(ROOT / "bank", tmp_path / "bank", ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(main, ["new", "extra-problem"]).exit_code == 0
+    r = runner.invoke(main, ["check", "--seeds", "20", "--problem", "extra-problem"])
+    assert r.exit_code == 0, r.output
+    assert "extra-problem" in runner.invoke(main, ["list"]).output
