@@ -131,7 +131,7 @@ def test_solve_unknown_kind_lists_valid_kinds(solve_cli):
 def test_list_shows_problems(runner, tmp_bank):
     r = runner.invoke(main, ["list"])
     assert r.exit_code == 0
-    assert "argmax-attention  Argmax attention      10  attention, transformers" in r.stdout
+    assert "argmax-attention  Argmax attention      10  bank/problems  attention, transformers" in r.stdout
 
 
 def test_check_passes_on_a_good_bank(runner, tmp_bank):
