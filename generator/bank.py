@@ -27,7 +27,7 @@ import qbank_bank
 import qbank_templates
 from pydantic import ValidationError
 
-from .errors import QbankError, SpecError
+from .errors import QbankError, SpecError, shown
 from .problem import Problem
 from .registry import Kind, builtin_generator, builtin_names, load_file
 from .schema import BankSettings, ExamProblem, ExamSpec, PoolEntry, ProblemSpec, validate, validation_messages
@@ -42,15 +42,6 @@ SETTINGS = "qbank.yaml"
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def shown(path: Path | str) -> str:
-    """A path as messages show it: relative to the current folder when below it."""
-    p = Path(path)
-    try:
-        return str(p.resolve().relative_to(Path.cwd().resolve())) if p.is_absolute() else str(p)
-    except ValueError:
-        return str(p)
 
 
 def did_you_mean(name: str, valid: list[str]) -> str:

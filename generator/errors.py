@@ -5,7 +5,18 @@ User errors (bad specs, bad arguments, bad parameters) subclass :class:`QbankErr
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+
+
+def shown(path: Path | str) -> str:
+    """A path as messages show it: relative to the current folder when below it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve())) if p.is_absolute() else str(p)
+    except ValueError:
+        return str(p)
 
 
 class QbankError(click.ClickException):

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
-from .errors import QbankError
+from .errors import QbankError, shown
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def load_file(path: Path) -> LoadedFile:
     _collecting.append(registered)
     try:
         spec.loader.exec_module(module)
-    except Exception as e:
+    except (Exception, SystemExit) as e:  # a generator file that exits must not end qbank silently
         sys.modules.pop(name, None)
         raise GeneratorImportError(f"{import_error_location(e, path)}: {type(e).__name__}: {e}") from e
     finally:
@@ -138,9 +138,9 @@ def load_file(path: Path) -> LoadedFile:
 def import_error_location(exc: BaseException, path: Path) -> str:
     """``file:line`` where loading ``path`` failed: the syntax error's line, or the innermost frame in it."""
     if isinstance(exc, SyntaxError) and exc.filename:
-        return f"{exc.filename}:{exc.lineno}"
+        return f"{shown(exc.filename)}:{exc.lineno}"
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
-    return f"{path}:{frames[-1].lineno}" if frames else str(path)
+    return f"{shown(path)}:{frames[-1].lineno}" if frames else shown(path)
 
 
 def get_kind(name: str) -> Kind:

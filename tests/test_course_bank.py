@@ -106,6 +106,31 @@ def test_a_generator_that_does_not_import_is_one_line_with_its_line(course, runn
     assert "bank/problems/example-neuron/generator.py:21: SyntaxError" in r.stderr
 
 
+@pytest.mark.parametrize("code, message", [
+    ("\nfrom numpy import no_such_name\n", "ImportError: cannot import name 'no_such_name'"),
+    ("\nraise SystemExit(3)\n", "SystemExit: 3"),
+    ("\nundefined_name + 1\n", "NameError: name 'undefined_name' is not defined"),
+])
+def test_a_generator_that_fails_while_loading_is_one_line_with_its_line(course, runner, code, message):
+    gen = course / "bank" / "problems" / "example-neuron" / "generator.py"
+    n = len(gen.read_text().splitlines())
+    gen.write_text(gen.read_text() + code)
+    r = runner.invoke(main, ["build", "--no-pdf"])
+    assert r.exit_code == 2
+    assert r.stderr.startswith(f"qbank: bank/problems/example-neuron/generator.py:{n + 2}: {message}")
+    assert r.stderr.count("\n") == 1
+
+
+def test_a_generator_file_that_registers_nothing_says_so(course, runner):
+    gen = course / "bank" / "problems" / "example-neuron" / "generator.py"
+    gen.write_text(gen.read_text().replace("@register\n", ""))
+    r = runner.invoke(main, ["build", "--no-pdf"])
+    assert r.exit_code == 2
+    assert ("bank/problems/example-neuron/problem.yaml:6: generator: generator 'example_neuron' is not registered by "
+            "bank/problems/example-neuron/generator.py: it registers none (decorate a Problem subclass with "
+            "@register)") in r.stderr
+
+
 def test_further_banks_are_searched_and_the_library_can_be_hidden(course, runner, tmp_path):
     dept = tmp_path / "dept" / "bank" / "problems"
     shutil.copytree(course / "bank" / "problems" / "example-choice", dept / "dept-choice")
