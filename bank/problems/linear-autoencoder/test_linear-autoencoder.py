@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from generator.build import Instance, derive_seed, draw_params, problem_body, solve_params
+from generator.build import derive_seed, draw_params
 from generator.errors import Reject
 from generator.problem import close
 from generator.testing import load_problem
@@ -38,10 +38,7 @@ ORIGINAL = {
 }
 
 
-def render(params: dict, key: bool) -> str:
-    answers, items = solve_params(BP, params)
-    inst = Instance(1, "linear-autoencoder", 1, dict(BP.spec.points), params, answers, items)
-    return problem_body(BANK, BANK.env(), inst, "A", key=key)
+render = P.render  # the problem's LaTeX, as the exam (key=False) or the key shows it
 
 
 def test_original_instance_keys():
