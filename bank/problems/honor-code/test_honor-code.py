@@ -104,12 +104,12 @@ def pdf_pages(pdf) -> int:
 @pytest.mark.xdist_group("pdf")
 def test_fits_on_the_cover_page_with_the_longest_question_and_answer(runner, tmp_path, monkeypatch):
     """On the midterm's own cover (newpage: false), exam and key stay one page for the longest entries."""
+    header = (BANK.root / "bank" / "exams" / "midterm.yaml").read_text().split("\nproblems:")[0]
     tmp_bank = tmp_path  # a course holding only this problem and one exam
     shutil.copytree(P.problem.folder, tmp_bank / "bank" / "problems" / "honor-code")
     (tmp_bank / "bank" / "exams").mkdir()
     (tmp_bank / "bank" / "qbank.yaml").write_text("library: false\n")
     monkeypatch.chdir(tmp_bank)
-    header = (BANK.root / "bank" / "exams" / "midterm.yaml").read_text().split("\nproblems:")[0]
     longest_q = max(POOL, key=lambda w: len(w.question)).question
     longest_a = max(POOL, key=lambda w: len(w.answer)).question
     for i, question in enumerate(dict.fromkeys([longest_q, longest_a])):
