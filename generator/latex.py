@@ -7,11 +7,15 @@ passes repeat until the ``.aux`` stops changing.
 """
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,19 +52,125 @@ def _env(format_dir: Path | None = None) -> dict[str, str]:
 # so an interrupted build leaves no TeX running. (The compiling threads outlive their compiles.)
 _DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []
 
+# Landlock (Linux >= 5.13): the kernel confines a compile to reading the TeX installation and its
+# own scratch folder, and to writing only there. openin_any=p does not cover pdfTeX primitives
+# such as \pdfobj file, which read any path; measured in tests/test_hardening.py (case 6).
+_SYS_CREATE, _SYS_ADD_RULE, _SYS_RESTRICT = 444, 445, 446
+_READ = 1 | 4 | 8  # EXECUTE | READ_FILE | READ_DIR
+_SYSTEM_READ = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc/texmf", "/etc/ld.so.cache",
+                "/var/lib/texmf", "/opt")
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str], deadline: float, name: str, limit: float) -> int:
-    """Run one TeX process in its own process group; kill the whole group at the deadline."""
-    proc = subprocess.Popen(_DIE_WITH_PARENT + cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+@functools.lru_cache(maxsize=1)
+def _tex_trees() -> tuple[str, ...]:
+    """Where this TeX installation keeps its files (kpathsea's own answer), plus its binaries."""
+    dirs = set()
+    binary = shutil.which("pdflatex")
+    if binary:
+        dirs.add(str(Path(binary).resolve().parent))
+    for var in ("$TEXMF", "$TEXMFCNF", "$TEXFORMATS"):
+        try:
+            out = subprocess.run(["kpsewhich", f"-expand-path={var}"], capture_output=True, text=True,
+                                 stdin=subprocess.DEVNULL, timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            continue
+        dirs.update(d for d in out.strip().split(os.pathsep) if d.startswith("/") and d != "/")
+    return tuple(sorted(dirs))
+
+
+def _landlock_abi() -> int:
+    """The kernel's Landlock ABI version; 0 where Landlock is missing or disabled."""
     try:
-        return proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        libc = ctypes.CDLL(None, use_errno=True)
+        abi = libc.syscall(_SYS_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    except (OSError, AttributeError):
+        return 0
+    return max(abi, 0)
+
+
+LANDLOCK_ABI = _landlock_abi() if os.uname().sysname == "Linux" else 0
+
+
+def _ruleset(writable: Path, readable: tuple[Path, ...]) -> int | None:
+    """A Landlock ruleset fd: read the TeX trees and ``readable``, read and write ``writable``."""
+    if not LANDLOCK_ABI:
+        return None
+    handled = (1 << 13) - 1  # ABI 1: every file-system right
+    if LANDLOCK_ABI >= 2:
+        handled |= 1 << 13  # REFER
+    if LANDLOCK_ABI >= 3:
+        handled |= 1 << 14  # TRUNCATE
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = ctypes.c_uint64(handled)
+    fd = libc.syscall(_SYS_CREATE, ctypes.byref(attr), ctypes.c_size_t(8), ctypes.c_uint32(0))
+    if fd < 0:
+        return None
+
+    class PathBeneath(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+    rules = [(p, _READ) for p in (*_SYSTEM_READ, *_tex_trees(), *map(str, readable))]
+    rules.append((str(writable), handled))
+    for path, access in rules:
+        try:
+            pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            continue  # not on this system
+        try:
+            rule = PathBeneath(access, pfd)
+            if libc.syscall(_SYS_ADD_RULE, fd, 1, ctypes.byref(rule), ctypes.c_uint32(0)) != 0 and access == handled:
+                os.close(fd)
+                return None  # the scratch folder must stay writable; no half-built ruleset
+        finally:
+            os.close(pfd)
+    return fd
+
+
+def _confine(ruleset: int | None, max_bytes: int):
+    """The child's last steps before exec: a file-size limit, then the Landlock ruleset if any."""
+    libc = ctypes.CDLL(None, use_errno=True)  # looked up before fork
+    prctl, syscall = libc.prctl, libc.syscall
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+        if ruleset is not None:
+            if prctl(38, 1, 0, 0, 0) != 0 or syscall(_SYS_RESTRICT, ruleset, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+                os._exit(126)
+    return apply
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str], deadline: float, name: str, limit: float,
+         readable: tuple[Path, ...] = (), stderr: Path | None = None) -> int:
+    """Run one TeX process in its own process group; kill the whole group at the deadline.
+
+    The process may write only inside ``cwd`` (files of at most MAX_PDF_BYTES each, enforced by
+    the kernel while it runs) and read only the TeX installation, ``cwd`` and ``readable``.
+    """
+    ruleset = _ruleset(cwd, readable)
+    err = open(stderr, "wb") if stderr else subprocess.DEVNULL
+    try:
+        proc = subprocess.Popen(_DIE_WITH_PARENT + cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+                                preexec_fn=_confine(ruleset, MAX_PDF_BYTES),
+                                pass_fds=(ruleset,) if ruleset is not None else ())
+    finally:
+        if ruleset is not None:
+            os.close(ruleset)
+        if stderr:
+            err.close()
+    try:
+        code = proc.wait(timeout=max(0.1, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
         raise LatexError(f"{name}: compile killed after {limit:.0f} s (a runaway loop in the document?)") from None
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    if code == -signal.SIGXFSZ:
+        raise LatexError(f"{name}: stopped while compiling: a file it wrote reached the "
+                         f"{MAX_PDF_BYTES // 2**20} MiB limit (a runaway loop in the document?)")
+    return code
 
 
 def source_of(tex_lines: list[str], line: int) -> str | None:
@@ -76,6 +186,8 @@ def first_error(log: str, tex_lines: list[str], tex_name: str) -> str:
     m = re.search(rf"^\S*{re.escape(tex_name)}:(\d+): (.*)$", log, re.M)
     if m:
         line, msg = int(m.group(1)), m.group(2).strip()
+        cause = re.search(r"^! (.*)$", log[: m.start()], re.M) if msg == "Emergency stop." else None
+        msg = cause.group(1).strip() if cause else msg
         src = source_of(tex_lines, line)
         return f"{tex_name}:{line}: {msg}" + (f" (from {src})" if src else "")
     m = re.search(r"^! (.*)$", log, re.M)
@@ -129,30 +241,54 @@ def compile_pdf(tex: Path, timeout: float = TIMEOUT_S, *, format_dir: Path | Non
     """Compile ``tex`` into a PDF beside it; return the number of passes. Raise LatexError on failure.
 
     Passes repeat until the ``.aux`` file is the same before and after one (at most MAX_PASSES);
-    ``aux_seed`` (a sibling's final .aux) usually makes the first pass the last.
+    ``aux_seed`` (a sibling's final .aux) usually makes the first pass the last. Each compile runs
+    in a private scratch folder holding only the .tex (and .aux); only the PDF and .aux come back.
     """
     tex = tex.resolve()
+    scratch = Path(tempfile.mkdtemp(prefix=".tex-", dir=tex.parent))
+    try:
+        try:
+            passes = _compile_in(scratch, tex, timeout, format_dir, aux_seed)
+        except LatexError:
+            tex.with_suffix(".pdf").unlink(missing_ok=True)
+            raise
+        for suffix in (".pdf", ".aux"):
+            made = scratch / tex.with_suffix(suffix).name
+            if made.is_file() and not made.is_symlink():
+                os.replace(made, tex.with_suffix(suffix))
+        return passes
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _compile_in(scratch: Path, source: Path, timeout: float, format_dir: Path | None, aux_seed: bytes | None) -> int:
+    tex = scratch / source.name
+    shutil.copyfile(source, tex)
     aux, pdf, log_path = tex.with_suffix(".aux"), tex.with_suffix(".pdf"), tex.with_suffix(".log")
+    stderr = scratch / ".stderr"
     if aux_seed is not None:
         aux.write_bytes(aux_seed)
     cmd = ["pdflatex", *FLAGS, *([f"-fmt={FORMAT_NAME}"] if format_dir else []), tex.name]
     env = _env(format_dir)
     deadline = time.monotonic() + timeout
+    where = f"{source.parent.name}/{source.name}"
     for passes in range(1, MAX_PASSES + 1):
         before = aux.read_bytes() if aux.exists() else None
-        code = _run(cmd, tex.parent, env, deadline, tex.name, timeout)
+        code = _run(cmd, scratch, env, deadline, where, timeout, (format_dir,) if format_dir else (), stderr)
         log = log_path.read_text(errors="replace") if log_path.exists() else ""
         if code != 0 or not pdf.exists() or pdf.stat().st_size == 0:
             lines = tex.read_text(errors="replace").splitlines()
-            pdf.unlink(missing_ok=True)
-            raise LatexError(f"LaTeX failed on {tex.parent.name}/{tex.name}: {first_error(log, lines, tex.name)}")
+            denied = re.search(r"^pdflatex: (.*): Permission denied$", stderr.read_text(errors="replace"), re.M)
+            if denied:  # the sandbox stopped a read: TeX stops at once, without an error line
+                raise LatexError(f"LaTeX failed on {where}: the document tried to read {denied.group(1)}; a "
+                                 "compile may read only the TeX installation and its own files")
+            raise LatexError(f"LaTeX failed on {where}: {first_error(log, lines, tex.name)}")
         if pdf.stat().st_size > MAX_PDF_BYTES:
-            pdf.unlink()
             raise LatexError(f"{tex.name}: PDF larger than {MAX_PDF_BYTES // 2**20} MiB; refused")
         after = aux.read_bytes() if aux.exists() else None
         if _settled(before, after) and "Rerun to get" not in log:
             return passes
-    raise LatexError(f"{tex.parent.name}/{tex.name}: cross-references still changing after {MAX_PASSES} passes")
+    raise LatexError(f"{where}: cross-references still changing after {MAX_PASSES} passes")
 
 
 def page_layout(aux: Path) -> dict:

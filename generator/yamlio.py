@@ -2,7 +2,8 @@
 
 Only ``yaml.SafeLoader`` is used (no Python tags), duplicate keys are errors, floats follow
 YAML 1.2 (``1e-3`` is a number), and every value's line is kept so that schema errors can name
-``file:line: key.path``.
+``file:line: key.path``. Hostile files are refused with a line number, never a crash: limits on
+size, nesting, aliases and the size after expanding them (the "billion laughs").
 """
 from __future__ import annotations
 
@@ -26,8 +27,40 @@ _FLOAT_12 = re.compile(
 )
 
 
+MAX_BYTES = 1024 * 1024  # a spec or parameter file; real ones are a few kilobytes
+MAX_DEPTH = 50  # nesting of lists and mappings
+MAX_ALIASES = 100  # *alias uses per file
+MAX_VALUES = 100_000  # values after expanding aliases
+MAX_NUMBER_CHARS = 100  # digits of one number (int() of 4,301+ digits raises)
+_SCALAR_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null")}
+
+
+def _refuse(message: str, node_or_mark: Any) -> yaml.MarkedYAMLError:
+    mark = getattr(node_or_mark, "start_mark", node_or_mark)
+    return yaml.constructor.ConstructorError(None, None, message, mark)
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys and reads YAML 1.2 floats."""
+    """SafeLoader that refuses duplicate keys, reads YAML 1.2 floats and limits nesting and aliases."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _refuse(f"more than {MAX_ALIASES} aliases (*name); write the values out", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _refuse(f"nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 # Dates stay strings (an exam's "date: 2026-10-15" is text), and floats are re-resolved below.
@@ -82,17 +115,25 @@ class Located:
 _PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
 
-def _walk(loader: _Loader, node: yaml.Node, loc: Loc, lines: dict, errors: list, path: Path) -> Any:
+def _walk(loader: _Loader, node: yaml.Node, loc: Loc, lines: dict, errors: list, path: Path,
+          seen: list[int] | None = None, open_nodes: frozenset = frozenset()) -> Any:
+    seen = seen if seen is not None else [0]
+    seen[0] += 1
+    if seen[0] > MAX_VALUES:
+        raise _refuse(f"more than {MAX_VALUES:,} values once aliases are expanded", node)
+    if id(node) in open_nodes:
+        raise _refuse("an alias refers to a value that contains it (a recursive alias)", node)
     lines[loc] = node.start_mark.line + 1
     if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_TAGS:
         raise yaml.constructor.ConstructorError(
             None, None, f"could not determine a constructor for the tag {node.tag!r}", node.start_mark
         )
+    inner = open_nodes | {id(node)}
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out: dict = {}
         for knode, vnode in node.value:
-            key = loader.construct_object(knode, deep=True)
+            key = _walk(loader, knode, loc, {}, errors, path, seen, inner) if isinstance(knode, yaml.ScalarNode) else None
             if not isinstance(key, (str, int, float, bool)) or key is None:
                 errors.append(f"{path}:{knode.start_mark.line + 1}: {format_loc(loc)}: keys must be plain scalars")
                 continue
@@ -103,12 +144,30 @@ def _walk(loader: _Loader, node: yaml.Node, loc: Loc, lines: dict, errors: list,
                 )
                 continue
             lines[loc + (key,)] = knode.start_mark.line + 1
-            out[key] = _walk(loader, vnode, loc + (key,), lines, errors, path)
+            out[key] = _walk(loader, vnode, loc + (key,), lines, errors, path, seen, inner)
             lines[loc + (key,)] = knode.start_mark.line + 1
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_walk(loader, v, loc + (i,), lines, errors, path) for i, v in enumerate(node.value)]
+        return [_walk(loader, v, loc + (i,), lines, errors, path, seen, inner) for i, v in enumerate(node.value)]
+    if node.tag not in _SCALAR_TAGS:
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        raise _refuse(f"tag {tag} is not allowed (plain values only: text, numbers, true/false, null)", node)
+    if node.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and len(node.value) > MAX_NUMBER_CHARS:
+        raise _refuse(f"a number of {len(node.value)} characters; at most {MAX_NUMBER_CHARS}", node)
     return loader.construct_object(node, deep=True)
+
+
+def _yaml_message(e: yaml.MarkedYAMLError) -> tuple[int, str]:
+    """Line and text of a PyYAML error; where a construct was left open, its line as well."""
+    mark = e.problem_mark or e.context_mark
+    line = mark.line + 1 if mark else 1
+    what = (e.problem or e.context or "invalid YAML").strip()
+    if "could not determine a constructor" in what:
+        tag = re.search(r"'([^']*)'", what)
+        what = f"tag {tag.group(1) if tag else ''} is not allowed (plain YAML only; nothing is run)"
+    elif e.context and e.problem and e.context_mark:
+        what += f" ({e.context.strip()} started on line {e.context_mark.line + 1})"
+    return line, what
 
 
 def load_yaml(path: str | Path, text: str | None = None) -> Located:
@@ -116,31 +175,40 @@ def load_yaml(path: str | Path, text: str | None = None) -> Located:
     path = Path(path)
     if text is None:
         try:
-            text = path.read_text(encoding="utf-8-sig")
+            with open(path, "rb") as f:
+                data = f.read(MAX_BYTES + 1)
+            text = data.decode("utf-8-sig")
         except FileNotFoundError:
             raise SpecError([f"{path}: no such file"]) from None
         except (OSError, UnicodeDecodeError) as e:
             raise SpecError([f"{path}: cannot read: {e}"]) from e
-    loader = _Loader(text)
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise SpecError([f"{path}:1: (top level): larger than {MAX_BYTES // 1024} KiB; a spec or parameter "
+                         "file is at most that"])
+    loader = None
     try:
+        loader = _Loader(text)  # the reader refuses control characters here
         node = loader.get_single_node()
         if node is None:
             raise SpecError([f"{path}:1: (top level): the file is empty; expected a mapping of keys"])
         lines: dict[Loc, int] = {}
         errors: list[str] = []
         data = _walk(loader, node, (), lines, errors, path)
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        char = e.character if isinstance(e.character, int) else ord(e.character)
+        raise SpecError([f"{path}:{line}: (top level): invalid YAML: control character U+{char:04X} "
+                         "is not allowed"]) from None
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else 1
-        what = (e.problem or e.context or "invalid YAML").strip()
-        if "could not determine a constructor" in what:
-            tag = re.search(r"'([^']*)'", what)
-            what = f"tag {tag.group(1) if tag else ''} is not allowed (plain YAML only; nothing is run)"
+        line, what = _yaml_message(e)
         raise SpecError([f"{path}:{line}: (top level): invalid YAML: {what}"]) from None
     except yaml.YAMLError as e:
         raise SpecError([f"{path}:1: (top level): invalid YAML: {e}"]) from None
+    except RecursionError:  # a last resort: MAX_DEPTH stops nesting well before this
+        raise SpecError([f"{path}:1: (top level): invalid YAML: nested too deeply"]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if errors:
         raise SpecError(errors)
     if not isinstance(data, dict):
