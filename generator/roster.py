@@ -16,6 +16,10 @@ from .errors import QbankError, SpecError
 from .texify import UnsettableCharacter, escape
 
 MAX_SID = 64
+MAX_NAME = 200  # characters; TeX's input buffer takes a line of a few thousand escaped characters
+MAX_FILE_BYTES = 10 * 1024 * 1024  # a roster of 100,000 students is well under this
+# Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_PLACE_DIGITS = 6  # rows and seats beyond 999999 are typos, and int() of huge digit strings raises
 # Device names Windows refuses as folder names in any case ("con", "LPT1", ...).
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
@@ -46,11 +50,14 @@ class Seat:
 def _read_rows(path: Path, columns: tuple[str, ...], nothing: str) -> list[tuple[int, dict[str, str]]]:
     """The data rows of a CSV file as ``(line, {column: text})``; file-level problems raise SpecError."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise SpecError([f"{path}: no such file"]) from None
     except OSError as e:
         raise SpecError([f"{path}: cannot read: {e.strerror or e}"]) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise SpecError([f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB; a roster or seating file is at most that"])
     data = data.removeprefix(codecs.BOM_UTF8)  # Excel's "CSV UTF-8" starts with one
     try:
         text = data.decode("utf-8")
@@ -132,14 +139,17 @@ def read_roster(path: str | Path) -> list[Student]:
     first: dict[str, int] = {}
     for line, raw in _read_rows(path, ("name", "sid"), "no students"):
         name = unicodedata.normalize("NFC", raw["name"]).strip()
-        sid = raw["sid"].strip()
+        sid = unicodedata.normalize("NFC", raw["sid"]).strip()  # José typed two ways is one SID
         sid_problem = _problem(sid, "sid")
         if sid_problem is None and len(sid) > MAX_SID:
             sid_problem = f"sid: longer than {MAX_SID} characters ({len(sid)})"
+        name_problem = _problem(name, "name")
+        if name_problem is None and len(name) > MAX_NAME:
+            name_problem = f"name: longer than {MAX_NAME} characters ({len(name)})"
         if sid_problem is None and sid in first:
             sid_problem = f"sid: duplicate SID {sid!r} (first on line {first[sid]})"
         first.setdefault(sid, line)
-        errors += [f"{path}:{line}: {p}" for p in (_problem(name, "name"), sid_problem) if p]
+        errors += [f"{path}:{line}: {p}" for p in (name_problem, sid_problem) if p]
         found.append((line, sid, name))
     if errors:
         raise SpecError(errors)
@@ -176,7 +186,7 @@ def read_seating(path: str | Path, students: list[Student]) -> dict[str, Seat]:
     errors: list[str] = []
     for line, raw in _read_rows(path, ("sid", "row", "seat"), "no seats"):
         here = f"{path}:{line}"
-        sid, row_text, seat_text = raw["sid"].strip(), raw["row"].strip(), raw["seat"].strip()
+        sid, row_text, seat_text = unicodedata.normalize("NFC", raw["sid"]).strip(), raw["row"].strip(), raw["seat"].strip()
         row, seat = _row(row_text), _seat(seat_text)
         mentioned.add(sid)
         ok = True
@@ -273,12 +283,20 @@ def records(students: list[Student], assignment: dict[str, str], seats: dict[str
     return out
 
 
+def spreadsheet_cell(text: str) -> str:
+    """``text`` as a spreadsheet shows it, never runs it: a leading ``'`` before ``= + - @``, tab or CR."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def assignments_csv(records: list[dict]) -> str:
-    """CSV text ``sid,name,row,seat,version``, one line per student in roster order."""
+    """CSV text ``sid,name,row,seat,version``, one line per student in roster order.
+
+    Staff open it in a spreadsheet: names and SIDs that would start a formula get a leading ``'``.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["sid", "name", "row", "seat", "version"])
     for r in records:
-        writer.writerow([r["sid"], r["name"], "" if r["row"] is None else r["row"],
+        writer.writerow([spreadsheet_cell(r["sid"]), spreadsheet_cell(r["name"]), "" if r["row"] is None else r["row"],
                          "" if r["seat"] is None else r["seat"], r["version"]])
     return out.getvalue()

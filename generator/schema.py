@@ -24,7 +24,26 @@ def _settable(text: str) -> str:
     return text
 
 
-Text = Annotated[str, StringConstraints(min_length=1), AfterValidator(_settable)]
+def _settable_latex(text: str) -> str:
+    """LaTeX written by an author: every character must be settable and no control character may reach TeX."""
+    bad = next((ch for ch in text if ord(ch) < 0x20 and ch not in "\t\n\r"), None)
+    if bad is not None:
+        raise ValueError(f"control character U+{ord(bad):04X} is not allowed")
+    return _settable(text)
+
+
+# Length limits keep every line TeX reads well inside its input buffer (200,000 characters; one
+# escaped character is at most 16), and catch pasted garbage early.
+MAX_TEXT = 200  # titles, names, cover-page fields: printed on one line
+MAX_PARAGRAPH = 1000  # an instruction bullet, a multiple-choice option or reason
+MAX_LATEX = 50_000  # an inline problem body or question
+Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT), AfterValidator(_settable)]
+Paragraph = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PARAGRAPH), AfterValidator(_settable)]
+
+
+def Latex(max_length: int) -> Any:
+    """Author LaTeX of at most ``max_length`` characters, checked for characters pdflatex cannot set."""
+    return Annotated[str, StringConstraints(max_length=max_length), AfterValidator(_settable_latex)]
 Points = Annotated[int, Field(gt=0, le=1000)]
 
 
@@ -48,7 +67,7 @@ class ProblemSpec(_Strict):
     """Points per part, in order: ``{a: 6, b: 4}``."""
     template: Text | None = None
     """Its Jinja2 LaTeX template: a file in the problem's own folder; default ``template.tex.j2``."""
-    body: Text | None = None
+    body: Latex(MAX_LATEX) | None = None  # type: ignore[valid-type]
     """Inline Jinja2 LaTeX instead of a template file."""
     space: dict[str, Any] = {}
     """Parameter space: ranges, choices, pools and constraints, checked by the generator."""
@@ -127,7 +146,7 @@ class ExamSpec(_Strict):
     date: Text
     room: Text
     duration: Text
-    instructions: list[Text] = []
+    instructions: list[Paragraph] = []
     """Bullet points printed on the cover page."""
     cover_fields: list[Text] = DEFAULT_FIELDS
     """Fields students fill in on the cover page."""

@@ -13,21 +13,24 @@ from pydantic import model_validator
 
 from ..problem import Problem, Reject, Space
 from ..registry import register
+from ..schema import MAX_LATEX, MAX_PARAGRAPH, Latex
 from ..texify import Tex, escape
+
+MAX_SHOWN = 10  # the template letters options A to J
 
 
 class Option(Space):
     """One option (LaTeX), whether it is correct, and why (LaTeX, shown in the key)."""
 
-    text: str
+    text: Latex(MAX_PARAGRAPH)  # type: ignore[valid-type]
     correct: bool
-    why: str = ""
+    why: Latex(MAX_PARAGRAPH) = ""  # type: ignore[valid-type]
 
 
 class ChoiceSpace(Space):
     """The question, the keyed options, and how many a version shows."""
 
-    question: str
+    question: Latex(MAX_LATEX)  # type: ignore[valid-type]
     """The question (LaTeX)."""
     select: Literal["one", "many"] = "one"
     """``one``: exactly one correct option is shown; ``many``: tick all that apply."""
@@ -42,8 +45,9 @@ class ChoiceSpace(Space):
             raise ValueError("two options have the same text")
         right = sum(o.correct for o in self.options)
         wrong = len(self.options) - right
-        if not 2 <= self.show <= len(self.options):
-            raise ValueError(f"'show' must be between 2 and the number of options ({len(self.options)}), got {self.show}")
+        if not 2 <= self.show <= min(len(self.options), MAX_SHOWN):
+            raise ValueError(f"'show' must be between 2 and the number of options ({len(self.options)}), "
+                             f"at most {MAX_SHOWN} (lettered A to J), got {self.show}")
         if right == 0 or wrong == 0:
             raise ValueError("the options need at least one correct and one incorrect answer")
         if self.select == "one" and wrong < self.show - 1:
