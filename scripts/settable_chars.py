@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import unicodedata
 from pathlib import Path
 
 PREAMBLE = r"""\documentclass{article}
@@ -31,7 +32,9 @@ def candidates() -> list[int]:
         path = subprocess.run(["kpsewhich", name], capture_output=True, text=True).stdout.strip()
         text = Path(path).read_text(encoding="latin-1")
         found |= {int(h, 16) for h in re.findall(r"\\DeclareUnicodeCharacter\{([0-9A-Fa-f]{4,5})\}", text)}
-    return sorted(c for c in found if c >= 0xA0)  # ASCII is handled by the escaper itself
+    # ASCII is handled by the escaper itself; text is NFC-normalised before the check, so a
+    # character NFC changes (the ohm sign becomes Greek omega) never reaches TeX as itself.
+    return sorted(c for c in found if c >= 0xA0 and unicodedata.normalize("NFC", chr(c)) == chr(c))
 
 
 def settable(codes: list[int]) -> list[int]:
