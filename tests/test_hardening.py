@@ -20,6 +20,7 @@ import pytest
 from generator import latex
 from generator.cli import main
 from generator.errors import LatexError
+from generator.testing import load_problem
 from generator.texify import _SETTABLE, escape
 from tests.conftest import EXAM_HEADER, ROOT
 
@@ -66,7 +67,8 @@ def write_mc(tmp_bank, options: list[str], show: int = 2) -> None:
     """A multiple-choice problem 'mc' (first option correct) and exam bank/exams/mc.yaml using it."""
     lines = "".join(f"    - text: {json.dumps(o)}\n      correct: {str(i == 0).lower()}\n"
                     for i, o in enumerate(options))
-    (tmp_bank / "bank" / "problems" / "mc.yaml").write_text(
+    (tmp_bank / "bank" / "problems" / "mc").mkdir()
+    (tmp_bank / "bank" / "problems" / "mc" / "problem.yaml").write_text(
         MC.replace("SHOW", str(show)).replace("OPTIONS", lines), encoding="utf-8")
     write_exam(tmp_bank, EXAM_HEADER.replace("id: tiny", "id: mc") + "problems:\n  - problem: mc\n", "mc.yaml")
 
@@ -139,8 +141,8 @@ def test_03_force_still_replaces_a_previous_build_and_export(runner, tmp_bank):
 # 4. A failed build leaves the file system as it found it.
 
 def test_04_failed_build_leaves_no_lock_and_no_new_parent_folders(runner, tmp_bank, monkeypatch):
-    from generator.problems.argmax_attention import ArgmaxAttention
-    monkeypatch.setattr(ArgmaxAttention, "solve", lambda self, p: 1 / 0)
+    argmax = load_problem(tmp_bank / "bank" / "problems" / "argmax-attention").module.ArgmaxAttention
+    monkeypatch.setattr(argmax, "solve", lambda self, p: 1 / 0)
     before = listing(tmp_bank)
     r = build(runner, "--out", "new/deeper/o")
     assert r.exit_code == 2
@@ -335,7 +337,8 @@ def test_10_unsettable_title_names_the_spec_line(runner, tmp_bank, ch):
 def test_10_multiple_choice_options_are_checked(runner, tmp_bank):
     write_mc(tmp_bank, ["yes", "no \U0001F600"])
     line = one_line(runner.invoke(main, ["build", "bank/exams/mc.yaml", "--no-pdf"]))
-    assert "mc.yaml:" in line and "space.options[1].text: character" in line and "U+1F600" in line
+    assert line.startswith("qbank: bank/problems/mc/problem.yaml:12: space.options[1].text: character ")
+    assert "U+1F600" in line
 
 
 @pytest.mark.pdf
@@ -367,7 +370,7 @@ def test_11_a_name_of_20000_backslashes_is_refused_at_load(runner, tmp_bank):
 
 def test_11_long_option_text_is_refused(runner, tmp_bank):
     write_mc(tmp_bank, ["yes", "n" * 1001])
-    assert "space.options[1].text: string should have at most 1000 characters" in one_line(
+    assert "problem.yaml:12: space.options[1].text: string should have at most 1000 characters" in one_line(
         runner.invoke(main, ["build", "bank/exams/mc.yaml", "--no-pdf"]))
 
 
@@ -376,7 +379,7 @@ def test_11_long_option_text_is_refused(runner, tmp_bank):
 def test_12_show_beyond_the_letters_is_refused_in_the_spec(runner, tmp_bank):
     write_mc(tmp_bank, [f"option {i}" for i in range(12)], show=12)
     line = one_line(runner.invoke(main, ["build", "bank/exams/mc.yaml", "--no-pdf"]))
-    assert "mc.yaml:" in line and "at most 10 (lettered A to J), got 12" in line
+    assert line.startswith("qbank: bank/problems/mc/problem.yaml:5: space: ") and "at most 10 (lettered A to J), got 12" in line
 
 
 # 13. SIDs are compared and stored in NFC.
