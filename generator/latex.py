@@ -53,12 +53,19 @@ def _env(format_dir: Path | None = None) -> dict[str, str]:
 _DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []
 
 # Landlock (Linux >= 5.13): the kernel confines a compile to reading the TeX installation and its
-# own scratch folder, and to writing only there. openin_any=p does not cover pdfTeX primitives
-# such as \pdfobj file, which read any path; measured in tests/test_hardening.py (case 6).
+# own scratch folder, and to writing only there. Measured with TeX Live 2022: openin_any=p (in the
+# environment or by -cnf-line) does not cover pdfTeX's \pdfobj file, which reads any path, and a
+# preamble that \let's it away is undone by \pdfprimitive; Landlock stops it (tests/test_hardening.py).
 _SYS_CREATE, _SYS_ADD_RULE, _SYS_RESTRICT = 444, 445, 446
 _READ = 1 | 4 | 8  # EXECUTE | READ_FILE | READ_DIR
 _SYSTEM_READ = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc/texmf", "/etc/ld.so.cache",
-                "/var/lib/texmf", "/opt")
+                "/var/lib/texmf")
+
+
+class _PathBeneath(ctypes.Structure):
+    """struct landlock_path_beneath_attr"""
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
 
 @functools.lru_cache(maxsize=1)
@@ -105,11 +112,6 @@ def _ruleset(writable: Path, readable: tuple[Path, ...]) -> int | None:
     fd = libc.syscall(_SYS_CREATE, ctypes.byref(attr), ctypes.c_size_t(8), ctypes.c_uint32(0))
     if fd < 0:
         return None
-
-    class PathBeneath(ctypes.Structure):
-        _pack_ = 1
-        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
-
     rules = [(p, _READ) for p in (*_SYSTEM_READ, *_tex_trees(), *map(str, readable))]
     rules.append((str(writable), handled))
     for path, access in rules:
@@ -118,7 +120,7 @@ def _ruleset(writable: Path, readable: tuple[Path, ...]) -> int | None:
         except OSError:
             continue  # not on this system
         try:
-            rule = PathBeneath(access, pfd)
+            rule = _PathBeneath(access, pfd)
             if libc.syscall(_SYS_ADD_RULE, fd, 1, ctypes.byref(rule), ctypes.c_uint32(0)) != 0 and access == handled:
                 os.close(fd)
                 return None  # the scratch folder must stay writable; no half-built ruleset
