@@ -7,6 +7,7 @@ passes repeat until the ``.aux`` stops changing.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
@@ -14,6 +15,7 @@ import re
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -58,6 +60,7 @@ _DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("set
 # preamble that \let's it away is undone by \pdfprimitive; Landlock stops it (tests/test_hardening.py).
 _SYS_CREATE, _SYS_ADD_RULE, _SYS_RESTRICT = 444, 445, 446
 _READ = 1 | 4 | 8  # EXECUTE | READ_FILE | READ_DIR
+_FILE_RIGHTS = 1 | 2 | 4  # EXECUTE | WRITE_FILE | READ_FILE
 _SYSTEM_READ = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc/texmf", "/etc/ld.so.cache",
                 "/var/lib/texmf")
 
@@ -83,6 +86,28 @@ def _tex_trees() -> tuple[str, ...]:
             continue
         dirs.update(d for d in out.strip().split(os.pathsep) if d.startswith("/") and d != "/")
     return tuple(sorted(dirs))
+
+
+@functools.lru_cache(maxsize=1)
+def _font_caches() -> tuple[str, ...]:
+    """Where TeX's mktexpk/mktextfm store fonts they generate (TEXMFVAR, VARTEXFONTS): writable.
+
+    A document cannot write there itself (openout_any=p refuses absolute paths). The user's
+    TEXMFVAR is made if missing, as mktexpk would (a sandboxed compile could not make it).
+    """
+    dirs = []
+    for var in ("TEXMFVAR", "VARTEXFONTS"):
+        try:
+            value = subprocess.run(["kpsewhich", f"-var-value={var}"], capture_output=True, text=True,
+                                   stdin=subprocess.DEVNULL, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if value.startswith("/") and value != "/":
+            if var == "TEXMFVAR":
+                with contextlib.suppress(OSError):
+                    os.makedirs(value, exist_ok=True)
+            dirs.append(value)
+    return tuple(dirs)
 
 
 def _landlock_abi() -> int:
@@ -113,6 +138,7 @@ def _ruleset(writable: Path, readable: tuple[Path, ...]) -> int | None:
     if fd < 0:
         return None
     rules = [(p, _READ) for p in (*_SYSTEM_READ, *_tex_trees(), *map(str, readable))]
+    rules += [(p, handled) for p in (*_font_caches(), "/dev/null")]  # mktexpk & co. need /dev/null
     rules.append((str(writable), handled))
     for path, access in rules:
         try:
@@ -120,8 +146,10 @@ def _ruleset(writable: Path, readable: tuple[Path, ...]) -> int | None:
         except OSError:
             continue  # not on this system
         try:
+            if not stat.S_ISDIR(os.fstat(pfd).st_mode):  # a file takes only file rights
+                access &= _FILE_RIGHTS | (1 << 14)  # | TRUNCATE (ABI 3)
             rule = _PathBeneath(access, pfd)
-            if libc.syscall(_SYS_ADD_RULE, fd, 1, ctypes.byref(rule), ctypes.c_uint32(0)) != 0 and access == handled:
+            if libc.syscall(_SYS_ADD_RULE, fd, 1, ctypes.byref(rule), ctypes.c_uint32(0)) != 0 and path == str(writable):
                 os.close(fd)
                 return None  # the scratch folder must stay writable; no half-built ruleset
         finally:
@@ -271,7 +299,7 @@ def _compile_in(scratch: Path, source: Path, timeout: float, format_dir: Path | 
     if aux_seed is not None:
         aux.write_bytes(aux_seed)
     cmd = ["pdflatex", *FLAGS, *([f"-fmt={FORMAT_NAME}"] if format_dir else []), tex.name]
-    env = _env(format_dir)
+    env = {**_env(format_dir), "TMPDIR": str(scratch)}  # where mktexpk & co. put temporary files
     deadline = time.monotonic() + timeout
     where = f"{source.parent.name}/{source.name}"
     for passes in range(1, MAX_PASSES + 1):

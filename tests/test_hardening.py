@@ -248,6 +248,22 @@ def test_06_build_with_author_latex_writing_key_json_keeps_the_key(runner, tmp_b
     assert runner.invoke(main, ["verify", "o"]).exit_code == 0
 
 
+@pytest.mark.pdf
+@LANDLOCK
+@pytest.mark.skipif(not shutil.which("mktexpk"), reason="needs mktexpk and METAFONT")
+def test_06_confined_compile_can_still_generate_fonts(tmp_path, monkeypatch):
+    """A METAFONT-only font (logo10) is made by mktexpk into TEXMFVAR, which the sandbox keeps writable."""
+    monkeypatch.setenv("TEXMFVAR", str(tmp_path / "var"))
+    latex._font_caches.cache_clear()
+    tex = tmp_path / "logo.tex"
+    tex.write_text("\\documentclass{article}\n\\begin{document}\n\\font\\x=logo10 \\x METAFONT\n\\end{document}\n")
+    try:
+        latex.compile_pdf(tex)
+    finally:
+        latex._font_caches.cache_clear()
+    assert list((tmp_path / "var").rglob("logo10.*pk"))
+
+
 # 7. The PDF size cap holds while compiling, not after.
 
 @pytest.mark.pdf
