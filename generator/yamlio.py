@@ -41,26 +41,54 @@ def _refuse(message: str, node_or_mark: Any) -> yaml.MarkedYAMLError:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys, reads YAML 1.2 floats and limits nesting and aliases."""
+    """SafeLoader that refuses duplicate keys, reads YAML 1.2 floats and limits nesting and aliases.
+
+    Limits are checked while composing, so a refusal names the line of the alias or bracket
+    that crosses them: each alias adds the size of the value it repeats to the values counted.
+    """
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._depth = 0
         self._aliases = 0
+        self._values = 0
+        self._open: set[str] = set()  # anchors whose value is still being read
+        self._sizes: dict[int, int] = {}
+
+    def _size(self, node: yaml.Node) -> int:
+        """Values in ``node`` with its aliases expanded (memoised: a finished node never changes)."""
+        if id(node) not in self._sizes:
+            children = node.value if isinstance(node, yaml.SequenceNode) else \
+                [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else []
+            self._sizes[id(node)] = 1 + sum(self._size(c) for c in children)
+        return self._sizes[id(node)]
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
-                raise _refuse(f"more than {MAX_ALIASES} aliases (*name); write the values out", self.peek_event().start_mark)
-            return super().compose_node(parent, index)
-        self._depth += 1
-        if self._depth > MAX_DEPTH:
-            raise _refuse(f"nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark)
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+                raise _refuse(f"more than {MAX_ALIASES} aliases (*name); write the values out", event.start_mark)
+            if event.anchor in self._open:
+                raise _refuse("an alias refers to a value that contains it (a recursive alias)", event.start_mark)
+            node = super().compose_node(parent, index)
+            self._values += self._size(node)
+        else:
+            self._depth += 1
+            self._values += 1
+            if self._depth > MAX_DEPTH:
+                raise _refuse(f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
+            anchor = getattr(event, "anchor", None)
+            if anchor:
+                self._open.add(anchor)
+            try:
+                node = super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+                self._open.discard(anchor)
+        if self._values > MAX_VALUES:
+            raise _refuse(f"more than {MAX_VALUES:,} values once aliases are expanded", event.start_mark)
+        return node
 
 
 # Dates stay strings (an exam's "date: 2026-10-15" is text), and floats are re-resolved below.

@@ -291,17 +291,19 @@ def laughs(levels: int) -> str:
 @pytest.mark.parametrize("levels", [6, 9])
 def test_08_billion_laughs_in_a_parameter_file(solve_cli, levels):
     line = one_line(solve_cli("argmax-attention", laughs(levels)))
-    assert "more than 100,000 values once aliases are expanded" in line
+    assert line.endswith("params.yaml:6: (top level): invalid YAML: more than 100,000 values once aliases are expanded")
 
 
 def test_08_billion_laughs_in_an_exam_spec(runner, tmp_bank):
     exam = write_exam(tmp_bank, EXAM_HEADER + laughs(6).replace("a0:", "x-a0:") + "problems:\n  - problem: argmax-attention\n")
-    assert "more than 100,000 values once aliases are expanded" in one_line(runner.invoke(main, ["build", exam, "--no-pdf"]))
+    assert one_line(runner.invoke(main, ["build", exam, "--no-pdf"])) == (
+        f"qbank: {exam}:16: (top level): invalid YAML: more than 100,000 values once aliases are expanded")
 
 
 def test_08_too_many_aliases(runner, tmp_bank):
     text = EXAM_HEADER + "instructions: &i [Write clearly]\nx: [" + ", ".join(["*i"] * 101) + "]\n"
-    assert "more than 100 aliases" in one_line(runner.invoke(main, ["build", write_exam(tmp_bank, text), "--no-pdf"]))
+    exam = write_exam(tmp_bank, text)
+    assert one_line(runner.invoke(main, ["build", exam, "--no-pdf"])).startswith(f"qbank: {exam}:12: (top level): invalid YAML: more than 100 aliases")
 
 
 # 9. Malformed YAML: one line with file:line, never a traceback.
