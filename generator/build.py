@@ -28,7 +28,7 @@ from .output import forget_locks_after_fork
 from .registry import get_kind
 from .roster import assignments_csv
 from .schema import ExamProblem, PoolEntry
-from .texify import Tex, make_env, render
+from .texify import MARKS, Tex, make_env, render
 
 GENERATE_TIMEOUT_S = 20
 LIBRARIES = ("qbank", "numpy", "sympy", "jinja2", "pydantic", "pyyaml", "pylatex", "click")
@@ -193,6 +193,8 @@ class Rendered:
     key_tex: str
     key_json: str
     summary_page: Tex
+    marks: list[list[list[str]]] = field(default_factory=list)
+    """Per problem: the answers key.tex marks, ``[tag, LaTeX]`` in order (see texify.answer)."""
 
     def files(self) -> dict[str, str]:
         """This version's files: relative path → text."""
@@ -200,15 +202,21 @@ class Rendered:
                 f"{self.version}/key.json": self.key_json}
 
 
-def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool, extra: dict | None = None) -> Tex:
-    """The LaTeX of one drawn problem (statement, and solutions when ``key``)."""
+def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool, extra: dict | None = None,
+                 marks: list | None = None) -> Tex:
+    """The LaTeX of one drawn problem (statement, and solutions when ``key``).
+
+    The key's marked answers are appended to ``marks``; the exam's context has no ``answers``
+    or ``items`` at all, so a template that reaches for them outside the key fails to render.
+    """
     bp = bank.problems[inst.problem_id]
     if extra is None:
         extra = bp.generator.context(inst.params, inst.answers)
     ctx = {
-        "params": inst.params, "answers": inst.answers, "items": inst.items, "points": inst.points,
+        "params": inst.params, "points": inst.points,
         "total": inst.total, "key": key, "version": version, "number": inst.number,
-        "title": bp.spec.title,
+        "title": bp.spec.title, MARKS: [] if marks is None else marks,
+        **({"answers": inst.answers, "items": inst.items} if key else {}),
         **extra,
     }
     if bp.spec.body is not None:
@@ -227,21 +235,24 @@ def _env(exam: Exam) -> jinja2.Environment:
 
 def render_exam(exam: Exam, version: str, instances: list[Instance], key: bool,
                 student: dict | None = None, contexts: list[dict] | None = None,
-                padding: dict[int, int] | None = None) -> str:
+                padding: dict[int, int] | None = None, marks: list[list] | None = None) -> str:
     """The LaTeX of one exam document (the key when ``key``; a student's copy when ``student``).
 
     ``contexts`` are the problems' extra template variables, when already computed; ``padding``
-    maps a problem number to the blank pages that follow it (to keep versions' pages aligned).
+    maps a problem number to the blank pages that follow it (to keep versions' pages aligned);
+    ``marks`` receives, per problem, the answers the key marks.
     """
     padding = padding or {}
     env = _env(exam)
     contexts = contexts or [None] * len(instances)
+    if marks is not None:
+        marks[:] = [[] for _ in instances]
     problems = [{"number": inst.number, "id": inst.problem_id,
                  "title": exam.bank.problems[inst.problem_id].spec.title,
                  "points": inst.points, "total": inst.total,
                  "newpage": exam.entry(inst.problem_id)[1].newpage, "pad": 0 if key else padding.get(inst.number, 0),
-                 "body": problem_body(exam.bank, env, inst, version, key, extra)}
-                for inst, extra in zip(instances, contexts)]
+                 "body": problem_body(exam.bank, env, inst, version, key, extra, marks[k] if marks is not None else None)}
+                for k, (inst, extra) in enumerate(zip(instances, contexts))]
     ctx = {"exam": exam.spec, "version": version, "key": key, "problems": problems,
            "total_points": sum(i.total for i in instances), "student": student}
     return render(env, "exam.tex.j2", ctx)
@@ -251,10 +262,11 @@ def render_version(exam: Exam, version: str, instances: list[Instance],
                    padding: dict[int, int] | None = None) -> Rendered:
     """Render the exam and key LaTeX, key.json and grader's page of one version."""
     contexts = [exam.bank.problems[i.problem_id].generator.context(i.params, i.answers) for i in instances]
+    marks: list[list] = []
+    key_tex = render_exam(exam, version, instances, True, contexts=contexts, marks=marks)
     return Rendered(version, instances,
-                    render_exam(exam, version, instances, False, contexts=contexts, padding=padding),
-                    render_exam(exam, version, instances, True, contexts=contexts),
-                    dumps(key_json(exam, version, instances)), render_summary_page(exam, version, instances))
+                    render_exam(exam, version, instances, False, contexts=contexts, padding=padding), key_tex,
+                    dumps(key_json(exam, version, instances)), render_summary_page(exam, version, instances), marks)
 
 
 def render_summary_page(exam: Exam, version: str, instances: list[Instance]) -> Tex:

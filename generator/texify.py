@@ -124,6 +124,41 @@ def matrix(rows: Any, digits: int = 4, mtype: str = "b") -> Tex:
     return Tex(Matrix(shown, mtype=mtype).dumps())
 
 
+MARKS = "_qbank_marks"  # context variable: the list the answer filter records each mark in
+_FIELD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,60}")
+
+
+def mark_tag(number: int, part: str, name: str) -> str:
+    """The identity of one marked answer: problem number, part and field (``3:b:logp``)."""
+    return f"{number}:{part}:{name}"
+
+
+@jinja2.pass_context
+def answer(context, value: Any, part: str, name: str) -> Tex:
+    """Template filter: mark a final answer of the key (``<< answers.x|num|answer('a', 'x') >>``).
+
+    The value prints unchanged; invisible tags around it (``\\qbans``, see exam.tex.j2) let
+    ``qbank verify`` read it back from key.pdf under its problem, part and field. Exams have no
+    answers to mark, so using it outside the key is an error.
+    """
+    if not context.get("key"):
+        raise TemplateError(f"answer mark {part}:{name} outside the key: the exam must not print answers")
+    marks = context.get(MARKS)
+    if marks is None:
+        raise TemplateError("the answer filter is only for problem templates")
+    if not isinstance(part, str) or part not in context.get("points", {}):
+        raise TemplateError(f"answer mark: part {part!r} is not one of this problem's parts "
+                            f"({', '.join(context.get('points', {}))})")
+    if not isinstance(name, str) or not _FIELD.fullmatch(name):
+        raise TemplateError(f"answer mark: field {name!r} must be letters, digits, '.', '_' or '-'")
+    if isinstance(value, (list, tuple, dict)):
+        raise TemplateError(f"answer mark {part}:{name}: format the value first (num, vec, matrix, join)")
+    text = str(_finalize(value))
+    tag = mark_tag(context["number"], part, name)
+    marks.append([tag, text])
+    return Tex(f"\\qbans{{{escape(tag)}}}{{{text}}}")
+
+
 def _join(items: Iterable[Any], sep: str = "") -> Tex:
     """LaTeX-aware ``join``: escapes each untrusted item, keeps the result trusted."""
     return Tex(escape(sep).join(_finalize(i) for i in items))
@@ -184,7 +219,7 @@ def make_env(search_paths: Iterable[Path], files: dict[str, Path] | None = None)
         finalize=_finalize,
     )
     env.searched = search_paths  # type: ignore[attr-defined]  # for "template not found" messages
-    env.filters.update(num=num, vec=vec, matrix=matrix, tex=Tex, escape=escape, e=escape, join=_join)
+    env.filters.update(answer=answer, num=num, vec=vec, matrix=matrix, tex=Tex, escape=escape, e=escape, join=_join)
     env.globals.update(Tex=Tex, num=num, vec=vec, matrix=matrix, enumerate=enumerate, zip=zip, len=len, range=range)
     return env
 

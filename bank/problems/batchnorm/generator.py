@@ -300,6 +300,7 @@ class BatchNorm(Problem):
         sigma = params["sigma"]
         return {
             "in_density": density(params["mu"], sigma, "thick, black"),
+            "in_var": answers["a"]["in_var"],  # the exam states the input's variance
             "out_density": density(params["beta"], answers["a"]["out_std"], "very thick, blue"),
             "x_lo": self.space.x_range[0], "x_hi": self.space.x_range[1],
             "y_max_in": math.ceil(1.15 / (sigma * math.sqrt(2 * math.pi)) * 10) / 10,

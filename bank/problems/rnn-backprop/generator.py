@@ -396,7 +396,8 @@ class RnnBackprop(Problem):
         return {"figure": Tex(_figure(T, names)), "defs": [Tex(d) for d in defs],
                 "chain": [Tex(c) for c in chain], "edge_forms": [Tex(e) for e in edge_forms],
                 "numeric": "w" in params, "nodes": [Tex(n) for n in names],
-                "partials": [Tex(f"\\partial y/\\partial {n}") for n in names]}
+                "partials": [Tex(f"\\partial y/\\partial {n}") for n in names],
+                "given_forward": answers["forward"][:params["given"]]}  # the exam gives these nodes
 
 
 def _quantities(T: int, w: Fraction, u: list[Fraction]) -> list[Fraction]:

@@ -185,4 +185,5 @@ class Translation(Problem):
         gap = 0.5  # extra room between encoder and decoder, in cm
         dx = min(1.6, (13.0 - gap) / max(1, m + n - 1))
         return {"dx": round(dx, 3), "dec_x0": round(m * dx + gap, 3),
-                "mismatch": m != n, "n_src": m, "n_tgt": n}
+                "mismatch": m != n, "n_src": m, "n_tgt": n,
+                "error_step": next(i for i, (p, t) in enumerate(zip(params["predicted"], params["target"])) if p != t) + 1}
