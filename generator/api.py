@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .bank import find_root, load_exam, problems_in_exams
-from .build import common_layout_padding, plan, version_labels
+from .build import common_layout_padding, file_hashes, plan, version_labels
 from .check import stress, validate_bank
 from .errors import OutputError, QbankError, UnknownNameError
 from .export import export_latex
@@ -87,6 +87,8 @@ def build(exam_path: str | Path | None = None, *, bank: str | Path | None = None
                         [stage / r.version / "exam.pdf" for r in built.rendered]
                     if not unite_pdfs(exams, stage / "print-all.pdf"):
                         result.warnings.append("pdfunite not found: print-all.pdf not written (install poppler-utils)")
+                # Last: the manifest binds every file written, PDFs included, by its hash.
+                write_file(stage, "manifest.json", built.manifest_json(file_hashes(stage)))
     except OSError as e:  # disk full, permissions: the previous build is untouched
         raise OutputError(f"cannot write {e.filename or out}: {e.strerror or e}") from e
     return result
@@ -209,9 +211,12 @@ def solve(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     return get_kind(kind).solve(params)
 
 
-def verify(build_dir: str | Path, exam_path: str | Path | None = None, *, bank: str | Path | None = None) -> Report:
-    """Verify a build folder (see :mod:`generator.verify`); raises VerifyFailure on any difference."""
-    return verify_build(build_dir, exam_path, bank)
+def verify(build_dir: str | Path, exam_path: str | Path | None = None, *, bank: str | Path | None = None,
+           strict: bool = False) -> Report:
+    """Verify a build folder (see :mod:`generator.verify`); raises VerifyFailure on any difference.
+
+    A source changed since the build is a note in the report (a failure with ``strict``)."""
+    return verify_build(build_dir, exam_path, bank, strict)
 
 
 def check(root: str | Path | None = None, *, seeds: int = 500, only: list[str] | None = None,

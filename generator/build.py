@@ -342,8 +342,16 @@ def manifest_hashes(exam: Exam, pid: str) -> dict[str, str]:
             "template": template_hash(exam, bp.template_name) if bp.spec.body is None else ""}
 
 
-def manifest(exam: Exam, seed: int, rendered: list[Rendered]) -> dict:
-    """Everything needed to re-derive and re-render the build a year from now."""
+MANIFEST_FORMAT = 2
+
+
+def manifest(exam: Exam, seed: int, rendered: list[Rendered], files: dict[str, str] | None = None) -> dict:
+    """Everything needed to re-derive and re-render the build a year from now.
+
+    Each problem keeps its parameters, answers and the answers its key marks (so an archived
+    build stays auditable after its sources change); ``files`` is the SHA-256 of every other file
+    the build wrote, PDFs included.
+    """
     hashes = functools.lru_cache(maxsize=None)(lambda pid: manifest_hashes(exam, pid))  # same for every version
 
     try:
@@ -351,19 +359,27 @@ def manifest(exam: Exam, seed: int, rendered: list[Rendered]) -> dict:
     except ValueError:
         exam_path = str(exam.path)
     return {
-        "format": 1,
+        "format": MANIFEST_FORMAT,
         "exam": {"id": exam.spec.id, "path": exam_path, "sha256": sha256(exam.path),
                  "template_sha256": template_hash(exam, "exam.tex.j2")},
         "seed": seed,
         "libraries": _libraries(),
         "versions": [
             {"label": r.version, "problems": [
-                {"number": i.number, "id": i.problem_id, "seed": i.seed, "points": i.points,
-                 "params": i.params, "answers": i.answers, "items": i.items, "hashes": dict(hashes(i.problem_id))}
-                for i in r.instances]}
+                {"number": i.number, "id": i.problem_id, "seed": i.seed, "pinned": i.seed is None, "points": i.points,
+                 "params": i.params, "answers": i.answers, "items": i.items, "marks": marks,
+                 "hashes": dict(hashes(i.problem_id))}
+                for i, marks in zip(r.instances, r.marks)]}
             for r in rendered
         ],
+        "files": dict(sorted((files or {}).items())),
     }
+
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under a build folder but its manifest, by relative path."""
+    return {p.relative_to(folder).as_posix(): sha256(p) for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.relative_to(folder).as_posix() != "manifest.json"}
 
 
 def read_json(path: Path) -> Any:
@@ -446,9 +462,9 @@ class BuildPlan:
                     {"name": s["name"], "sid": s["sid"]}, padding=self.padding.get(s["version"]))
                 for s in self.students if versions is None or s["version"] in versions}
 
-    def manifest_json(self) -> str:
-        """The manifest, with each version's padding and the roster."""
-        data = manifest(self.exam, self.seed, self.rendered)
+    def manifest_json(self, files: dict[str, str] | None = None) -> str:
+        """The manifest, with each version's padding, the roster and the written files' hashes."""
+        data = manifest(self.exam, self.seed, self.rendered, files)
         for version in data["versions"]:
             if self.padding.get(version["label"]):
                 version["padding"] = {str(n): pages for n, pages in sorted(self.padding[version["label"]].items())}

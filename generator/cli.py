@@ -151,9 +151,12 @@ def list_(bank):
 @click.option("--exam", "exam_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               default=None, help="Exam spec; default: the path stored in the build's manifest.")
 @bank_option
-def verify(build_dir, exam_path, bank):
-    """Re-derive every answer of BUILD_DIR independently and re-render its LaTeX; exit 1 on any difference."""
-    report = api.verify(build_dir, exam_path, bank=bank)
+@click.option("--strict", is_flag=True, help="Fail when a spec, generator or template changed since the build.")
+def verify(build_dir, exam_path, bank, strict):
+    """Re-derive every answer of BUILD_DIR, audit every file it wrote; exit 1 on any difference."""
+    report = api.verify(build_dir, exam_path, bank=bank, strict=strict)
+    for note in report.notes:
+        click.echo(note)
     click.echo(report.summary(build_dir))
 
 

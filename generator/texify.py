@@ -156,7 +156,7 @@ def answer(context, value: Any, part: str, name: str) -> Tex:
     text = str(_finalize(value))
     tag = mark_tag(context["number"], part, name)
     marks.append([tag, text])
-    return Tex(f"\\qbans{{{escape(tag)}}}{{{text}}}")
+    return Tex(f"{{\\qbans{{{escape(tag)}}}{{{text}}}}}")  # braced: one atom, also after _ or ^
 
 
 def _join(items: Iterable[Any], sep: str = "") -> Tex:
