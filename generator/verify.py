@@ -56,6 +56,11 @@ class Report:
 
 # -- reading a build's files: bounded, regular files only ------------------------------------------------
 
+def _why(e: QbankError, path: Path) -> str:
+    """An error's message without the path it starts with (the caller names the file)."""
+    return e.message.removeprefix(f"{shown(path)}: ")
+
+
 def read_bytes(path: Path, limit: int) -> bytes:
     """A regular file's bytes (no FIFO, device or symlink), refused past ``limit`` bytes."""
     try:
@@ -232,10 +237,14 @@ def _verify(build_dir: Path, manifest: dict, exam_path: str | Path | None, root:
             if not close(on_disk, expected):
                 fail(f"version {label}, file key.json: {first_difference(on_disk, expected)} (on disk vs recomputed)")
         except QbankError as e:
-            fail(f"version {label}, file key.json: {e.message}")
+            fail(f"version {label}, file key.json: {_why(e, key_path)}")
         expected_marks[label] = [m for p in version["problems"] for m in p["marks"]]
-        if not changed:
+        try:
             padding = {int(n): int(pages) for n, pages in version.get("padding", {}).items()}
+        except (ValueError, TypeError, AttributeError):
+            fail(f"version {label}, file manifest.json: field padding is not problem number to blank pages")
+            continue
+        if not changed:
             rendered.append((render_version(exam, label, instances, padding), padding))
     students = manifest.get("students", [])
     if changed:
@@ -296,12 +305,18 @@ def _verify_problem(exam, label: str, exam_seed: int, stored: dict, report: Repo
     except Exception as e:  # a generator that crashes on tampered parameters is a failure, not a traceback
         fail(f"{where}: the generator raised {type(e).__name__} on the stored parameters: {e}")
         return None
+    # A reworded spec or generator may change the answers' wording, never their values.
+    text_too = same["spec"] and same["generator"]
     for name, value in (("independent check", independent), ("solver", answers)):
-        if not close(stored["answers"], value):
+        if not same_answers(stored["answers"], value, text_too):
             fail(f"{where}: manifest.json field answers differs from the {name}: "
                  f"{first_difference(stored['answers'], value)} (manifest vs {name})")
     if [(i["kind"], i["params"]) for i in stored["items"]] != [(i["kind"], i["params"]) for i in items]:
         fail(f"{where}: manifest.json field items: parameters differ from the problem's parameters")
+    stored_answers = [i.get("answers") for i in stored["items"]]
+    if not same_answers(stored_answers, [i["answers"] for i in items], text_too):
+        fail(f"{where}: manifest.json field items: answers differ from the solve kinds' "
+             f"({first_difference(stored_answers, [i['answers'] for i in items])})")
     for it in items:
         report.items += 1
         again = jsonable(get_kind(it["kind"]).check(it["params"]), "kind check")
@@ -312,7 +327,22 @@ def _verify_problem(exam, label: str, exam_seed: int, stored: dict, report: Repo
     if not isinstance(points, dict) or not all(type(v) is int for v in points.values()):
         fail(f"{where}: manifest.json field points is not a mapping of part to points")
         return None
-    return Instance(stored["number"], pid, stored["seed"], points, params, answers, items)
+    # key.json is compared with what the build stored once the values agree (wording may have moved on)
+    return Instance(stored["number"], pid, stored["seed"], points, params,
+                    answers if text_too else stored["answers"], items if text_too else stored["items"])
+
+
+def _untexted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _untexted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_untexted(v) for v in value]
+    return "" if isinstance(value, str) else value
+
+
+def same_answers(a: Any, b: Any, text_too: bool = True) -> bool:
+    """Answers agree (within the contract's tolerance); without ``text_too``, wording is not compared."""
+    return close(a, b) if text_too else close(_untexted(a), _untexted(b))
 
 
 def _compare_render(exam, build_dir: Path, seed: int, rendered: list, students: list, expected_marks: dict,
@@ -336,7 +366,7 @@ def _compare_render(exam, build_dir: Path, seed: int, rendered: list, students: 
             try:
                 disk = read_bytes(path, MAX_JSON_BYTES).decode("utf-8", errors="replace")
             except QbankError as e:
-                fail(f"{_where(rel)}: {e.message}")
+                fail(f"{_where(rel)}: {_why(e, path)}")
                 continue
             if disk != text:
                 fail(f"{_where(rel)} differs from a fresh render: {_first_tex_difference(disk, text)}")
@@ -374,7 +404,7 @@ def _check_files(build_dir: Path, manifest: dict, report: Report) -> None:
         try:
             actual = hashlib.sha256(read_bytes(path, MAX_PDF_BYTES)).hexdigest()
         except QbankError as e:
-            fail(f"{_where(rel)}: {e.message}")
+            fail(f"{_where(rel)}: {_why(e, path)}")
             continue
         report.files_hashed += 1
         if actual != digest:
@@ -401,7 +431,7 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
             try:
                 text = pdf_text(build_dir / rel)
             except QbankError as e:
-                fail(f"version {label}, file {name}: {e.message}")
+                fail(f"version {label}, file {name}: {_why(e, build_dir / rel)}")
                 continue
             _check_label(text, label, f"version {label}, file {name}", report)
             if name == "key.pdf":
@@ -422,7 +452,7 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
         try:
             text = pdf_text(build_dir / rel)
         except QbankError as e:
-            fail(f"{where}, file {rel}: {e.message}")
+            fail(f"{where}, file {rel}: {_why(e, build_dir / rel)}")
             continue
         _check_label(text, s["version"], f"{where} (version {s['version']}), file {rel}", report)
         cover = _normal(text.split("\f", 1)[0])

@@ -1,0 +1,356 @@
+"""Tampering with any file of a 2-version roster build with PDFs makes `qbank verify` fail, naming
+the version (or student), the file and the field; a fresh build passes; verify never tracebacks."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from generator.cli import main
+from generator.latex import compile_pdf
+
+from .conftest import EXAM_HEADER, ROOT
+
+pytestmark = [pytest.mark.pdf, pytest.mark.xdist_group("pdf")]
+
+ROSTER = "name,sid\nAda Lovelace,3031\nBob Baker,3032\nCy Chen,3033\nDee Diaz,3034\n"
+SEATING = "sid,row,seat\n3031,1,1\n3032,1,2\n3033,2,1\n3034,2,2\n"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One roster build with PDFs (argmax-attention and a multiple-choice problem), made once."""
+    root = tmp_path_factory.mktemp("course")
+    (root / "bank" / "problems").mkdir(parents=True)
+    (root / "bank" / "exams").mkdir()
+    (root / "bank" / "qbank.yaml").write_text("library: false\n")
+    for pid in ("argmax-attention", "activation-functions"):
+        shutil.copytree(ROOT / "bank" / "problems" / pid, root / "bank" / "problems" / pid,
+                        ignore=shutil.ignore_patterns("__pycache__", "test_*.py"))
+    (root / "bank" / "exams" / "tiny.yaml").write_text(
+        EXAM_HEADER + "problems:\n  - problem: argmax-attention\n  - problem: activation-functions\n")
+    (root / "roster.csv").write_text(ROSTER)
+    (root / "seating.csv").write_text(SEATING)
+    old = os.getcwd()
+    os.chdir(root)
+    try:
+        r = CliRunner().invoke(main, ["build", "bank/exams/tiny.yaml", "--out", "o", "--roster", "roster.csv",
+                                      "--seating", "seating.csv", "-j", "2"])
+    finally:
+        os.chdir(old)
+    assert r.exit_code == 0, r.output
+    return root
+
+
+@pytest.fixture
+def copy(built, tmp_path):
+    """A fresh copy of the build inside the course (so verify finds the bank above it)."""
+    dst = built / "copies" / tmp_path.name
+    shutil.copytree(built / "o", dst)
+    yield dst
+    shutil.rmtree(dst, ignore_errors=True)
+
+
+def run_verify(folder: Path, *args: str):
+    r = CliRunner().invoke(main, ["verify", str(folder), *args])
+    assert "Traceback" not in r.output and not isinstance(r.exception, (AssertionError, RecursionError)), r.output
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        raise AssertionError(f"verify raised {type(r.exception).__name__}: {r.exception}")
+    return r
+
+
+def manifest(folder: Path) -> dict:
+    return json.loads((folder / "manifest.json").read_text())
+
+
+def save_manifest(folder: Path, data: dict) -> None:
+    (folder / "manifest.json").write_text(json.dumps(data))
+
+
+def rehash(folder: Path, *rels: str) -> None:
+    """The forger's step: rewrite the manifest's hashes of these files to match them."""
+    import hashlib
+    data = manifest(folder)
+    for rel in rels:
+        data["files"][rel] = hashlib.sha256((folder / rel).read_bytes()).hexdigest()
+    save_manifest(folder, data)
+
+
+def forge_key(folder: Path, label: str, old: str, new: str) -> None:
+    """Edit key.tex, recompile it elsewhere and copy only the PDF back (key.tex left as built)."""
+    work = folder.parent / f"forge-{folder.name}"
+    work.mkdir()
+    tex = (folder / label / "key.tex").read_text()
+    assert old in tex, old
+    (work / "key.tex").write_text(tex.replace(old, new, 1))
+    compile_pdf(work / "key.tex")
+    shutil.copy(work / "key.pdf", folder / label / "key.pdf")
+    shutil.rmtree(work)
+
+
+def student(folder: Path, k: int) -> dict:
+    return manifest(folder)["students"][k]
+
+
+def test_a_fresh_build_passes_with_counts(built):
+    r = run_verify(built / "o")
+    assert r.exit_code == 0, r.output
+    line = r.output.strip().splitlines()[-1]
+    m = re.search(r"(\d+) problems' answers re-derived .* (\d+) marked answers found in key PDFs, (\d+) files hashed, "
+                  r"(\d+) students checked", line)
+    assert m, line
+    problems, marks, files, students = map(int, m.groups())
+    assert (problems, students) == (4, 4)
+    assert marks >= 6  # argmax: argmax and output; multiple choice: the letters; in both versions
+    assert files == len(manifest(built / "o")["files"]) and files >= 18
+
+
+def _mc_answer(folder: Path, label: str) -> str:
+    tex = (folder / label / "key.tex").read_text()
+    return re.search(r"qbans\{2:all:correct\}\{([^}]*)\}", tex).group(1)
+
+
+def forged_vector(folder):
+    tex = (folder / "A" / "key.tex").read_text()
+    shown = re.search(r"qbans\{1:a:output\}\{\(([^)]*)\)\}", tex).group(1)
+    forge_key(folder, "A", f"{{1:a:output}}{{({shown})}}", "{1:a:output}{(1, 1, 1)}")
+
+
+def forged_letter(folder):
+    letters = _mc_answer(folder, "B")
+    other = "A" if letters != "A" else "B"
+    forge_key(folder, "B", f"{{2:all:correct}}{{{letters}}}", f"{{2:all:correct}}{{{other}}}")
+
+
+def swap(folder, a, b):
+    tmp = folder / "swap.tmp"
+    os.replace(folder / a, tmp)
+    os.replace(folder / b, folder / a)
+    os.replace(tmp, folder / b)
+
+
+def swap_rehashed(folder, a, b):
+    swap(folder, a, b)
+    rehash(folder, a, b)
+
+
+def set_manifest(path, value):
+    def mutate(folder):
+        data = manifest(folder)
+        target = data
+        for k in path[:-1]:
+            target = target[k]
+        target[path[-1]] = value(target[path[-1]]) if callable(value) else value
+        save_manifest(folder, data)
+    return mutate
+
+
+def write(rel, text):
+    def mutate(folder):
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    return mutate
+
+
+def student_pdf_of_another(folder):
+    students = manifest(folder)["students"]
+    a, b = next((a, b) for a in students for b in students if a is not b and a["version"] == b["version"])
+    shutil.copy(folder / "students" / b["folder"] / "exam.pdf", folder / "students" / a["folder"] / "exam.pdf")
+    rehash(folder, f"students/{a['folder']}/exam.pdf")
+
+
+def key_json_edit(folder):
+    data = json.loads((folder / "A" / "key.json").read_text())
+    data["problems"][0]["answers"]["output"][0] += 1
+    (folder / "A" / "key.json").write_text(json.dumps(data))
+
+
+def deep_key_json(folder):
+    (folder / "A" / "key.json").write_text("[" * 100_000 + "]" * 100_000)
+
+
+def assignments_version(folder):
+    p = folder / "assignments.csv"
+    p.write_text(p.read_text().replace(",1,1,A\n", ",1,1,B\n", 1))
+
+
+def key_symlink(folder):
+    (folder / "A" / "key.pdf").unlink()
+    (folder / "A" / "key.pdf").symlink_to(folder / "B" / "key.pdf")
+
+
+def key_fifo(folder):
+    (folder / "A" / "key.pdf").unlink()
+    os.mkfifo(folder / "A" / "key.pdf")
+
+
+def marks_edit(folder):
+    data = manifest(folder)
+    data["versions"][0]["problems"][0]["marks"][-1][1] = "(9, 9, 9)"
+    save_manifest(folder, data)
+
+
+def answers_and_items(folder):
+    data = manifest(folder)
+    data["versions"][1]["problems"][0]["items"][0]["answers"] = {"tampered": 1}
+    save_manifest(folder, data)
+
+
+def swap_versions_in_manifest(folder):
+    data = manifest(folder)
+    data["versions"][0]["label"], data["versions"][1]["label"] = "B", "A"
+    save_manifest(folder, data)
+
+
+def student_version(folder):
+    data = manifest(folder)
+    s = data["students"][0]
+    s["version"] = "B" if s["version"] == "A" else "A"
+    save_manifest(folder, data)
+
+
+def drop_pdfs(*rels):
+    def mutate(folder):
+        for rel in rels:
+            (folder / rel).unlink()
+    return mutate
+
+
+def every_pdf(folder):
+    for p in folder.rglob("*.pdf"):
+        p.unlink()
+
+
+def pinned_flag(folder):
+    data = manifest(folder)
+    data["versions"][0]["problems"][0]["pinned"] = True
+    save_manifest(folder, data)
+
+
+def param_edit(folder):
+    data = manifest(folder)
+    q = data["versions"][0]["problems"][0]["params"]["query"]
+    q[0] = q[0] + 1
+    save_manifest(folder, data)
+
+
+def padding_junk(folder):
+    data = manifest(folder)
+    data["versions"][0]["padding"] = {"x": 1}
+    save_manifest(folder, data)
+
+
+def garbage_pdf(folder):
+    (folder / "B" / "key.pdf").write_bytes(b"%PDF-1.5 not really")
+    rehash(folder, "B/key.pdf")
+
+
+def forged_rehashed(folder):
+    forged_vector(folder)
+    rehash(folder, "A/key.pdf")
+
+
+MUTATIONS = {
+    "forged key.pdf vector": (forged_vector, "version A, file key.pdf, problem 1 part a field output"),
+    "forged key.pdf vector, hash rewritten": (forged_rehashed, "version A, file key.pdf, problem 1 part a field output"),
+    "forged key.pdf multiple-choice letter": (forged_letter, "version B, file key.pdf, problem 2 part all field correct"),
+    "exam.pdf of A and B swapped": (lambda f: swap(f, "A/exam.pdf", "B/exam.pdf"), "version A, file exam.pdf"),
+    "exam.pdf swapped, hashes rewritten": (lambda f: swap_rehashed(f, "A/exam.pdf", "B/exam.pdf"),
+                                           "version A, file exam.pdf: page 1 says version B"),
+    "key.pdf swapped, hashes rewritten": (lambda f: swap_rehashed(f, "A/key.pdf", "B/key.pdf"),
+                                          "version A, file key.pdf: page 1 says version B"),
+    "grader summary over exam.pdf": (lambda f: shutil.copy(f / "grader-summary.pdf", f / "A/exam.pdf"),
+                                     "version A, file exam.pdf: SHA-256"),
+    "key.pdf copied over exam.pdf, rehashed": (lambda f: (shutil.copy(f / "A/key.pdf", f / "A/exam.pdf"),
+                                                          rehash(f, "A/exam.pdf")),
+                                               "version A, file exam.pdf: shows answer-key text"),
+    "another student's exam.pdf, rehashed": (student_pdf_of_another, "/exam.pdf: field name"),
+    "a version's two PDFs deleted": (drop_pdfs("B/exam.pdf", "B/key.pdf"), "version B, file exam.pdf: missing"),
+    "every PDF deleted": (every_pdf, "version A, file key.pdf: missing"),
+    "grader-summary.pdf deleted": (drop_pdfs("grader-summary.pdf"), "file grader-summary.pdf: missing"),
+    "extra C folder": (write("C/exam.tex", "x"), "version C, file exam.tex: extra file"),
+    "students deleted from manifest": (set_manifest(["students"], []), "file students/3031/exam.pdf: belongs to no student"),
+    "a version changed in assignments.csv": (assignments_version, "file assignments.csv"),
+    "a student's exam.tex overwritten": (write("students/3032/exam.tex", "\\documentclass{article}"),
+                                         "file students/3032/exam.tex"),
+    "seating chart edited": (lambda f: (f / "seating-chart.tex").write_text("x"), "file seating-chart.tex"),
+    "exam seed 999": (set_manifest(["seed"], 999), "field seed is"),
+    "exam seed 'x'": (set_manifest(["seed"], "x"), "manifest.json: field seed is 'x'"),
+    "one problem's seed": (set_manifest(["versions", 1, "problems", 0, "seed"], lambda s: s + 1),
+                           "version B, problem 1 'argmax-attention': manifest.json field seed"),
+    "a drawn problem marked pinned": (pinned_flag, "version A, problem 1 'argmax-attention': manifest.json fields seed and pinned"),
+    "a parameter changed": (param_edit, "version A, problem 1 'argmax-attention': manifest.json field params differs from a redraw"),
+    "an answer changed in the manifest": (set_manifest(["versions", 0, "problems", 0, "answers", "argmax"], lambda a: a + 1),
+                                          "version A, problem 1 'argmax-attention': manifest.json field answers"),
+    "a solve item changed": (answers_and_items, "version B, problem 1 'argmax-attention': manifest.json field items"),
+    "a mark changed in the manifest": (marks_edit, "version A, file manifest.json: field marks"),
+    "key.json answer changed": (key_json_edit, "version A, file key.json: problems"),
+    "key.json deleted": (drop_pdfs("A/key.json"), "version A, file key.json"),
+    "key.json 100k deep": (deep_key_json, "version A, file key.json: nested"),
+    "key.tex edited": (lambda f: (f / "B/key.tex").write_text((f / "B/key.tex").read_text().replace("Scores", "Score", 1)),
+                       "version B, file key.tex"),
+    "key.pdf a symlink": (key_symlink, "version A, file key.pdf"),
+    "key.pdf a FIFO": (key_fifo, "version A, file key.pdf: not a regular file"),
+    "key.pdf not a PDF, rehashed": (garbage_pdf, "version B, file key.pdf: not a readable PDF"),
+    "versions' labels swapped in the manifest": (swap_versions_in_manifest, "version B"),
+    "a student's version in the manifest": (student_version, "file students/3031/exam.tex"),
+    "print-all.pdf replaced": (lambda f: shutil.copy(f / "A/exam.pdf", f / "print-all.pdf"), "file print-all.pdf: SHA-256"),
+    "padding with a junk key": (padding_junk, "version A, file manifest.json: field padding"),
+    "file hash rewritten": (set_manifest(["files", "A/key.tex"], "0" * 64), "version A, file key.tex: SHA-256"),
+}
+
+
+@pytest.mark.parametrize("name", list(MUTATIONS))
+def test_tampering_fails_naming_version_file_and_field(copy, name):
+    mutate, expect = MUTATIONS[name]
+    mutate(copy)
+    r = run_verify(copy)
+    assert r.exit_code == 1, r.output
+    fails = [line for line in r.output.splitlines() if line.startswith("FAIL ")]
+    assert any(expect in line for line in fails), r.output
+
+
+def test_at_least_thirty_distinct_tamperings():
+    assert len(MUTATIONS) >= 30
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, '{"format": 2, "versions": [', "", '"x"',
+                                  '{"format": 2, "exam": 5, "seed": 1, "versions": [], "files": {}}'])
+def test_hostile_manifests_give_one_line(copy, text):
+    (copy / "manifest.json").write_text(text)
+    r = run_verify(copy)
+    assert r.exit_code in (1, 2), r.output
+    assert len(r.output.strip().splitlines()) == 1 and r.output.startswith(("qbank: ", "FAIL ")), r.output
+
+
+def test_a_fifo_manifest_does_not_hang(copy):
+    (copy / "manifest.json").unlink()
+    os.mkfifo(copy / "manifest.json")
+    r = run_verify(copy)
+    assert r.exit_code == 2 and "not a regular file" in r.output, r.output
+
+
+def test_an_archived_build_stays_verifiable_after_a_template_edit(built, copy):
+    template = built / "bank" / "problems" / "argmax-attention" / "template.tex.j2"
+    spec = built / "bank" / "problems" / "activation-functions" / "problem.yaml"
+    before = template.read_text(), spec.read_text()
+    try:
+        template.write_text(before[0].replace("Compute the score", "Now compute the score"))
+        spec.write_text(before[1].replace("its range is $(-1, 1)$.", "it ranges over $(-1, 1)$."))
+        r = run_verify(copy)
+        assert r.exit_code == 0, r.output
+        notes = [line for line in r.output.splitlines() if line.startswith("note: ")]
+        assert len(notes) == 1 and "LaTeX not re-rendered" in notes[0], r.output
+        assert re.search(r"[1-9]\d* marked answers found in key PDFs", r.output)
+        strict = run_verify(copy, "--strict")
+        assert strict.exit_code == 1 and "FAIL" in strict.output and "changed since the build" in strict.output
+        forge_key(copy, "A", "{1:a:output}{(", "{1:a:output}{(7, ")  # still caught from the stored marks
+        assert run_verify(copy).exit_code == 1
+    finally:
+        template.write_text(before[0])
+        spec.write_text(before[1])
