@@ -31,6 +31,7 @@ from click.testing import CliRunner
 from .bank import GENERATOR, Bank, BankProblem, find_root, load_bank
 from .build import Instance, derive_seed, draw_params, jsonable, problem_body, solve_params
 from .registry import load_file
+from .texify import unmark
 
 __all__ = ["ProblemUnderTest", "has_num", "load_problem"]
 
@@ -73,9 +74,12 @@ class ProblemUnderTest:
         answers, items = solve_params(self.problem, params)
         return Instance(number, self.id, None, dict(self.problem.spec.points), params, answers, items)
 
-    def render(self, params: dict[str, Any], key: bool, version: str = "A") -> str:
-        """The problem's LaTeX as the exam (``key=False``) or the answer key shows it."""
-        return problem_body(self.bank, self.bank.env(), self.instance(params), version, key=key)
+    def render(self, params: dict[str, Any], key: bool, version: str = "A", marked: bool = False) -> str:
+        """The problem's LaTeX as the exam (``key=False``) or the answer key shows it.
+
+        The key's answer marks are invisible, so they are left out unless ``marked``."""
+        tex = problem_body(self.bank, self.bank.env(), self.instance(params), version, key=key)
+        return tex if marked else unmark(tex)
 
 
 def load_problem(where: str | Path) -> ProblemUnderTest:

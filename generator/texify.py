@@ -159,6 +159,20 @@ def answer(context, value: Any, part: str, name: str) -> Tex:
     return Tex(f"{{\\qbans{{{escape(tag)}}}{{{text}}}}}")  # braced: one atom, also after _ or ^
 
 
+def unmark(tex: str) -> str:
+    """LaTeX with every answer mark replaced by the value it marks (what a reader of the key sees)."""
+    out, i, opening = [], 0, "{\\qbans{"
+    while (start := tex.find(opening, i)) >= 0:
+        body = tex.index("}{", start + len(opening)) + 2
+        depth, j = 1, body
+        while depth:
+            depth += {"{": 1, "}": -1}.get(tex[j], 0) if tex[j - 1] != "\\" else 0
+            j += 1
+        out += [tex[i:start], tex[body:j - 1]]
+        i = j + 1  # past the closing brace of the mark's group
+    return "".join(out) + tex[i:]
+
+
 def _join(items: Iterable[Any], sep: str = "") -> Tex:
     """LaTeX-aware ``join``: escapes each untrusted item, keeps the result trusted."""
     return Tex(escape(sep).join(_finalize(i) for i in items))

@@ -86,7 +86,7 @@ def test_every_answer_in_key_json_is_guarded(clean_build, tmp_path, pid):
         mutate(data["problems"][index]["answers"], path,
                lambda v: v + 1 if isinstance(v, (int, float)) else v + " (tampered)")
         (dst / "A" / "key.json").write_text(json.dumps(data))
-        verify_fails(dst, "version A: key.json differs from the recomputed key")
+        verify_fails(dst, "version A, file key.json:")
 
 
 @pytest.mark.parametrize("pid", PIDS)
@@ -97,7 +97,7 @@ def test_stored_answers_in_the_manifest_are_guarded(copy, pid):
     paths = numeric_paths(prob["answers"]) or string_paths(prob["answers"])
     mutate(prob["answers"], paths[0], lambda v: v + 1 if isinstance(v, (int, float)) else v + "x")
     (copy / "manifest.json").write_text(json.dumps(m))
-    verify_fails(copy, f"problem {prob['number']} '{pid}': key answer differs from the independent check")
+    verify_fails(copy, f"problem {prob['number']} '{pid}': manifest.json field answers differs from the independent check")
 
 
 @pytest.mark.parametrize("pid", PIDS)
@@ -112,4 +112,4 @@ def test_every_number_in_key_tex_is_guarded(copy, pid):
     pos = start + section.index("\n") + m.start(1)
     tampered = tex[:pos] + str(int(m.group(1)) + 1) + tex[pos + len(m.group(1)):]
     (copy / "A" / "key.tex").write_text(tampered)
-    verify_fails(copy, "version A: key.tex differs from a fresh render")
+    verify_fails(copy, "version A, file key.tex differs from a fresh render")

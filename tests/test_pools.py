@@ -79,7 +79,7 @@ def test_verify_notices_a_version_whose_problems_were_swapped(runner, bank):
     write_exam(bank, POOL.replace("choose: 1", "choose: 2"))
     r = runner.invoke(main, ["verify", "o"])
     assert r.exit_code == 1
-    assert "its problems differ from what the exam spec and seed give" in r.stderr
+    assert "field problems differs from what the exam spec and seed give" in r.stderr
 
 
 @pytest.mark.parametrize("problems,message", [

@@ -14,6 +14,7 @@ from generator.build import Instance, draw_params, problem_body, solve_params
 from generator.errors import ParamError, Reject
 from generator.problem import close
 from generator.testing import load_problem
+from generator.texify import unmark
 from generator.texify import escape
 from generator.testing import has_num
 
@@ -286,7 +287,7 @@ def test_key_shows_answers_and_exam_does_not():
     inst = Instance(1, "beam-search", None, dict(BP.spec.points), ORIGINAL, answers, items)
     env = BANK.env()
     exam = problem_body(BANK, env, inst, "A", key=False)
-    key = problem_body(BANK, env, inst, "A", key=True)
+    key = unmark(problem_body(BANK, env, inst, "A", key=True))  # the marks are invisible
     assert r"\fbox{\textsf{learn deep deep}}" in key and r"\boxed{-1.4}" in key
     assert r"\fbox{\textsf{deep deep deep}}" in key and r"\fbox{\textsf{deep learn deep}}" in key
     assert "dropped at step 2" in key

@@ -10,6 +10,7 @@ from generator.errors import ParamError
 from generator.problem import Reject, close
 from generator.registry import get_kind
 from generator.testing import load_problem
+from generator.texify import unmark
 from generator.texify import escape
 
 
@@ -125,7 +126,7 @@ def test_render_shows_answers_only_in_key():
     inst = Instance(1, "translation", None, dict(BP.spec.points), params, answers, items)
     env = BANK.env()
     exam = problem_body(BANK, env, inst, "A", key=False)
-    key = problem_body(BANK, env, inst, "A", key=True)
+    key = unmark(problem_body(BANK, env, inst, "A", key=True))  # the marks are invisible
     assert "brother" in exam and "Madrid" in exam        # the model's output is part of the question
     assert r"\textless{}sos\textgreater{}" not in exam    # no start token: that is an answer
     assert r"\textless{}sos\textgreater{}" in key and r"\underline{\textbf{brother}}" in key
