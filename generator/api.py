@@ -238,7 +238,7 @@ def check(root: str | Path | None = None, *, seeds: int = 500, only: list[str] |
     echo(f"{'PROBLEM':<24} {'SEEDS':>6} {'FAILED':>6} {'DISTINCT':>8} {'TIME':>7}")
     failed = bool(errors)
     for pid in ids:
-        r = stress(bank.problems[pid], seeds)
+        r = stress(bank.problems[pid], seeds, bank=bank)
         echo(f"{pid:<24} {r.seeds:>6} {len(r.failures):>6} {r.distinct:>8} {r.seconds:>6.1f}s")
         for msg in r.failures[:5]:
             echo(f"  FAIL {pid}: {msg}")

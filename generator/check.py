@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .bank import Bank, BankProblem, exam_specs, load_bank, load_exam
-from .build import GENERATE_TIMEOUT_S, derive_seed, draw_params, jsonable, solve_params, time_limit
+from .build import GENERATE_TIMEOUT_S, Instance, derive_seed, draw_params, jsonable, problem_body, solve_params, time_limit
 from .errors import QbankError, SpecError
 from .problem import close
 from .registry import get_kind
@@ -71,8 +71,27 @@ def first_difference(a, b, path: str = "") -> str:
     return f"{path.lstrip('.') or 'value'}: {json.dumps(a)} vs {json.dumps(b)}"
 
 
-def stress(bp: BankProblem, seeds: int, exam_seed: int = 0) -> StressResult:
-    """Run one problem over ``seeds`` seeds; record failures with their seed, never stop early."""
+RENDER_EVERY = 50  # seeds between two renders of the exam and key (rendering costs more than solving)
+
+
+def render_problems(bank: Bank, bp: BankProblem, params: dict) -> list[str]:
+    """Render the exam and the key of one instance: each part of the key must mark its answers."""
+    answers, items = solve_params(bp, params)
+    inst = Instance(1, bp.spec.id, None, dict(bp.spec.points), params, answers, items)
+    marks: list = []
+    problem_body(bank, bank.env(), inst, "A", False)
+    problem_body(bank, bank.env(), inst, "A", True, marks=marks)
+    marked = {m[0].split(":")[1] for m in marks}
+    exempt = bp.generator.unmarked_parts
+    return [f"the key marks no answer of part {part} (mark its final answers with the answer filter, "
+            "or list the part in the generator's unmarked_parts with the reason)"
+            for part in bp.spec.points if part not in marked and part not in exempt]
+
+
+def stress(bp: BankProblem, seeds: int, exam_seed: int = 0, bank: Bank | None = None) -> StressResult:
+    """Run one problem over ``seeds`` seeds; record failures with their seed, never stop early.
+
+    With ``bank``, every RENDER_EVERY-th instance is also rendered as exam and key."""
     result = StressResult(bp.spec.id)
     distinct = set()
     start = time.perf_counter()
@@ -85,6 +104,8 @@ def stress(bp: BankProblem, seeds: int, exam_seed: int = 0) -> StressResult:
                     result.failures.append(f"seed {seed}: the same seed gave a different draw")
                 for msg in check_instance(bp, params):
                     result.failures.append(f"seed {seed}: {msg}")
+                if bank is not None and s % RENDER_EVERY == 0:
+                    result.failures += [f"seed {seed}: {msg}" for msg in render_problems(bank, bp, params)]
             distinct.add(json.dumps(params, sort_keys=True))
         except QbankError as e:
             result.failures.append(f"seed {seed}: {e.message}")

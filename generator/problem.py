@@ -29,6 +29,8 @@ class Problem:
     name: ClassVar[str]
     Space: ClassVar[type[Space]] = Space
     max_tries: ClassVar[int] = 1000
+    unmarked_parts: ClassVar[dict[str, str]] = {}
+    """Part -> why its key marks no answer (a free-text explanation); every other part must mark one."""
 
     def __init__(self, space: Space):
         self.space = space

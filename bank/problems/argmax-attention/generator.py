@@ -74,6 +74,7 @@ class ArgmaxAttention(Problem):
 
     name = "argmax_attention"
     Space = AttentionSpace
+    unmarked_parts = {"b": "an explanation (why argmax gives no gradient)"}
 
     def draw(self, rng: np.random.Generator) -> dict:
         s = self.space

@@ -60,6 +60,7 @@ class DropoutRidge(Problem):
 
     name = "dropout_ridge"
     Space = DropoutSpace
+    unmarked_parts = {"c": "an explanation (dropout normalizes the columns)"}
 
     def draw(self, rng: np.random.Generator) -> dict:
         s = self.space

@@ -81,6 +81,7 @@ class HonorCode(Problem):
 
     name = "honor_code"
     Space = HonorSpace
+    unmarked_parts = {"honor": "a copied statement and a signature", "warmup": "the instructor's model answer"}
 
     def draw(self, rng: np.random.Generator) -> dict:
         pool = self.space.warmups

@@ -108,6 +108,7 @@ class Translation(Problem):
 
     name = "translation"
     Space = TranslationSpace
+    unmarked_parts = {"a": "an explanation (any one of the listed problems)"}
 
     def draw(self, rng: np.random.Generator) -> dict:
         pair = self.space.pairs[int(rng.integers(len(self.space.pairs)))]
