@@ -439,6 +439,7 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
             else:
                 if "@@qb:" in text or "ANSWER KEY" in text or "Solution:" in text:
                     fail(f"version {label}, file exam.pdf: shows answer-key text (marks, 'ANSWER KEY' or 'Solution:')")
+                _check_exam_leaks(text, build_dir / label / "exam.tex", label, expected_marks.get(label, []), report)
     folders = set()
     for s in students:
         report.students += 1
@@ -462,6 +463,24 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
     for rel in listed:
         if rel.startswith("students/") and rel.split("/")[1] not in folders:
             fail(f"file {rel}: belongs to no student of manifest.json field students")
+
+
+LEAK_MIN = 3  # shorter marked answers (a digit, "A") are everywhere in an exam
+
+
+def _check_exam_leaks(text: str, exam_tex: Path, label: str, marks: list[list[str]], report: Report) -> None:
+    """No marked answer of the key is in exam.pdf, unless exam.tex itself prints it (given values)."""
+    try:
+        source = plain(read_bytes(exam_tex, MAX_JSON_BYTES).decode("utf-8", errors="replace"))
+    except QbankError:
+        return  # reported with the files
+    shown_text = _normal(text)
+    for tag, latex in marks:
+        value = plain(latex)
+        if len(value) >= LEAK_MIN and value in shown_text and value not in source:
+            number, part, name = tag.split(":", 2)
+            report.failures.append(f"version {label}, file exam.pdf: shows the key's answer to problem {number} "
+                                   f"part {part} field {name} ({value!r}), which its exam.tex does not print")
 
 
 def _check_label(text: str, label: str, where: str, report: Report) -> None:

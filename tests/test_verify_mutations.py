@@ -250,6 +250,19 @@ def garbage_pdf(folder):
     rehash(folder, "B/key.pdf")
 
 
+def forged_exam_with_answer(folder):
+    """exam.tex as built, exam.pdf recompiled with the multiple-choice answer printed, hash rewritten."""
+    label = next(v for v in "AB" if "," in _mc_answer(folder, v))
+    work = folder.parent / f"forge-{folder.name}"
+    work.mkdir()
+    tex = (folder / label / "exam.tex").read_text()
+    (work / "exam.tex").write_text(tex.replace("\\end{questions}", f"Hint: {_mc_answer(folder, label)}\n\\end{{questions}}"))
+    compile_pdf(work / "exam.tex")
+    shutil.copy(work / "exam.pdf", folder / label / "exam.pdf")
+    shutil.rmtree(work)
+    rehash(folder, f"{label}/exam.pdf")
+
+
 def forged_rehashed(folder):
     forged_vector(folder)
     rehash(folder, "A/key.pdf")
@@ -264,6 +277,8 @@ MUTATIONS = {
                                            "version A, file exam.pdf: page 1 says version B"),
     "key.pdf swapped, hashes rewritten": (lambda f: swap_rehashed(f, "A/key.pdf", "B/key.pdf"),
                                           "version A, file key.pdf: page 1 says version B"),
+    "exam.pdf recompiled with an answer, rehashed": (forged_exam_with_answer,
+                                                     "file exam.pdf: shows the key's answer to problem 2 part all field correct"),
     "grader summary over exam.pdf": (lambda f: shutil.copy(f / "grader-summary.pdf", f / "A/exam.pdf"),
                                      "version A, file exam.pdf: SHA-256"),
     "key.pdf copied over exam.pdf, rehashed": (lambda f: (shutil.copy(f / "A/key.pdf", f / "A/exam.pdf"),
