@@ -290,7 +290,9 @@ MUTATIONS = {
     "grader-summary.pdf deleted": (drop_pdfs("grader-summary.pdf"), "file grader-summary.pdf: missing"),
     "extra C folder": (write("C/exam.tex", "x"), "version C, file exam.tex: extra file"),
     "students deleted from manifest": (set_manifest(["students"], []), "file students/3031/exam.pdf: belongs to no student"),
-    "a version changed in assignments.csv": (assignments_version, "file assignments.csv"),
+    "a version changed in assignments.csv": (assignments_version, "student 3031 (version A), file assignments.csv: field version 'B'"),
+    "assignments.csv changed, hash rewritten": (lambda f: (assignments_version(f), rehash(f, "assignments.csv")),
+                                                "student 3031 (version A), file assignments.csv: field version"),
     "a student's exam.tex overwritten": (write("students/3032/exam.tex", "\\documentclass{article}"),
                                          "file students/3032/exam.tex"),
     "seating chart edited": (lambda f: (f / "seating-chart.tex").write_text("x"), "file seating-chart.tex"),
@@ -364,6 +366,11 @@ def test_an_archived_build_stays_verifiable_after_a_template_edit(built, copy):
         assert re.search(r"[1-9]\d* marked answers found in key PDFs", r.output)
         strict = run_verify(copy, "--strict")
         assert strict.exit_code == 1 and "FAIL" in strict.output and "changed since the build" in strict.output
+        spec.write_text(before[1].replace("- text: $\\tanh$", "- text: the hyperbolic tangent $\\tanh$"))
+        reworded = run_verify(copy)  # an option reworded: today's spec cannot solve the stored options
+        assert reworded.exit_code == 0, reworded.output
+        assert "note: problem 'activation-functions': its changed sources cannot solve the stored parameters" in reworded.output
+        assert "2 problems' answers re-derived (2 solve items), 2 not (their sources changed)" in reworded.output
         forge_key(copy, "A", "{1:a:output}{(", "{1:a:output}{(7, ")  # still caught from the stored marks
         assert run_verify(copy).exit_code == 1
     finally:
