@@ -162,7 +162,8 @@ def read_marks(text: str) -> list[tuple[str, str]]:
     return [(tag, _normal(body)) for tag, body in _MARK.findall(text)]
 
 
-_VERSION = re.compile(r"Version ([A-Z]{1,3})\b")
+_LABEL = re.compile(r"[A-Z]{1,4}")
+_VERSION = re.compile(r"Version ([A-Z]{1,4})\b")
 
 
 # -- verification -----------------------------------------------------------------------------------------
@@ -221,6 +222,9 @@ def _verify(build_dir: Path, manifest: dict, exam_path: str | Path | None, root:
     for version in versions:
         label = version["label"]
         report.versions += 1
+        if not isinstance(label, str) or not _LABEL.fullmatch(label):
+            fail(f"manifest.json: field versions[{report.versions - 1}].label is {label!r}, not a version label")
+            continue
         entries = {e.problem: e for e in version_entries(exam, label, seed)}
         if [p["id"] for p in version["problems"]] != list(entries):
             fail(f"version {label}: manifest.json field problems differs from what the exam spec and seed give")
@@ -414,6 +418,9 @@ def _check_files(build_dir: Path, manifest: dict, report: Report) -> None:
     present.discard("manifest.json")
     for rel, digest in sorted(listed.items()):
         path = build_dir / rel
+        if not _inside(rel):
+            fail(f"manifest.json: field files names {rel!r}, not a path inside the build")
+            continue
         if rel not in present:
             fail(f"{_where(rel)}: missing (the manifest lists it)")
             continue
@@ -464,7 +471,7 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
         if s["version"] not in labels:
             fail(f"{where}: manifest.json field version is {s['version']!r}, not a version of this build")
         rel = f"students/{s['folder']}/exam.pdf"
-        if rel not in pdfs or not (build_dir / rel).exists():
+        if rel not in pdfs or not _inside(rel) or not (build_dir / rel).exists():
             continue
         try:
             text = pdf_text(build_dir / rel)
@@ -479,6 +486,12 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
     for rel in listed:
         if rel.startswith("students/") and rel.split("/")[1] not in folders:
             fail(f"file {rel}: belongs to no student of manifest.json field students")
+
+
+def _inside(rel: str) -> bool:
+    """A relative path of the build's own (no '..', not absolute)."""
+    parts = rel.split("/")
+    return bool(rel) and not rel.startswith("/") and "\\" not in rel and all(p not in ("", ".", "..") for p in parts)
 
 
 def _check_assignments(build_dir: Path, students: list, report: Report) -> None:

@@ -77,6 +77,15 @@ def test_an_older_manifest_format_is_one_line(runner, tmp_bank):
     assert r.exit_code == 2 and r.stderr == "qbank: o/manifest.json: format 1, expected 2; rebuild it with this qbank\n"
 
 
+def test_ticked_and_empty_boxes_compare_as_different_answers():
+    ticked, empty = plain(r"{\Large\qbchecked}"), plain(r"{\Large\qbbox}")
+    assert ticked != empty and ticked and empty
+    # what pdftotext gives for amssymb's boxtimes and square
+    assert read_marks("@@qb:3:all:vanishing.0@@\n\u22a0@@/qb@@ @@qb:3:all:exploding.0@@\n\u25a1@@/qb@@") == \
+        [("3:all:vanishing.0", ticked), ("3:all:exploding.0", empty)]
+    assert plain("-3") != plain("3") and plain(r"(-1, 4.5, 0)") == read_marks("@@qb:1:a:x@@(\u22121, 4.5, 0)@@/qb@@")[0][1]
+
+
 def _gray_pages(pdf, folder):
     subprocess.run(["pdftoppm", "-gray", "-r", "100", str(pdf), str(folder / "p")], check=True)
     pages = []

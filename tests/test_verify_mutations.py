@@ -318,6 +318,10 @@ MUTATIONS = {
     "a student's version in the manifest": (student_version, "file students/3031/exam.tex"),
     "print-all.pdf replaced": (lambda f: shutil.copy(f / "A/exam.pdf", f / "print-all.pdf"), "file print-all.pdf: SHA-256"),
     "padding with a junk key": (padding_junk, "version A, file manifest.json: field padding"),
+    "a file outside the build listed": (set_manifest(["files", "../../../etc/hostname"], "0" * 64),
+                                        "manifest.json: field files names '../../../etc/hostname'"),
+    "a version label that is a path": (set_manifest(["versions", 1, "label"], "../B"),
+                                       "manifest.json: field versions[1].label is '../B'"),
     "file hash rewritten": (set_manifest(["files", "A/key.tex"], "0" * 64), "version A, file key.tex: SHA-256"),
 }
 
