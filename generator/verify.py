@@ -250,7 +250,11 @@ def _verify(build_dir: Path, manifest: dict, exam_path: str | Path | None, root:
             fail(f"version {label}, file manifest.json: field padding is not problem number to blank pages")
             continue
         if not changed:
-            rendered.append((render_version(exam, label, instances, padding), padding))
+            try:
+                rendered.append((render_version(exam, label, instances, padding), padding))
+            except Exception as e:  # parameters a generator's context() or a template cannot take
+                why = e.message if isinstance(e, QbankError) else f"{type(e).__name__}: {e}"
+                fail(f"version {label}: the stored parameters do not render: {why}")
     students = manifest.get("students", [])
     if changed:
         what = (f"{len(set(changed))} source(s) changed since the build ({', '.join(sorted(set(changed))[:3])}"
