@@ -202,7 +202,7 @@ def verify(build_dir: str | Path, exam_path: str | Path | None = None, root: str
 def _verify(build_dir: Path, manifest: dict, exam_path: str | Path | None, root: Path, strict: bool) -> Report:
     exam_path = Path(exam_path) if exam_path else root / str(manifest["exam"]["path"])
     if not exam_path.is_file():
-        raise QbankError(f"exam spec {shown(exam_path)} (from {build_dir}/manifest.json) not found; pass the "
+        raise QbankError(f"exam spec {shown(exam_path)} (from {build_dir}/manifest.json) not found (or not a regular file); pass the "
                          "course folder with --bank, or the spec with --exam")
     exam = load_exam(exam_path, root)
     report = Report()

@@ -356,6 +356,15 @@ def test_a_fifo_manifest_does_not_hang(copy):
     assert r.exit_code == 2 and "not a regular file" in r.output, r.output
 
 
+def test_an_exam_path_that_is_a_fifo_does_not_hang(built, copy):
+    os.mkfifo(copy / "spec.yaml")
+    data = manifest(copy)
+    data["exam"]["path"] = str((copy / "spec.yaml").relative_to(built))
+    save_manifest(copy, data)
+    r = run_verify(copy)
+    assert r.exit_code == 2 and r.output.startswith("qbank: exam spec ") and "not found" in r.output, r.output
+
+
 def test_an_archived_build_stays_verifiable_after_a_template_edit(built, copy):
     template = built / "bank" / "problems" / "argmax-attention" / "template.tex.j2"
     spec = built / "bank" / "problems" / "activation-functions" / "problem.yaml"
