@@ -211,6 +211,8 @@ def _verify(build_dir: Path, manifest: dict, exam_path: str | Path | None, root:
     if type(seed) is not int or seed < 0:
         fail(f"manifest.json: field seed is {seed!r}, not an exam seed")
         return report
+    if manifest["exam"]["id"] != exam.spec.id:
+        fail(f"manifest.json: field exam.id is {manifest['exam']['id']!r}, the exam spec's id is {exam.spec.id!r}")
     changed: list[str] = []  # sources that differ from the build's: no byte-for-byte re-render
     if sha256(exam.path) != manifest["exam"]["sha256"]:
         changed.append(f"exam spec {shown(exam.path)}")
@@ -293,10 +295,10 @@ def _verify_problem(exam, label: str, exam_seed: int, stored: dict, entry, repor
     if not isinstance(params, dict):
         fail(f"{where}: manifest.json field params is not a mapping")
         return None
-    if stored["seed"] is None or stored.get("pinned"):
-        if not (stored["seed"] is None and stored.get("pinned") is True):
-            fail(f"{where}: manifest.json fields seed and pinned disagree")
-        elif entry is not None and entry.params is not None and not close(dict(entry.params), params):
+    if stored.get("pinned") is not (stored["seed"] is None):
+        fail(f"{where}: manifest.json fields seed and pinned disagree")
+    elif stored["seed"] is None:
+        if entry is not None and entry.params is not None and not close(dict(entry.params), params):
             fail(f"{where}: manifest.json field params differs from the parameters the exam spec pins")
         elif entry is not None and entry.params is None:
             fail(f"{where}: manifest.json says pinned but the exam spec pins no parameters")
