@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -150,7 +149,7 @@ def compile_all(texs: list[Path], jobs: int | None, tick: Callable[[], None]) ->
     firsts = {t.name: t for t in reversed(texs)}  # the first document of each name
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         # Documents without the shared preamble need no format: they start while it is being made.
-        fmt_future = pool.submit(make_format, texs[0], stage / ".format") if shared is not None else None
+        fmt_future = pool.submit(make_format, texs[0]) if shared is not None else None
         alone = [t for t in firsts.values() if not uses_format[t]]
         pending = [pool.submit(_compile_one, t, None, None, tick) for t in alone]
         format_dir = fmt_future.result() if fmt_future else None
@@ -168,7 +167,6 @@ def compile_all(texs: list[Path], jobs: int | None, tick: Callable[[], None]) ->
     layouts = {t: page_layout(t.with_suffix(".aux")) for t in texs if t.name == "exam.tex"}
     for tex in texs:
         clean_aux(tex)
-    shutil.rmtree(stage / ".format", ignore_errors=True)
     return layouts
 
 

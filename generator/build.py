@@ -28,7 +28,7 @@ from .output import forget_locks_after_fork
 from .registry import get_kind
 from .roster import assignments_csv
 from .schema import ExamProblem, PoolEntry
-from .texify import MARKS, Tex, make_env, render
+from .texify import MARKS, Mapped, Tex, make_env, render, with_map
 
 GENERATE_TIMEOUT_S = 20
 LIBRARIES = ("qbank", "numpy", "sympy", "jinja2", "pydantic", "pyyaml", "pylatex", "click")
@@ -225,7 +225,8 @@ def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool, extra
     else:
         text = render(env, bp.template_name, ctx)
         origin = bp.template_name
-    return Tex(f"{MARKER}problem {inst.number} '{inst.problem_id}', template {origin}\n{text}")
+    # The marker names the problem; the lines keep their template lines (see texify.with_map).
+    return Mapped(f"{MARKER}problem {inst.number} '{inst.problem_id}', template {origin}\n{text}", ("", *text.sources))
 
 
 def _env(exam: Exam) -> jinja2.Environment:
@@ -255,7 +256,7 @@ def render_exam(exam: Exam, version: str, instances: list[Instance], key: bool,
                 for k, (inst, extra) in enumerate(zip(instances, contexts))]
     ctx = {"exam": exam.spec, "version": version, "key": key, "problems": problems,
            "total_points": sum(i.total for i in instances), "student": student}
-    return render(env, "exam.tex.j2", ctx)
+    return with_map(render(env, "exam.tex.j2", ctx))
 
 
 def render_version(exam: Exam, version: str, instances: list[Instance],
@@ -281,13 +282,13 @@ def render_summary_page(exam: Exam, version: str, instances: list[Instance]) -> 
                   "answer": Tex(summary[part]), "single": len(inst.points) == 1}
                  for part, pts in inst.points.items()]
     v = {"label": version, "rows": rows, "total": sum(i.total for i in instances)}
-    return Tex(render(_env(exam), "summary_page.tex.j2", {"exam": exam.spec, "v": v}))
+    return render(_env(exam), "summary_page.tex.j2", {"exam": exam.spec, "v": v})
 
 
 def render_summary(exam: Exam, rendered: list[Rendered]) -> str:
     """The grader's summary: one page per version."""
-    return render(_env(exam), "summary.tex.j2",
-                  {"exam": exam.spec, "pages": [r.summary_page for r in rendered]})
+    return with_map(render(_env(exam), "summary.tex.j2",
+                           {"exam": exam.spec, "pages": [r.summary_page for r in rendered]}))
 
 
 def render_seating(exam: Exam, students: list[dict]) -> str:
@@ -296,8 +297,8 @@ def render_seating(exam: Exam, students: list[dict]) -> str:
     seated = [s for s in students if s["row"] is not None]
     rows = [label for _, label in sorted({(s["row_index"], s["row"]) for s in seated})]
     seats = sorted({s["seat"] for s in seated})
-    return render(env, "seating.tex.j2", {"exam": exam.spec, "students": seated, "rows": rows, "seats": seats,
-                                          "labels": sorted({s["version"] for s in seated})})
+    return with_map(render(env, "seating.tex.j2", {"exam": exam.spec, "students": seated, "rows": rows,
+                                                   "seats": seats, "labels": sorted({s["version"] for s in seated})}))
 
 
 def template_hash(exam: Exam, name: str) -> str:

@@ -21,7 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import cache
 from .errors import LatexError
+from .texify import read_map
 
 TIMEOUT_S = 120
 MAX_PASSES = 4
@@ -211,35 +213,112 @@ def source_of(tex_lines: list[str], line: int) -> str | None:
     return None
 
 
+def place(tex_lines: list[str], line: int) -> tuple[str | None, str | None]:
+    """``(template file:line, problem)`` that wrote line ``line`` of a generated .tex file.
+
+    The file:line comes from the document's line map (see texify.with_map); the problem is named
+    when the line comes from that problem's template (not the document's own template)."""
+    where = read_map(tex_lines).get(line)
+    marker = source_of(tex_lines, line) or ""
+    problem, _, template = marker.partition(", template ")
+    if where is None:
+        return None, marker or None
+    return where, problem if template and where.rsplit(":", 1)[0] == template else None
+
+
+_SCANNING = re.compile(r"(?:File ended while scanning use of|Paragraph ended before) (\\[A-Za-z@]+|\\.)")
+_INPUT_LINE = re.compile(r"on input line (\d+)")
+
+
+def _unclosed(text: str, macro: str, before: int | None) -> int | None:
+    """The line of the ``macro`` whose brace argument never closes (before line ``before``: the last
+    use of ``macro`` there), or None. Comments and escaped braces are skipped."""
+    lines = [re.sub(r"(?<!\\)%.*", "", row) for row in text.split("\n")]
+    uses = [(i, m.end()) for i, row in enumerate(lines, 1)
+            for m in re.finditer(re.escape(macro) + r"(?![A-Za-z@])", row)]
+    if before is not None:
+        earlier = [i for i, _ in uses if i <= before]
+        return earlier[-1] if earlier else None
+    body = "\n".join(lines)
+    offsets = [0]
+    for row in lines:
+        offsets.append(offsets[-1] + len(row) + 1)
+    for i, col in uses:
+        pos, depth, opened = offsets[i - 1] + col, 0, False
+        while pos < len(body):
+            ch = body[pos]
+            if ch == "\\":
+                pos += 2
+                continue
+            if ch == "{":
+                depth, opened = depth + 1, True
+            elif ch == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            elif not opened and not ch.isspace() and ch != "[":
+                break  # an argument without braces
+            pos += 1
+        else:
+            if opened:
+                return i
+    return None
+
+
 def first_error(log: str, tex_lines: list[str], tex_name: str) -> str:
-    """The first LaTeX error in a log, with its line and the problem that produced it."""
-    m = re.search(rf"^\S*{re.escape(tex_name)}:(\d+): (.*)$", log, re.M)
-    if m:
+    """The first LaTeX error in a log, placed at the template line (and problem) that wrote it.
+
+    Errors TeX reports without a usable line (a runaway argument: "File ended while scanning use
+    of \\textbf") are placed at the use of the macro whose argument never closes."""
+    m = re.search(rf"^\S*{re.escape(Path(tex_name).name)}:(\d+): (.*)$", log, re.M)
+    bang = re.search(r"^! (.*)$", log, re.M)
+    if m and (not bang or m.start() < bang.start()):
         line, msg = int(m.group(1)), m.group(2).strip()
-        cause = re.search(r"^! (.*)$", log[: m.start()], re.M) if msg == "Emergency stop." else None
-        msg = cause.group(1).strip() if cause else msg
-        src = source_of(tex_lines, line)
-        return f"{tex_name}:{line}: {msg}" + (f" (from {src})" if src else "")
-    m = re.search(r"^! (.*)$", log, re.M)
-    if m:
-        return m.group(1).strip()
-    return "LaTeX failed without an error line"
+    elif bang:
+        line, msg = None, bang.group(1).strip()
+    else:
+        return f"{tex_name}: LaTeX failed without an error line"
+    scanning = _SCANNING.search(msg)
+    if scanning:
+        text = "\n".join(tex_lines)
+        end = text.find("\\end{document}")
+        found = _unclosed(text[:end] if end >= 0 else text, scanning.group(1),
+                          line if "Paragraph ended" in msg else None)
+        line = found or line
+    if line is None:
+        return f"{tex_name}: {msg}"
+    where, problem = place(tex_lines, line)
+    also = _INPUT_LINE.search(msg)  # "\\begin{parts} on input line 51 ended by …": place line 51 too
+    if also and where:
+        other, _ = place(tex_lines, int(also.group(1)))
+        if other:
+            msg = msg.replace(also.group(0), f"{also.group(0)} ({other})")
+    if where is None:
+        return f"{tex_name}:{line}: {msg}" + (f" (from {problem})" if problem else "")
+    return f"{where}: {msg} ({problem + ', ' if problem else ''}{tex_name}:{line})"
 
 
-def make_format(sample_tex: Path, folder: Path, timeout: float = TIMEOUT_S) -> Path | None:
-    """Precompile the preamble of ``sample_tex`` (up to ``\\endofdump``) into a format in ``folder``.
+def make_format(sample_tex: Path, timeout: float = TIMEOUT_S) -> Path | None:
+    """The folder of a precompiled format of ``sample_tex``'s preamble (up to ``\\endofdump``).
 
-    Returns ``folder``, or None when mylatexformat is unavailable or fails: the build then compiles
-    without it, only slower.
+    Formats are cached across runs (see :mod:`generator.cache`), keyed by the preamble and the TeX
+    version, so builds and previews share them. None when mylatexformat is unavailable or fails:
+    documents then compile without it, only slower.
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(sample_tex, folder / "preamble.tex")
-    cmd = ["pdflatex", "-ini", f"-jobname={FORMAT_NAME}", *FLAGS, "&pdflatex", "mylatexformat.ltx", "preamble.tex"]
-    try:
-        code = _run(cmd, folder, _env(), time.monotonic() + timeout, "preamble.tex", timeout)
-    except LatexError:
-        code = 1
-    return folder if code == 0 and (folder / f"{FORMAT_NAME}.fmt").is_file() else None
+    text = preamble(sample_tex)
+    if text is None:
+        return None
+
+    def make(folder: Path) -> bool:
+        shutil.copyfile(sample_tex, folder / "preamble.tex")
+        cmd = ["pdflatex", "-ini", f"-jobname={FORMAT_NAME}", *FLAGS, "&pdflatex", "mylatexformat.ltx", "preamble.tex"]
+        try:
+            code = _run(cmd, folder, _env(), time.monotonic() + timeout, "preamble.tex", timeout)
+        except LatexError:
+            return False
+        return code == 0 and (folder / f"{FORMAT_NAME}.fmt").is_file()
+
+    return cache.publish("formats", cache.format_key(text), make)
 
 
 def _settled(before: bytes | None, after: bytes | None) -> bool:
@@ -312,7 +391,9 @@ def _compile_in(scratch: Path, source: Path, timeout: float, format_dir: Path | 
             if denied:  # the sandbox stopped a read: TeX stops at once, without an error line
                 raise LatexError(f"LaTeX failed on {where}: the document tried to read {denied.group(1)}; a "
                                  "compile may read only the TeX installation and its own files")
-            raise LatexError(f"LaTeX failed on {where}: {first_error(log, lines, tex.name)}")
+            kept = cache.keep_failure([tex, log_path], f"{source.parent.name}-{source.stem}")
+            raise LatexError(first_error(log, lines, where)
+                             + (f"; the failing .tex and .log are kept in {kept}" if kept else ""))
         if pdf.stat().st_size > MAX_PDF_BYTES:
             raise LatexError(f"{tex.name}: PDF larger than {MAX_PDF_BYTES // 2**20} MiB; refused")
         after = aux.read_bytes() if aux.exists() else None

@@ -2,6 +2,11 @@
 
 Everything rendered is escaped by default (Jinja ``finalize``); trusted LaTeX — template text,
 math built by generators — is marked by type with pylatex's :class:`NoEscape`.
+
+Rendering also records where each output line came from (template ``file:line``), so that a
+LaTeX error on line 247 of a generated ``.tex`` can be reported against the template line that
+wrote it: every template is compiled with a mark before each of its lines and expressions
+(:class:`_MarkingEnvironment`), and :func:`render` strips the marks into :class:`Mapped` text.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from typing import Any, Iterable
 
 import jinja2
 import numpy as np
+from jinja2 import nodes
 from pylatex import Matrix
 from pylatex.utils import NoEscape, escape_latex
 
@@ -77,6 +83,8 @@ def escape(value: Any, *, what: str = "text") -> Tex:
     if isinstance(value, NoEscape):
         return value
     text = unicodedata.normalize("NFC", str(value))
+    if _MARK_OPEN in text:  # a macro's or a captured block's output, printed as text: drop its source marks
+        text = _MARKS.sub("", text)
     for m in _UNSETTABLE.finditer(text):
         ch = m.group()
         if unicodedata.category(ch) == "Cc":
@@ -173,6 +181,12 @@ def unmark(tex: str) -> str:
     return "".join(out) + tex[i:]
 
 
+def signed(x: Any, digits: int = 4) -> Tex:
+    """Template filter: a number with its sign as an operator, ``+ 2`` or ``- 2`` (``w_1 << c|signed >>``)."""
+    text = fmt_num(x, digits)
+    return Tex(f"- {text[1:]}" if text.startswith("-") else f"+ {text}")
+
+
 def _join(items: Iterable[Any], sep: str = "") -> Tex:
     """LaTeX-aware ``join``: escapes each untrusted item, keeps the result trusted."""
     return Tex(escape(sep).join(_finalize(i) for i in items))
@@ -182,6 +196,8 @@ def _finalize(value: Any) -> Any:
     kind = type(value)
     if kind is NoEscape:
         return value
+    if kind is Mapped:  # a rendered problem body inside a document: keep its lines' sources
+        return value.marked()
     if kind is str:
         return escape(value)
     if kind is int or kind is float:
@@ -210,6 +226,91 @@ class _FilesLoader(jinja2.BaseLoader):
         return source, str(path), lambda: path.is_file() and path.stat().st_mtime == mtime
 
 
+# Source marks: ``\x01file:line\x02`` before each template line and expression in the output.
+# Control characters never reach TeX: escape() drops them from text, and render() strips them.
+_MARK_OPEN, _MARK_CLOSE = "\x01", "\x02"
+_MARKS = re.compile("\x01([^\x02]*)\x02")
+
+
+def _mark(label: str, line: int) -> str:
+    return f"{_MARK_OPEN}{label}:{line}{_MARK_CLOSE}"
+
+
+class Mapped(NoEscape):
+    """Rendered LaTeX that knows the template ``file:line`` each of its lines came from."""
+
+    sources: tuple[str, ...]
+
+    def __new__(cls, text: str, sources: Iterable[str]) -> "Mapped":
+        obj = super().__new__(cls, text)
+        obj.sources = tuple(sources)
+        return obj
+
+    def marked(self) -> Tex:
+        """The text with its marks put back (for nesting in another rendered document)."""
+        return Tex("\n".join(_mark_text(src) + line if src else line
+                              for src, line in zip(self.sources, self.split("\n"))))
+
+
+def _mark_text(source: str) -> str:
+    return f"{_MARK_OPEN}{source}{_MARK_CLOSE}"
+
+
+def unmark(marked: str) -> Mapped:
+    """Strip the source marks. A line comes from the last mark before its first character, or
+    (a continuation line of a multi-line value) from the last mark before it."""
+    current = ""
+    clean, sources = [], []
+    for line in marked.split("\n"):
+        if _MARK_OPEN not in line:
+            clean.append(line)
+            sources.append(current)
+            continue
+        own, pos = current, 0
+        for m in _MARKS.finditer(line):
+            if m.start() == pos:
+                own, pos = m.group(1), m.end()
+            current = m.group(1)
+        sources.append(own)
+        clean.append(_MARKS.sub("", line))
+    return Mapped("\n".join(clean), sources)
+
+
+class _MarkingEnvironment(jinja2.Environment):
+    """Compiles every template with a source mark before each of its lines and expressions.
+
+    Jinja's own parse tree is edited (``TemplateData`` nodes carry their line numbers), so the
+    template text itself is never touched and Jinja's cache and auto-reload still apply.
+    """
+
+    problem_names: frozenset[str] = frozenset()
+
+    def _parse(self, source, name, filename):  # the one hook Jinja offers between parsing and code
+        tree = super()._parse(source, name, filename)
+        if name is None:
+            label = "<template>"
+        elif name in self.problem_names or filename is None:
+            label = name
+        else:  # a document template, found in the course's templates/ or qbank's own
+            label = f"templates/{name}"
+        for out in tree.find_all(nodes.Output):
+            marked = []
+            for child in out.nodes:
+                if isinstance(child, nodes.TemplateData):
+                    child.data = "\n".join(_mark(label, child.lineno + i) + part
+                                           for i, part in enumerate(child.data.split("\n")))
+                else:
+                    marked.append(nodes.TemplateData(_mark(label, child.lineno), lineno=child.lineno))
+                marked.append(child)
+            out.nodes = marked
+        return tree
+
+
+FILTERS = {"num": num, "signed": signed, "vec": vec, "matrix": matrix, "tex": Tex, "escape": escape, "e": escape,
+           "join": _join}
+"""Every filter a template can use beyond Jinja's built-in ones (docs/templates.md lists them)."""
+
+
 def make_env(search_paths: Iterable[Path], files: dict[str, Path] | None = None) -> jinja2.Environment:
     """The one Jinja environment: LaTeX-safe delimiters, StrictUndefined, escaping by default.
 
@@ -217,7 +318,7 @@ def make_env(search_paths: Iterable[Path], files: dict[str, Path] | None = None)
     seating) are searched for in ``search_paths``, in order.
     """
     search_paths = [str(p) for p in search_paths]
-    env = jinja2.Environment(
+    env = _MarkingEnvironment(
         loader=jinja2.ChoiceLoader([_FilesLoader(dict(files or {})), jinja2.FileSystemLoader(search_paths)]),
         undefined=jinja2.StrictUndefined,
         block_start_string="<%",
@@ -232,9 +333,11 @@ def make_env(search_paths: Iterable[Path], files: dict[str, Path] | None = None)
         autoescape=False,
         finalize=_finalize,
     )
+    env.problem_names = frozenset(files or {})
     env.searched = search_paths  # type: ignore[attr-defined]  # for "template not found" messages
-    env.filters.update(answer=answer, num=num, vec=vec, matrix=matrix, tex=Tex, escape=escape, e=escape, join=_join)
-    env.globals.update(Tex=Tex, num=num, vec=vec, matrix=matrix, enumerate=enumerate, zip=zip, len=len, range=range)
+    env.filters.update(FILTERS)
+    env.globals.update(Tex=Tex, num=num, vec=vec, matrix=matrix, signed=signed, enumerate=enumerate, zip=zip,
+                       len=len, range=range)
     return env
 
 
@@ -251,22 +354,73 @@ def _template_location(exc: BaseException, fallback: str) -> str:
 
 
 def render(env: jinja2.Environment, name: str | None, context: dict, *, source: str | None = None,
-           source_name: str = "<template>") -> str:
-    """Render a template file (``name``) or inline ``source``; errors name the template and line."""
+           source_name: str = "<template>") -> Mapped:
+    """Render a template file (``name``) or inline ``source``; errors name the template and line.
+
+    The result knows the template line of each of its lines (see :class:`Mapped`)."""
     try:
         if source is not None:
-            template = env.from_string(source)
+            template = env.template_class.from_code(env, env.compile(source, source_name), env.make_globals(None))
         else:
             template = env.get_template(name)
-        return template.render(context)
+        return unmark(template.render(context))
     except jinja2.TemplateNotFound as e:
         searched = ", ".join(getattr(env, "searched", []))
         raise TemplateError(f"template '{e.name}' not found; looked in: {searched}") from None
     except jinja2.TemplateSyntaxError as e:
-        raise TemplateError(f"{e.filename or source_name}:{e.lineno}: template syntax error: {e.message}") from None
+        where = source_name if source is not None else e.filename or e.name
+        raise TemplateError(f"{where}:{e.lineno}: template syntax error: {e.message}") from None
     except jinja2.UndefinedError as e:
         where = _template_location(e, source_name if source is not None else str(name))
         raise TemplateError(f"{where}: undefined template variable: {e.message}") from None
     except QbankError as e:
         where = _template_location(e, source_name if source is not None else str(name))
         raise type(e)(f"{where}: {e.message}") from None
+
+
+MAP_PREFIX = "%% qbank-map"
+
+
+def with_map(doc: Mapped) -> str:
+    """A whole document with its line map appended as comments after ``\\end{document}`` (TeX never
+    reads them): ``%% qbank-map-file N: FILE`` lines, then ``%% qbank-map: A-B=N:L`` entries saying
+    that lines A to B of this file came from lines L, L+1, … of template file N."""
+    files: dict[str, int] = {}
+    runs: list[list] = []  # [first tex line, last tex line, file number, first template line]
+    for i, src in enumerate(doc.sources, 1):
+        file, _, line = src.rpartition(":")
+        if not file:
+            continue
+        n = files.setdefault(file, len(files) + 1)
+        last = runs[-1] if runs else None
+        if last and last[1] == i - 1 and last[2] == n and last[3] + (i - last[0]) == int(line):
+            last[1] = i
+        else:
+            runs.append([i, i, n, int(line)])
+    entries = [f"{a}={n}:{line}" if a == b else f"{a}-{b}={n}:{line}" for a, b, n, line in runs]
+    out = [str(doc).rstrip("\n"), f"{MAP_PREFIX}: this file's lines come from these templates' lines"]
+    out += [f"{MAP_PREFIX}-file {n}: {file}" for file, n in files.items()]
+    out += [f"{MAP_PREFIX}: " + " ".join(entries[i:i + 12]) for i in range(0, len(entries), 12)]
+    return "\n".join(out) + "\n"
+
+
+def read_map(tex_lines: list[str]) -> dict[int, str]:
+    """A generated document's line map (see :func:`with_map`): tex line → template ``file:line``."""
+    files: dict[str, str] = {}
+    out: dict[int, str] = {}
+    for text in tex_lines:
+        if not text.startswith(MAP_PREFIX):
+            continue
+        if text.startswith(f"{MAP_PREFIX}-file "):
+            n, _, file = text[len(MAP_PREFIX) + 6:].partition(": ")
+            files[n] = file
+            continue
+        for entry in text[len(MAP_PREFIX) + 2:].split():
+            lines, _, src = entry.partition("=")
+            n, _, first = src.partition(":")
+            if n not in files or not first.isdigit():
+                continue
+            a, _, b = lines.partition("-")
+            for i in range(int(a), int(b or a) + 1):
+                out[i] = f"{files[n]}:{int(first) + i - int(a)}"
+    return out

@@ -15,6 +15,12 @@ SEEDS = int(os.environ.get("QBANK_SEEDS", "200"))
 HAVE_TEX = shutil.which("pdflatex") is not None and shutil.which("latexmk") is not None
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_dir(tmp_path_factory):
+    """Tests never write to the user's cache folder; formats are shared by the tests of one session."""
+    os.environ["QBANK_CACHE_DIR"] = str(tmp_path_factory.mktemp("qbank-cache"))
+
+
 @pytest.fixture
 def in_root(monkeypatch):
     """Run with the project root as the current folder (the CLI's defaults are relative to it)."""

@@ -1,0 +1,83 @@
+"""qbank's cache folder, shared by every command and run: precompiled preamble formats, and the
+``.tex`` and ``.log`` of compiles that failed (so an error message can point at them).
+
+The folder is ``$QBANK_CACHE_DIR`` when set, else the user's cache folder (``$XDG_CACHE_HOME/qbank``,
+``~/.cache/qbank`` on Linux; platformdirs picks the right one elsewhere). Nothing in it is ever
+needed: deleting it only makes the next compile slower.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+
+ENV = "QBANK_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """The cache folder (created on first use)."""
+    folder = Path(os.environ.get(ENV) or platformdirs.user_cache_dir("qbank", appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@lru_cache(maxsize=1)
+def tex_version() -> str:
+    """What a precompiled format depends on besides its preamble: the engine's version, and the
+    installed LaTeX format (rebuilt by TeX Live whenever packages are updated)."""
+    def run(*cmd: str) -> str:
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    version = run("pdflatex", "--version").split("\n", 1)[0]
+    fmt = run("kpsewhich", "-engine=pdftex", "pdflatex.fmt").strip()
+    stamp = str(os.stat(fmt).st_mtime_ns) if fmt and os.path.isfile(fmt) else ""
+    return f"{version}|{stamp}"
+
+
+def format_key(preamble: str) -> str:
+    """The cache key of a format: the preamble's hash and the TeX version."""
+    return hashlib.sha256(f"{tex_version()}\0{preamble}".encode()).hexdigest()[:24]
+
+
+def cached(kind: str, key: str) -> Path:
+    """Where the entry ``key`` of ``kind`` lives (it may not exist yet)."""
+    return cache_dir() / kind / key
+
+
+def publish(kind: str, key: str, make) -> Path | None:
+    """The cached entry, made by ``make(folder) -> bool`` in a private folder and renamed into place
+    (so concurrent runs never see half a format); None when ``make`` fails."""
+    final = cached(kind, key)
+    if final.is_dir():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=final.parent))
+    try:
+        if not make(work):
+            return None
+        try:
+            work.rename(final)
+        except OSError:  # another run published it first: use theirs
+            pass
+        return final if final.is_dir() else None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def keep_failure(files: list[Path], name: str) -> Path:
+    """Copy the files of a failed compile into ``failed/<name>-<hash>/`` and return that folder."""
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files if f.is_file())).hexdigest()[:10]
+    folder = cache_dir() / "failed" / f"{name}-{digest}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        if f.is_file():
+            shutil.copyfile(f, folder / f.name)
+    return folder
