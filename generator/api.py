@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .bank import find_root, load_exam, problems_in_exams
+from .bank import did_you_mean, find_root, load_exam, problems_in_exams
 from .build import common_layout_padding, file_hashes, plan, version_labels
-from .check import stress, validate_bank
-from .errors import OutputError, QbankError, UnknownNameError
+from .check import RENDER_SEEDS, compile_checks, exam_checks, render_checks, stress, unused_templates, validate_bank
+from .errors import OutputError, QbankError
 from .export import export_latex
 from .latex import clean_aux, compile_pdf, make_format, page_layout, preamble, require_tex, unite_pdfs
 from .output import locked, staged, write_file
@@ -217,10 +217,15 @@ def verify(build_dir: str | Path, exam_path: str | Path | None = None, *, bank: 
     return verify_build(build_dir, exam_path, bank, strict)
 
 
-def check(root: str | Path | None = None, *, seeds: int = 500, only: list[str] | None = None,
-          echo: Callable[[str], None] = print) -> bool:
-    """Validate a bank's specs and stress its generators; print a table; True when all is well."""
+def check(root: str | Path | None = None, *, seeds: int = 500, only: list[str] | None = None, pdf: bool = True,
+          jobs: int | None = None, echo: Callable[[str], None] = print) -> bool:
+    """Everything a build would catch, for every problem and exam spec of a bank: validate the specs,
+    stress the generators over ``seeds`` seeds, render each problem's exam and key at a few seeds
+    and every exam spec's version A, and (``pdf``) compile one document of each; print a table and
+    one line per failure; True when all is well."""
     root = find_root() if root is None else Path(root)
+    if pdf:
+        require_tex()
     bank, errors = validate_bank(root)
     for e in errors:
         echo(e)
@@ -230,9 +235,11 @@ def check(root: str | Path | None = None, *, seeds: int = 500, only: list[str] |
     # A course's own problems, and the shipped ones its exams use (qbank's own tests cover the rest).
     used = problems_in_exams(root)
     ids = only or [pid for pid, bp in sorted(bank.problems.items()) if not bp.shipped or pid in used]
-    unknown = [i for i in ids if i not in bank.problems]
-    if unknown:
-        raise UnknownNameError("problem", unknown[0], list(bank.problems))
+    for i in ids:
+        if i not in bank.problems:
+            raise QbankError(f"--problem: unknown problem '{i}'" + did_you_mean(i, list(bank.problems)))
+    for warning in unused_templates(bank):
+        echo(f"check: warning: {warning}")
     echo(f"{'PROBLEM':<24} {'SEEDS':>6} {'FAILED':>6} {'DISTINCT':>8} {'TIME':>7}")
     failed = bool(errors)
     for pid in ids:
@@ -243,5 +250,17 @@ def check(root: str | Path | None = None, *, seeds: int = 500, only: list[str] |
         if len(r.failures) > 5:
             echo(f"  … and {len(r.failures) - 5} more failures of {pid}")
         failed |= bool(r.failures)
-    echo("check: FAILED" if failed else f"check: specs valid; all {len(ids)} problems passed {seeds} seeds each")
+    failures, docs = render_checks(bank, ids)
+    if not only:
+        exam_failures, exam_docs = exam_checks(root)
+        failures += exam_failures
+        docs.update(exam_docs)
+    if pdf:
+        failures += compile_checks(docs, jobs)
+    for name, msg in failures:
+        echo(f"  FAIL {name}: {msg}")
+    failed |= bool(failures)
+    what = f"rendered at {RENDER_SEEDS} seeds" + (f", {len(docs)} documents compiled" if pdf else " (no PDFs, --no-pdf)")
+    echo("check: FAILED" if failed else
+         f"check: specs valid; all {len(ids)} problems passed {seeds} seeds each; {what}")
     return not failed

@@ -25,7 +25,7 @@ from .bank import SPEC, Bank, BankProblem, Exam, sha256, shown
 from .errors import GenerationError, QbankError, Reject, SpecError
 from .latex import MARKER
 from .output import forget_locks_after_fork
-from .registry import get_kind
+from .registry import get_kind, raised_at
 from .roster import assignments_csv
 from .schema import ExamProblem, PoolEntry
 from .texify import MARKS, Mapped, Tex, make_env, render, with_map
@@ -179,8 +179,20 @@ def make_instance(exam: Exam, entry: ExamProblem, number: int, version: str, exa
     except QbankError:
         raise
     except Exception as e:  # a generator bug: keep the cause, name the problem and seed
-        raise GenerationError(f"{where}: generator raised {type(e).__name__}: {e}") from e
+        raise generator_error(e, bp, where) from e
     return Instance(number, bp.spec.id, seed, points, params, answers, items)
+
+
+def generator_error(e: Exception, bp: BankProblem, where: str) -> GenerationError:
+    """A generator bug as one line: the file and line that raised it, the problem and seed (``--debug``
+    shows the whole traceback)."""
+    return GenerationError(f"{raised_at(e, generator_code(bp))}: {where}: generator raised {type(e).__name__}: {e}")
+
+
+def generator_code(bp: BankProblem) -> list[Path]:
+    """The files a problem's generator is written in: its folder, and its class's module."""
+    source = inspect.getsourcefile(type(bp.generator))
+    return [bp.folder, *([Path(source)] if source else [])]
 
 
 @dataclass

@@ -1,18 +1,25 @@
-"""``qbank check``: validate every spec in a bank and stress every generator over many seeds."""
+"""``qbank check``: what a build would catch, without building: validate every spec in a bank,
+stress every generator over many seeds, render every problem and exam, and compile them."""
 from __future__ import annotations
 
 import json
 import math
-from typing import Any
+import os
+import re
+import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from .bank import Bank, BankProblem, exam_specs, load_bank, load_exam
-from .build import GENERATE_TIMEOUT_S, Instance, derive_seed, draw_params, jsonable, problem_body, solve_params, time_limit
-from .errors import QbankError, SpecError
+from .bank import TEMPLATE, Bank, BankProblem, exam_specs, load_bank, load_exam, shown
+from .build import (GENERATE_TIMEOUT_S, Instance, _render_one as render_one, derive_seed, draw_params, generator_code,
+                    jsonable, problem_body, render_exam, solve_params, time_limit)
+from .errors import LatexError, QbankError, SpecError
+from .latex import compile_pdf, make_format, preamble
 from .problem import close
-from .registry import get_kind
+from .registry import get_kind, raised_at
 from .texify import fmt_num
 
 
@@ -109,8 +116,8 @@ def stress(bp: BankProblem, seeds: int, exam_seed: int = 0, bank: Bank | None = 
             distinct.add(json.dumps(params, sort_keys=True))
         except QbankError as e:
             result.failures.append(f"seed {seed}: {e.message}")
-        except Exception as e:  # a generator bug: report it with its seed and go on
-            result.failures.append(f"seed {seed}: {type(e).__name__}: {e}")
+        except Exception as e:  # a generator bug: report it with its seed and where it raised, and go on
+            result.failures.append(f"seed {seed}: {raised_at(e, generator_code(bp))}: {type(e).__name__}: {e}")
         result.seeds += 1
     result.distinct = len(distinct)
     result.seconds = time.perf_counter() - start
@@ -137,3 +144,102 @@ def validate_bank(root: Path) -> tuple[Bank | None, list[str]]:
         except QbankError as e:
             errors.append(f"{exam_path}: {e.message}")
     return bank, errors
+
+
+RENDER_SEEDS = 3
+"""Seeds each problem is rendered at (exam and key); the first one's key is also compiled."""
+
+
+def render_checks(bank: Bank, ids: list[str]) -> tuple[list[tuple[str, str]], dict[str, dict[str, str]]]:
+    """Render every problem's exam and key at a few seeds, as a build would.
+
+    Returns the failures (``(problem, message)``) and, per problem that rendered, the documents
+    to compile (its first seed's key). Draws that fail were reported by :func:`stress`; skipped here.
+    """
+    from .preview import problem_exam, problem_instance
+
+    failures: list[tuple[str, str]] = []
+    docs: dict[str, dict[str, str]] = {}
+    for pid in ids:
+        exam = problem_exam(bank, pid)
+        for s in range(RENDER_SEEDS):
+            seed = derive_seed(0, f"check-{s}", pid)
+            try:
+                inst = problem_instance(bank, pid, seed)
+            except QbankError:
+                continue
+            try:
+                texts = {key: render_exam(exam, "A", [inst], key) for key in (False, True)}
+            except QbankError as e:
+                failures.append((pid, f"seed {seed}: {e.message}"))
+                break  # a template error shows at every seed
+            docs.setdefault(pid, {"key.tex": texts[True]})
+    return failures, docs
+
+
+def exam_checks(root: Path) -> tuple[list[tuple[str, str]], dict[str, dict[str, str]]]:
+    """Render version A of every exam spec (specs that do not load were reported by validate_bank)."""
+    failures: list[tuple[str, str]] = []
+    docs: dict[str, dict[str, str]] = {}
+    for path in exam_specs(root):
+        try:
+            exam = load_exam(path, root)
+        except QbankError:
+            continue
+        name = f"exam {path.stem}"
+        try:
+            r = render_one(exam, "A", exam.spec.seed)
+        except QbankError as e:
+            failures.append((name, e.message))
+            continue
+        docs[name] = {"exam.tex": r.exam_tex, "key.tex": r.key_tex}
+    return failures, docs
+
+
+def compile_checks(docs: dict[str, dict[str, str]], jobs: int | None = None) -> list[tuple[str, str]]:
+    """Compile every document (each in a folder of its own); every failure, not only the first."""
+    if not docs:
+        return []
+    failures: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="qbank-check-") as tmp:
+        texs: list[tuple[str, Path]] = []
+        for i, (name, files) in enumerate(docs.items()):
+            folder = Path(tmp) / re.sub(r"[^A-Za-z0-9_-]+", "-", name)
+            folder.mkdir()
+            for file, text in files.items():
+                (folder / file).write_text(text, encoding="utf-8")
+                texs.append((name, folder / file))
+        fmt = make_format(texs[0][1])
+
+        def one(item: tuple[str, Path]) -> None:
+            name, tex = item
+            uses_format = fmt is not None and preamble(tex) == preamble(texs[0][1])
+            try:
+                compile_pdf(tex, format_dir=fmt if uses_format else None, passes_for_errors=True)
+            except LatexError as e:
+                failures.append((name, e.message))
+
+        with ThreadPoolExecutor(max(1, jobs or os.cpu_count() or 1)) as pool:
+            list(pool.map(one, texs))
+    order = list(docs)
+    return sorted(failures, key=lambda f: order.index(f[0]))
+
+
+def unused_templates(bank: Bank) -> list[str]:
+    """A ``.j2`` file in a problem's folder that its spec does not use (a misnamed template is
+    silently not the one rendered)."""
+    warnings = []
+    for bp in bank.problems.values():
+        for j2 in sorted(bp.folder.glob("*.j2")):
+            if bp.template_file is not None and j2.resolve() == bp.template_file.resolve():
+                continue
+            if bp.spec.body is not None:
+                uses = "its spec's inline body:"
+            elif bp.template_file is not None:
+                uses = bp.template_file.name
+            else:
+                uses = f"the built-in template of generator '{bp.spec.generator}'"
+            warnings.append(f"{shown(j2)}: no spec uses this template (problem '{bp.spec.id}' uses {uses}); "
+                            f"a problem's template is '{TEMPLATE}' in its folder, or the file named by "
+                            f"'template:' in {shown(bp.path)}")
+    return warnings

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -50,6 +51,10 @@ class _OneLineErrors(click.Group):
             return super().invoke(ctx)
         except click.UsageError as e:
             raise _usage(e) from None
+        except QbankError as e:
+            if ctx.params.get("debug"):  # the whole story, then the usual one line
+                traceback.print_exception(e, file=sys.stderr)
+            raise
 
 
 def _usage(e: click.UsageError) -> QbankError:
@@ -75,7 +80,8 @@ bank_option = click.option(
 
 @click.group(name="qbank", cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="qbank")
-def main() -> None:
+@click.option("--debug", is_flag=True, help="On an error, print the whole Python traceback (a generator's, say).")
+def main(debug: bool) -> None:
     """qbank: exams and answer keys from a bank of parametrized YAML problems."""
 
 
@@ -164,12 +170,58 @@ def verify(build_dir, exam_path, bank, strict):
 @bank_option
 @click.option("--seeds", type=click.IntRange(1, 100000), default=500, show_default=True,
               help="Seeds to stress each generator with.")
-@click.option("--problem", "only", multiple=True, help="Check only this problem id (repeatable).")
-def check(bank, seeds, only):
-    """Validate every problem and exam spec of the course and stress every generator over many seeds."""
-    ok = api.check(bank, seeds=seeds, only=list(only), echo=click.echo)
+@click.option("--problem", "only", multiple=True, help="Check only this problem id (repeatable; exam specs are skipped).")
+@click.option("--no-pdf", is_flag=True, help="Render every problem and exam, but compile nothing.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
+              help="PDFs compiled at once; default: the number of cores.")
+def check(bank, seeds, only, no_pdf, jobs):
+    """Catch what a build would, without building: validate every problem and exam spec of the
+    course, stress every generator over many seeds, render every problem (exam and key, a few
+    seeds) and every exam's version A, and compile one document of each."""
+    ok = api.check(bank, seeds=seeds, only=list(only), pdf=not no_pdf, jobs=jobs, echo=click.echo)
     if not ok:
         raise click.exceptions.Exit(1)
+
+
+@main.command()
+@click.argument("target", metavar="PROBLEM|EXAM.yaml")
+@bank_option
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
+              help="Draw the problem at this seed (the seeds `qbank check` reports); default 0. For an exam: its seed.")
+@click.option("--params", "params_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="YAML or JSON file holding the problem's parameters, instead of a draw.")
+@click.option("--version", "version", default=None, help="The version of an exam spec to show; default A.")
+@click.option("--watch", is_flag=True, help="Preview again on every save of the problem's files or the templates.")
+@click.option("--png", is_flag=True, help="Also write an image of every page (page-1.png, …).")
+def preview(target, bank, seed, params_file, version, watch, png):
+    """One problem (id or folder) or one version of an exam: a small PDF with the exam pages, then
+    the key pages, in <course>/.qbank/preview/ (never a build). Prints its path."""
+    from . import preview as pv
+
+    params = None
+    if params_file is not None:
+        try:
+            params = load_yaml(params_file).data
+        except SpecError as e:
+            raise QbankError(e.messages[0]) from None
+        if not isinstance(params, dict):
+            raise QbankError(f"{params_file}: expected a mapping of parameters")
+    options = dict(root=bank, seed=seed, params=params, version=version, png=png)
+
+    def show(result) -> None:
+        click.echo(result.pdf)
+        for image in result.pngs:
+            click.echo(image)
+
+    if not watch:
+        show(pv.preview(target, **options))
+        return
+    click.echo("qbank: watching for changes; Ctrl-C stops", err=True)
+    try:
+        pv.watch(target, on_result=show, on_error=lambda e: click.echo(f"qbank: {e.format_message()}", err=True),
+                 **options)
+    except KeyboardInterrupt:
+        pass
 
 
 @main.command()

@@ -346,18 +346,19 @@ def preamble(tex: Path) -> str | None:
 
 
 def compile_pdf(tex: Path, timeout: float = TIMEOUT_S, *, format_dir: Path | None = None,
-                aux_seed: bytes | None = None) -> int:
+                aux_seed: bytes | None = None, passes_for_errors: bool = False) -> int:
     """Compile ``tex`` into a PDF beside it; return the number of passes. Raise LatexError on failure.
 
     Passes repeat until the ``.aux`` file is the same before and after one (at most MAX_PASSES);
     ``aux_seed`` (a sibling's final .aux) usually makes the first pass the last. Each compile runs
     in a private scratch folder holding only the .tex (and .aux); only the PDF and .aux come back.
+    ``passes_for_errors``: one pass only, to find errors (``qbank check``); page references may be unsettled.
     """
     tex = tex.resolve()
     scratch = Path(tempfile.mkdtemp(prefix=".tex-", dir=tex.parent))
     try:
         try:
-            passes = _compile_in(scratch, tex, timeout, format_dir, aux_seed)
+            passes = _compile_in(scratch, tex, timeout, format_dir, aux_seed, passes_for_errors)
         except LatexError:
             tex.with_suffix(".pdf").unlink(missing_ok=True)
             raise
@@ -370,7 +371,8 @@ def compile_pdf(tex: Path, timeout: float = TIMEOUT_S, *, format_dir: Path | Non
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _compile_in(scratch: Path, source: Path, timeout: float, format_dir: Path | None, aux_seed: bytes | None) -> int:
+def _compile_in(scratch: Path, source: Path, timeout: float, format_dir: Path | None, aux_seed: bytes | None,
+                passes_for_errors: bool = False) -> int:
     tex = scratch / source.name
     shutil.copyfile(source, tex)
     aux, pdf, log_path = tex.with_suffix(".aux"), tex.with_suffix(".pdf"), tex.with_suffix(".log")
@@ -397,7 +399,7 @@ def _compile_in(scratch: Path, source: Path, timeout: float, format_dir: Path | 
         if pdf.stat().st_size > MAX_PDF_BYTES:
             raise LatexError(f"{tex.name}: PDF larger than {MAX_PDF_BYTES // 2**20} MiB; refused")
         after = aux.read_bytes() if aux.exists() else None
-        if _settled(before, after) and "Rerun to get" not in log:
+        if passes_for_errors or _settled(before, after) and "Rerun to get" not in log:
             return passes
     raise LatexError(f"{where}: cross-references still changing after {MAX_PASSES} passes")
 

@@ -143,6 +143,19 @@ def import_error_location(exc: BaseException, path: Path) -> str:
     return f"{shown(path)}:{frames[-1].lineno}" if frames else shown(path)
 
 
+def raised_at(exc: BaseException, code: list[Path]) -> str:
+    """``file:line`` of the frame that raised ``exc``: the innermost one in the generator's own files
+    (``code``: files or folders), else the innermost of all."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "?"
+    roots = [c.resolve() for c in code]
+    own = [f for f in frames if any(Path(f.filename).resolve() == r or Path(f.filename).resolve().is_relative_to(r)
+                                    for r in roots if r.is_dir() or r.is_file())]
+    frame = (own or frames)[-1]
+    return f"{shown(frame.filename)}:{frame.lineno}"
+
+
 def get_kind(name: str) -> Kind:
     """The solve kind called ``name`` among the built-in ones and those of the bank files loaded so far
     (the most recently loaded file that registers it), or an error listing the valid kinds."""
