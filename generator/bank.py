@@ -192,7 +192,8 @@ def _generator_class(spec: ProblemSpec, folder: Path, located: Located) -> tuple
         cls = loaded.registered.generators.get(spec.generator)
         if cls is None:
             names = list(loaded.registered.generators)
-            hint = (f"it registers {', '.join(repr(n) for n in names)}" + did_you_mean(spec.generator, names).split(";")[0]
+            near = did_you_mean(spec.generator, names)
+            hint = (f"it registers {', '.join(repr(n) for n in names)}" + (near if "did you mean" in near else "")
                     if names else "it registers none (decorate a Problem subclass with @register)")
             return None, {}, [located.error(("generator",), f"generator '{spec.generator}' is not registered by "
                                             f"{shown(code)}: {hint}")]

@@ -387,7 +387,8 @@ def with_map(doc: Mapped) -> str:
     that lines A to B of this file came from lines L, L+1, … of template file N."""
     files: dict[str, int] = {}
     runs: list[list] = []  # [first tex line, last tex line, file number, first template line]
-    for i, src in enumerate(doc.sources, 1):
+    text = str(doc).rstrip("\n")
+    for i, src in enumerate(doc.sources[: text.count("\n") + 1], 1):
         file, _, line = src.rpartition(":")
         if not file:
             continue
@@ -398,7 +399,7 @@ def with_map(doc: Mapped) -> str:
         else:
             runs.append([i, i, n, int(line)])
     entries = [f"{a}={n}:{line}" if a == b else f"{a}-{b}={n}:{line}" for a, b, n, line in runs]
-    out = [str(doc).rstrip("\n"), f"{MAP_PREFIX}: this file's lines come from these templates' lines"]
+    out = [text, f"{MAP_PREFIX}: this file's lines come from these templates' lines"]
     out += [f"{MAP_PREFIX}-file {n}: {file}" for file, n in files.items()]
     out += [f"{MAP_PREFIX}: " + " ".join(entries[i:i + 12]) for i in range(0, len(entries), 12)]
     return "\n".join(out) + "\n"

@@ -1,0 +1,278 @@
+"""The authoring loop (issue 10): `qbank check` catches what a build would, every error points at
+the file and line to fix, and `qbank preview` shows one problem's exam and key pages."""
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from generator import latex
+from generator.cli import main
+from generator.texify import make_env, read_map, render, with_map
+
+PROBLEM = Path("bank/problems/argmax-attention")
+TEMPLATE = PROBLEM / "template.tex.j2"
+GENERATOR = PROBLEM / "generator.py"
+
+
+def edit(path: Path, old: str, new: str) -> int:
+    """Replace ``old`` once in a file of the temporary bank; return the (1-based) line it is on."""
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+    return text[: text.index(old)].count("\n") + 1
+
+
+def one_line(output: str, *needles: str) -> str:
+    """The single output line holding every needle (there must be exactly one)."""
+    lines = [line for line in output.splitlines() if all(n in line for n in needles)]
+    assert len(lines) == 1, f"expected one line with {needles}, got {lines!r} in:\n{output}"
+    return lines[0]
+
+
+# --- check and build: each failure is one line naming the file and line ---------------------------
+
+def test_undefined_template_variable_is_caught_by_check_and_build(tmp_bank, runner):
+    line = edit(TEMPLATE, "<< params.query|vec >>", "<< params.wo|vec >>")
+    r = runner.invoke(main, ["check", "--seeds", "2", "--no-pdf"])
+    assert r.exit_code == 1
+    assert "undefined template variable" in one_line(r.output, "FAIL argmax-attention", f"{TEMPLATE}:{line}:")
+    b = runner.invoke(main, ["build", "--no-pdf", "--out", "o"])
+    assert b.exit_code == 2 and "Traceback" not in b.output
+    assert one_line(b.output, f"{TEMPLATE}:{line}:").startswith("qbank: ")
+
+
+def test_jinja_syntax_error_is_caught_by_check(tmp_bank, runner):
+    line = edit(TEMPLATE, "<% if key %>", "<% iff key %>")
+    r = runner.invoke(main, ["check", "--seeds", "2", "--no-pdf"])
+    assert r.exit_code == 1
+    assert "template syntax error" in one_line(r.output, "FAIL argmax-attention", f"{TEMPLATE}:")
+    assert str(line) in one_line(r.output, "FAIL argmax-attention")
+
+
+@pytest.mark.pdf
+def test_unbalanced_dollar_is_placed_at_its_template_line(tmp_bank, runner):
+    line = edit(TEMPLATE, "query $q = << params.query|vec >>^\\top$.", "query $q = << params.query|vec >>^\\top.")
+    r = runner.invoke(main, ["check", "--seeds", "2"])
+    assert r.exit_code == 1
+    fail = one_line(r.output, "FAIL argmax-attention", "Missing $ inserted")
+    assert f"{TEMPLATE}:{line}:" in fail and "problem 1 'argmax-attention'" in fail
+    b = runner.invoke(main, ["build", "--out", "o"])
+    assert b.exit_code == 2
+    msg = one_line(b.output, "Missing $ inserted")
+    assert msg.startswith(f"qbank: {TEMPLATE}:{line}: ")
+    kept = Path(re.search(r"kept in (\S+)$", msg).group(1))
+    assert (kept / "key.tex").is_file() or (kept / "exam.tex").is_file()
+    assert list(kept.glob("*.log"))
+    assert not Path("o").exists()  # nothing half-written
+
+
+@pytest.mark.pdf
+def test_unclosed_brace_without_a_log_line_is_placed_by_problem_and_template_line(tmp_bank, runner):
+    line = edit(TEMPLATE, "Compute the score", "Compute \\textbf{the score")
+    r = runner.invoke(main, ["check", "--seeds", "2"])
+    assert r.exit_code == 1
+    fail = one_line(r.output, "FAIL argmax-attention", "File ended while scanning use of \\textbf")
+    assert f"{TEMPLATE}:{line}:" in fail and "problem 1 'argmax-attention'" in fail
+    b = runner.invoke(main, ["build", "--out", "o"])
+    assert b.exit_code == 2
+    assert one_line(b.output, "File ended while scanning").startswith(f"qbank: {TEMPLATE}:{line}: ")
+
+
+@pytest.mark.pdf
+def test_unclosed_brace_in_a_multiple_choice_question_names_the_spec(tmp_bank, runner):
+    folder = Path("bank/problems/quiz")
+    folder.mkdir()
+    (folder / "problem.yaml").write_text(
+        "id: quiz\ntitle: Quiz\ngenerator: multiple_choice\npoints: {all: 2}\nspace:\n"
+        "  question: Which is \\textbf{true?\n  show: 2\n  options:\n"
+        "    - {text: 'yes', correct: true}\n    - {text: 'no', correct: false}\n")
+    r = runner.invoke(main, ["check", "--seeds", "2", "--problem", "quiz"])
+    assert r.exit_code == 1
+    fail = one_line(r.output, "FAIL quiz", "File ended while scanning use of \\textbf")
+    # The question comes into the built-in template through its first line (<< question >>).
+    assert "templates/multiple_choice.tex.j2:3:" in fail and "problem 1 'quiz'" in fail
+
+
+def test_missing_template_is_caught_with_the_nearest_name(tmp_bank, runner):
+    TEMPLATE.rename(PROBLEM / "argmax-attention.tex.j2")
+    r = runner.invoke(main, ["check", "--seeds", "2", "--no-pdf"])
+    assert r.exit_code == 1
+    line = one_line(r.output, f"{PROBLEM}/problem.yaml:")
+    assert "no template" in line and "argmax-attention.tex.j2" in line
+    b = runner.invoke(main, ["build", "--no-pdf", "--out", "o"])
+    assert b.exit_code == 2 and "no template" in one_line(b.output, f"{PROBLEM}/problem.yaml:")
+
+
+def test_a_template_no_spec_uses_is_warned_about(tmp_bank, runner):
+    (PROBLEM / "argmax_attention.tex.j2").write_text("a copy the author thinks is used\n")
+    r = runner.invoke(main, ["check", "--seeds", "2", "--no-pdf"])
+    assert r.exit_code == 0, r.output
+    warning = one_line(r.output, "warning", "argmax_attention.tex.j2")
+    assert "no spec uses this template" in warning and "template.tex.j2" in warning
+
+
+def test_a_generator_that_raises_names_its_file_and_line(tmp_bank, runner):
+    line = edit(GENERATOR, "    def solve(self, params: dict) -> dict:\n", "    def solve(self, params: dict) -> dict:\n        1 / 0\n") + 1
+    r = runner.invoke(main, ["check", "--seeds", "2", "--no-pdf"])
+    assert r.exit_code == 1
+    fails = [x for x in r.output.splitlines() if x.startswith("  FAIL argmax-attention: seed")]
+    assert len(fails) == 2  # one line per failing seed
+    assert all(f"{GENERATOR}:{line}: ZeroDivisionError: division by zero" in x for x in fails)
+    b = runner.invoke(main, ["build", "--no-pdf", "--out", "o"])
+    assert b.exit_code == 2 and "Traceback" not in b.output
+    msg = one_line(b.output, "ZeroDivisionError")
+    assert msg.startswith(f"qbank: {GENERATOR}:{line}: problem 'argmax-attention'")
+    d = runner.invoke(main, ["--debug", "build", "--no-pdf", "--out", "o"])
+    assert d.exit_code == 2
+    assert "Traceback (most recent call last)" in d.output and f'{GENERATOR.name}", line {line}' in d.output
+
+
+@pytest.mark.parametrize("args", [["build", "--no-pdf", "--out", "o"], ["check", "--no-pdf", "--seeds", "2"], ["list"],
+                                  ["preview", "argmax-attention"], ["solve", "argmax-attention", "--params", "p.json"]])
+def test_a_generator_that_does_not_import_is_one_line_with_exit_2(tmp_bank, runner, args):
+    Path("p.json").write_text("{}")
+    line = edit(GENERATOR, "    def solve(self, params: dict) -> dict:\n", "    def solve(self, params: dict) oops:\n")
+    r = runner.invoke(main, args)
+    assert "Traceback" not in r.output
+    msg = one_line(r.output, "SyntaxError")
+    assert f"{GENERATOR}:{line}: SyntaxError" in msg
+    if args[0] == "check":  # check lists every spec error, then fails
+        assert r.exit_code == 1 and msg.startswith(f"{GENERATOR}:{line}:")
+    else:
+        assert r.exit_code == 2 and msg.startswith("qbank: ")
+
+
+def test_unknown_names_get_a_did_you_mean(tmp_bank, runner):
+    edit(PROBLEM / "problem.yaml", "generator: argmax_attention", "generator: argmax_atention")
+    r = runner.invoke(main, ["build", "--no-pdf", "--out", "o"])
+    assert r.exit_code == 2 and "did you mean 'argmax_attention'?" in r.output
+    edit(PROBLEM / "problem.yaml", "generator: argmax_atention", "generator: argmax_attention")
+    r = runner.invoke(main, ["check", "--problem", "argmax-atention", "--no-pdf"])
+    assert r.exit_code == 2 and "did you mean 'argmax-attention'?" in r.output
+    r = runner.invoke(main, ["preview", "argmax-atention"])
+    assert r.exit_code == 2 and "did you mean 'argmax-attention'?" in r.output
+
+
+# --- the line map ------------------------------------------------------------------------------
+
+def test_rendered_lines_map_back_to_template_lines(tmp_path):
+    (tmp_path / "doc.tex.j2").write_text("<#- a comment line -#>\nhead << x >>\n<% for i in range(3) %>\n"
+                                         "row << i >>\n<% endfor %>\n<< body >>\nfoot\n")
+    (tmp_path / "p.j2").write_text("first\n<% if key %>\nsecond << y|signed >>\n<% endif %>\n")
+    env = make_env([tmp_path], {"bank/problems/p/template.tex.j2": tmp_path / "p.j2"})
+    body = render(env, "bank/problems/p/template.tex.j2", {"key": True, "y": -2})
+    doc = with_map(render(env, "doc.tex.j2", {"x": "X", "body": body}))
+    lines = doc.splitlines()
+    where = read_map(lines)
+    got = {lines[i - 1]: src for i, src in where.items()}
+    assert got == {"head X": "templates/doc.tex.j2:2", "row 0": "templates/doc.tex.j2:4",
+                   "row 1": "templates/doc.tex.j2:4", "row 2": "templates/doc.tex.j2:4",
+                   "first": "bank/problems/p/template.tex.j2:1", "second - 2": "bank/problems/p/template.tex.j2:3",
+                   "": "templates/doc.tex.j2:6", "foot": "templates/doc.tex.j2:7"}
+    assert "\x01" not in doc and "\x02" not in doc
+
+
+def test_signed_prints_the_sign_as_an_operator(tmp_path):
+    env = make_env([tmp_path])
+    out = render(env, None, {"a": -2, "b": 0.5, "c": 0}, source="w_1 << a|signed >>, w_2 << b|signed >>, << c|signed >>")
+    assert out == "w_1 - 2, w_2 + 0.5, + 0"
+
+
+# --- the cached preamble format -----------------------------------------------------------------
+
+@pytest.mark.pdf
+def test_the_format_is_made_once_and_shared_across_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("QBANK_CACHE_DIR", str(tmp_path / "cache"))
+    runs = []
+    real = latex._run
+    monkeypatch.setattr(latex, "_run", lambda cmd, *a, **k: runs.append(cmd) or real(cmd, *a, **k))
+    tex = tmp_path / "a.tex"
+    tex.write_text("\\documentclass{article}\n\\usepackage{amsmath}\n\\csname endofdump\\endcsname\n"
+                   "\\begin{document}x\\end{document}\n")
+    first = latex.make_format(tex)
+    assert first is not None and first.is_relative_to(tmp_path / "cache") and len(runs) == 1
+    assert latex.make_format(tex) == first and len(runs) == 1  # cached: no second pdflatex -ini
+    assert latex.compile_pdf(tex, format_dir=first) >= 1 and tex.with_suffix(".pdf").is_file()
+    tex.write_text(tex.read_text().replace("amsmath", "amssymb"))
+    assert latex.make_format(tex) not in (None, first) and len(runs) == 3  # another preamble, another format
+
+
+# --- preview ------------------------------------------------------------------------------------
+
+def pdf_pages(pdf: Path) -> list[str]:
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return text.split("\f")[:-1]
+
+
+@pytest.mark.pdf
+def test_preview_shows_the_exam_pages_then_the_key_pages(tmp_bank, runner):
+    r = runner.invoke(main, ["preview", "argmax-attention", "--seed", "3", "--png"])
+    assert r.exit_code == 0, r.output
+    pdf = Path(r.output.splitlines()[0])
+    assert pdf.is_file() and pdf.resolve().is_relative_to((tmp_bank / ".qbank" / "preview").resolve())
+    pages = pdf_pages(pdf)
+    assert len(pages) == 2
+    assert "Argmax attention" in pages[0] and "Solution" not in pages[0]
+    assert "ANSWER KEY" in pages[1] and "Solution" in pages[1]
+    assert [Path(p).name for p in r.output.splitlines()[1:]] == ["page-1.png", "page-2.png"]
+    assert not Path("output").exists()  # a preview never touches a build
+    assert (tmp_bank / ".qbank" / ".gitignore").read_text().strip().endswith("*")
+
+
+@pytest.mark.pdf
+def test_preview_with_given_parameters(tmp_bank, runner):
+    Path("p.yaml").write_text("query: [1, 0, 0]\nkeys: [[1, 0, 0], [3, 0, 0], [0, 1, 0], [0, 0, 1]]\n"
+                              "values: [[0, 0, 0], [7, 8, 9], [0, 0, 1], [0, 1, 0]]\n")
+    r = runner.invoke(main, ["preview", "argmax-attention", "--params", "p.yaml"])
+    assert r.exit_code == 0, r.output
+    key = pdf_pages(Path(r.output.strip()))[1]
+    assert "given parameters" in key and re.search(r"\(7,\s*8,\s*9\)", key)
+
+
+@pytest.mark.pdf
+def test_preview_of_an_exam_version(tmp_bank, runner):
+    r = runner.invoke(main, ["preview", "bank/exams/tiny.yaml", "--version", "B"])
+    assert r.exit_code == 0, r.output
+    pdf = Path(r.output.strip())
+    assert pdf.parent.name == "tiny-B"
+    pages = pdf_pages(pdf)
+    assert "Version B" in pages[0] and "ANSWER KEY" in pages[-1]
+
+
+@pytest.mark.pdf
+def test_watch_shows_a_template_edit_in_a_new_pdf_without_restarting(tmp_bank):
+    from generator.preview import watch
+
+    results, errors, stop = [], [], threading.Event()
+    thread = threading.Thread(target=watch, args=("argmax-attention",), daemon=True,
+                              kwargs=dict(on_result=results.append, on_error=errors.append, stop=stop))
+    thread.start()
+    try:
+        def wait(n: int) -> None:
+            deadline = time.monotonic() + 120
+            while len(results) + len(errors) < n and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert len(results) + len(errors) >= n, "the watcher did not preview in time"
+
+        wait(1)
+        assert not errors and "Hello from the edit" not in "".join(pdf_pages(results[0].pdf))
+        time.sleep(0.5)  # let the watcher start watching
+        edit(TEMPLATE, "Compute the score", "Hello from the edit. Compute the score")
+        wait(2)
+        assert not errors, errors
+        assert "Hello from the edit" in "".join(pdf_pages(results[-1].pdf))
+        edit(TEMPLATE, "Hello from the edit.", "<< params.nope >>")  # an error: printed, and watching goes on
+        wait(3)
+        assert "undefined template variable" in errors[-1].message
+        edit(TEMPLATE, "<< params.nope >>", "Fixed again.")
+        wait(4)
+        assert "Fixed again" in "".join(pdf_pages(results[-1].pdf))
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
