@@ -28,7 +28,7 @@ from .output import forget_locks_after_fork
 from .registry import get_kind, raised_at
 from .roster import assignments_csv
 from .schema import ExamProblem, PoolEntry
-from .texify import MARKS, Mapped, Tex, make_env, render, with_map
+from .texify import MARKS, Mapped, SpecText, Tex, make_env, render, with_map
 
 GENERATE_TIMEOUT_S = 20
 LIBRARIES = ("qbank", "numpy", "sympy", "jinja2", "pydantic", "pyyaml", "pylatex", "click")
@@ -224,6 +224,9 @@ def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool, extra
     bp = bank.problems[inst.problem_id]
     if extra is None:
         extra = bp.generator.context(inst.params, inst.answers)
+    spec_file = f"{bp.origin}/{SPEC}"
+    extra = {k: Mapped(v, [f"{spec_file}:{bp.located.line(v.key)}"] * (v.count("\n") + 1))
+             if isinstance(v, SpecText) else v for k, v in extra.items()}
     ctx = {
         "params": inst.params, "points": inst.points,
         "total": inst.total, "key": key, "version": version, "number": inst.number,
@@ -236,7 +239,7 @@ def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool, extra
         text = render(env, None, ctx, source=bp.spec.body, source_name=origin)
     else:
         text = render(env, bp.template_name, ctx)
-        origin = bp.template_name
+        origin = bp.template_name if bp.template_file is not None else f"templates/{bp.template_name}"
     # The marker names the problem; the lines keep their template lines (see texify.with_map).
     return Mapped(f"{MARKER}problem {inst.number} '{inst.problem_id}', template {origin}\n{text}", ("", *text.sources))
 

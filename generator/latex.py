@@ -217,13 +217,15 @@ def place(tex_lines: list[str], line: int) -> tuple[str | None, str | None]:
     """``(template file:line, problem)`` that wrote line ``line`` of a generated .tex file.
 
     The file:line comes from the document's line map (see texify.with_map); the problem is named
-    when the line comes from that problem's template (not the document's own template)."""
+    when the line comes from that problem's template or spec (not the document's own template)."""
     where = read_map(tex_lines).get(line)
     marker = source_of(tex_lines, line) or ""
     problem, _, template = marker.partition(", template ")
     if where is None:
         return None, marker or None
-    return where, problem if template and where.rsplit(":", 1)[0] == template else None
+    file = where.rsplit(":", 1)[0]
+    ours = file == template or not file.startswith("templates/")  # not the document's own template
+    return where, problem if template and ours else None
 
 
 _SCANNING = re.compile(r"(?:File ended while scanning use of|Paragraph ended before) (\\[A-Za-z@]+|\\.)")
@@ -265,6 +267,19 @@ def _unclosed(text: str, macro: str, before: int | None) -> int | None:
     return None
 
 
+def _open_math(tex_lines: list[str], line: int) -> int | None:
+    """For "Missing $ inserted" at ``line``: the line in the same paragraph that opened a ``$`` that
+    never closed (TeX notices only where the paragraph or environment ends), or None."""
+    start = line - 1
+    while start > 0 and tex_lines[start - 1].strip() and not tex_lines[start - 1].startswith("%"):
+        start -= 1
+    opened = None
+    for j in range(start, line - 1):
+        if len(re.findall(r"(?<!\\)\$", re.sub(r"(?<!\\)%.*", "", tex_lines[j]))) % 2:
+            opened = None if opened else j + 1
+    return opened
+
+
 def first_error(log: str, tex_lines: list[str], tex_name: str) -> str:
     """The first LaTeX error in a log, placed at the template line (and problem) that wrote it.
 
@@ -285,6 +300,8 @@ def first_error(log: str, tex_lines: list[str], tex_name: str) -> str:
         found = _unclosed(text[:end] if end >= 0 else text, scanning.group(1),
                           line if "Paragraph ended" in msg else None)
         line = found or line
+    if line is not None and msg.startswith("Missing $ inserted"):
+        line = _open_math(tex_lines, line) or line
     if line is None:
         return f"{tex_name}: {msg}"
     where, problem = place(tex_lines, line)

@@ -252,6 +252,18 @@ class Mapped(NoEscape):
                               for src, line in zip(self.sources, self.split("\n"))))
 
 
+class SpecText(NoEscape):
+    """Trusted LaTeX written in a problem's spec (a multiple-choice question), at ``key`` there:
+    errors in it are reported at that line of the spec."""
+
+    key: tuple
+
+    def __new__(cls, text: str, key: tuple) -> "SpecText":
+        obj = super().__new__(cls, text)
+        obj.key = tuple(key)
+        return obj
+
+
 def _mark_text(source: str) -> str:
     return f"{_MARK_OPEN}{source}{_MARK_CLOSE}"
 

@@ -14,7 +14,7 @@ from pydantic import model_validator
 from ..problem import Problem, Reject, Space
 from ..registry import register
 from ..schema import MAX_LATEX, MAX_PARAGRAPH, Latex
-from ..texify import Tex, escape
+from ..texify import SpecText, Tex, escape
 
 MAX_SHOWN = 10  # the template letters options A to J
 
@@ -111,7 +111,7 @@ class MultipleChoice(Problem):
         return next(o.why for o in self.space.options if o.text == text)
 
     def context(self, params: dict, answers: dict) -> dict:
-        return {"question": Tex(self.space.question), "many": self.space.select == "many"}
+        return {"question": SpecText(self.space.question, ("space", "question")), "many": self.space.select == "many"}
 
     def summary(self, params: dict, answers: dict) -> dict[str, str]:
         """A single part (the grader's page uses the one entry whatever the part is called)."""
