@@ -246,6 +246,9 @@ class Mapped(NoEscape):
         obj.sources = tuple(sources)
         return obj
 
+    def __reduce__(self):  # rendered in a build's worker processes, sent back to the parent
+        return Mapped, (str(self), self.sources)
+
     def marked(self) -> Tex:
         """The text with its marks put back (for nesting in another rendered document)."""
         return Tex("\n".join(_mark_text(src) + line if src else line
@@ -262,6 +265,9 @@ class SpecText(NoEscape):
         obj = super().__new__(cls, text)
         obj.key = tuple(key)
         return obj
+
+    def __reduce__(self):
+        return SpecText, (str(self), self.key)
 
 
 def _mark_text(source: str) -> str:

@@ -52,7 +52,8 @@ def test_generator_that_raises_names_problem_and_seed(argmax_cls, runner, tmp_ba
     r = rebuild(runner)
     assert r.exit_code == 2
     line = r.stderr.strip()
-    assert line.startswith("qbank: problem 'argmax-attention' (version A, seed ")
+    # the raising frame first (here the patched-in lambda, in this file), then the problem and seed
+    assert line.startswith(f"qbank: {__file__}:") and ": problem 'argmax-attention' (version A, seed " in line
     assert line.endswith("): generator raised ZeroDivisionError: division by zero")
     untouched(tmp_bank, built)
 
