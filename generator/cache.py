@@ -8,6 +8,7 @@ needed: deleting it only makes the next compile slower.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -30,16 +31,43 @@ def cache_dir() -> Path:
 @lru_cache(maxsize=1)
 def tex_version() -> str:
     """What a precompiled format depends on besides its preamble: the engine's version, and the
-    installed LaTeX format (rebuilt by TeX Live whenever packages are updated)."""
-    def run(*cmd: str) -> str:
-        try:
-            return subprocess.run(cmd, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL).stdout
-        except (OSError, subprocess.SubprocessError):
-            return ""
-    version = run("pdflatex", "--version").split("\n", 1)[0]
-    fmt = run("kpsewhich", "-engine=pdftex", "pdflatex.fmt").strip()
-    stamp = str(os.stat(fmt).st_mtime_ns) if fmt and os.path.isfile(fmt) else ""
-    return f"{version}|{stamp}"
+    installed LaTeX format (rebuilt by TeX Live whenever packages are updated).
+
+    Asking TeX costs two processes; the answer is kept in the cache beside the engine's file
+    stamp, so a warm run only looks at two files' modification times."""
+    engine = shutil.which("pdflatex")
+    if engine is None:
+        return ""
+    stamp = _stamp(os.path.realpath(engine))
+    memo = cache_dir() / "tex-version.json"
+    try:
+        known = json.loads(memo.read_text())
+        if known["engine"] == stamp and _stamp(known["format"]) == known["format_stamp"]:
+            return known["version"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    version = _run("pdflatex", "--version").split("\n", 1)[0]
+    fmt = _run("kpsewhich", "-engine=pdftex", "pdflatex.fmt").strip()
+    value = f"{version}|{_stamp(fmt)}"
+    tmp = memo.with_suffix(f".{os.getpid()}")
+    tmp.write_text(json.dumps({"engine": stamp, "format": fmt, "format_stamp": _stamp(fmt), "version": value}))
+    os.replace(tmp, memo)
+    return value
+
+
+def _stamp(path: str) -> str:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ""
+    return f"{path}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _run(*cmd: str) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
 
 
 def format_key(preamble: str) -> str:

@@ -81,10 +81,6 @@ class ProblemSpec(_Strict):
         return self
 
     @property
-    def template_name(self) -> str:
-        return self.template or f"problems/{self.generator}.tex.j2"
-
-    @property
     def total(self) -> int:
         return sum(self.points.values())
 

@@ -275,3 +275,47 @@ def test_watch_shows_a_template_edit_in_a_new_pdf_without_restarting(tmp_bank):
         stop.set()
         thread.join(timeout=30)
     assert not thread.is_alive()
+
+
+# --- docs and the TeX version ---------------------------------------------------------------------
+
+def test_docs_list_every_filter_function_and_problem_variable(tmp_bank):
+    import jinja2
+
+    from generator.texify import FILTERS
+    from generator.testing import load_problem
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "templates.md").read_text()
+    env = load_problem(tmp_bank / PROBLEM).bank.env()
+    functions = set(env.globals) - set(jinja2.Environment().globals)
+    assert functions and FILTERS
+    for name in [*FILTERS, *functions]:
+        assert f"`{name}" in doc, f"docs/templates.md does not list {name}"
+    # the variables a problem template sees: render one that prints every name it was given
+    P = load_problem(tmp_bank / PROBLEM)
+    seen = {}
+    from generator import build
+
+    real = build.render
+    build.render = lambda env, name, ctx, **kw: seen.update(ctx) or real(env, name, ctx, **kw)
+    try:
+        P.render(P.draw(1), key=True)
+    finally:
+        build.render = real
+    for name in seen:
+        assert f"`{name}`" in doc, f"docs/templates.md does not list the template variable {name}"
+
+
+def test_tex_version_is_asked_once_then_remembered(tmp_path, monkeypatch):
+    from generator import cache
+
+    monkeypatch.setenv("QBANK_CACHE_DIR", str(tmp_path))
+    calls = []
+    real = cache._run
+    monkeypatch.setattr(cache, "_run", lambda *cmd: calls.append(cmd) or real(*cmd))
+    cache.tex_version.cache_clear()
+    first = cache.tex_version()
+    assert len(calls) == 2 and "pdfTeX" in first
+    cache.tex_version.cache_clear()
+    assert cache.tex_version() == first and len(calls) == 2  # a later run reads the cache
+    cache.tex_version.cache_clear()
