@@ -39,19 +39,26 @@ def tex_version() -> str:
     if engine is None:
         return ""
     stamp = _stamp(os.path.realpath(engine))
-    memo = cache_dir() / "tex-version.json"
     try:
-        known = json.loads(memo.read_text())
-        if known["engine"] == stamp and _stamp(known["format"]) == known["format_stamp"]:
+        memo: Path | None = cache_dir() / "tex-version.json"
+    except OSError:  # no cache folder: ask TeX every time
+        memo = None
+    try:
+        known = json.loads(memo.read_text()) if memo is not None else {}
+        if known and known["engine"] == stamp and _stamp(known["format"]) == known["format_stamp"]:
             return known["version"]
     except (OSError, ValueError, KeyError, TypeError):
         pass
     version = _run("pdflatex", "--version").split("\n", 1)[0]
     fmt = _run("kpsewhich", "-engine=pdftex", "pdflatex.fmt").strip()
     value = f"{version}|{_stamp(fmt)}"
-    tmp = memo.with_suffix(f".{os.getpid()}")
-    tmp.write_text(json.dumps({"engine": stamp, "format": fmt, "format_stamp": _stamp(fmt), "version": value}))
-    os.replace(tmp, memo)
+    if memo is not None:
+        tmp = memo.with_suffix(f".{os.getpid()}")
+        try:
+            tmp.write_text(json.dumps({"engine": stamp, "format": fmt, "format_stamp": _stamp(fmt), "version": value}))
+            os.replace(tmp, memo)
+        except OSError:  # no cache folder: ask TeX again next time
+            pass
     return value
 
 
@@ -82,7 +89,14 @@ def cached(kind: str, key: str) -> Path:
 
 def publish(kind: str, key: str, make) -> Path | None:
     """The cached entry, made by ``make(folder) -> bool`` in a private folder and renamed into place
-    (so concurrent runs never see half a format); None when ``make`` fails."""
+    (so concurrent runs never see half a format); None when ``make`` fails or the cache is not writable."""
+    try:
+        return _publish(kind, key, make)
+    except OSError:
+        return None
+
+
+def _publish(kind: str, key: str, make) -> Path | None:
     final = cached(kind, key)
     if final.is_dir():
         return final
@@ -100,8 +114,16 @@ def publish(kind: str, key: str, make) -> Path | None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def keep_failure(files: list[Path], name: str) -> Path:
-    """Copy the files of a failed compile into ``failed/<name>-<hash>/`` and return that folder."""
+def keep_failure(files: list[Path], name: str) -> Path | None:
+    """Copy the files of a failed compile into ``failed/<name>-<hash>/`` and return that folder
+    (None when the cache is not writable)."""
+    try:
+        return _keep(files, name)
+    except OSError:
+        return None
+
+
+def _keep(files: list[Path], name: str) -> Path:
     digest = hashlib.sha256(b"".join(f.read_bytes() for f in files if f.is_file())).hexdigest()[:10]
     folder = cache_dir() / "failed" / f"{name}-{digest}"
     folder.mkdir(parents=True, exist_ok=True)

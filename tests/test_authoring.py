@@ -319,3 +319,21 @@ def test_tex_version_is_asked_once_then_remembered(tmp_path, monkeypatch):
     cache.tex_version.cache_clear()
     assert cache.tex_version() == first and len(calls) == 2  # a later run reads the cache
     cache.tex_version.cache_clear()
+
+
+@pytest.mark.pdf
+def test_an_unwritable_cache_only_makes_compiles_slower(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("QBANK_CACHE_DIR", str(blocker / "cache"))
+    tex = tmp_path / "a.tex"
+    tex.write_text("\\documentclass{article}\n\\csname endofdump\\endcsname\n\\begin{document}x\\end{document}\n")
+    from generator import cache
+
+    cache.tex_version.cache_clear()
+    assert latex.make_format(tex) is None
+    assert latex.compile_pdf(tex) >= 1
+    tex.write_text("\\documentclass{article}\n\\begin{document}\\bad\\end{document}\n")
+    with pytest.raises(latex.LatexError) as e:
+        latex.compile_pdf(tex)
+    assert "Undefined control sequence" in e.value.message and "kept in" not in e.value.message
