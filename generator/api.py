@@ -238,7 +238,7 @@ def check(root: str | Path | None = None, *, seeds: int = 500, only: list[str] |
     for i in ids:
         if i not in bank.problems:
             raise QbankError(f"--problem: unknown problem '{i}'" + did_you_mean(i, list(bank.problems)))
-    for warning in unused_templates(bank):
+    for warning in unused_templates(bank, ids):
         echo(f"check: warning: {warning}")
     echo(f"{'PROBLEM':<24} {'SEEDS':>6} {'FAILED':>6} {'DISTINCT':>8} {'TIME':>7}")
     failed = bool(errors)

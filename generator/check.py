@@ -225,11 +225,11 @@ def compile_checks(docs: dict[str, dict[str, str]], jobs: int | None = None) -> 
     return sorted(failures, key=lambda f: order.index(f[0]))
 
 
-def unused_templates(bank: Bank) -> list[str]:
-    """A ``.j2`` file in a problem's folder that its spec does not use (a misnamed template is
-    silently not the one rendered)."""
+def unused_templates(bank: Bank, ids: list[str]) -> list[str]:
+    """A ``.j2`` file in the folder of a problem ``ids`` names that its spec does not use (a
+    misnamed template is silently not the one rendered)."""
     warnings = []
-    for bp in bank.problems.values():
+    for bp in (bank.problems[i] for i in ids):
         for j2 in sorted(bp.folder.glob("*.j2")):
             if bp.template_file is not None and j2.resolve() == bp.template_file.resolve():
                 continue
