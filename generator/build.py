@@ -237,11 +237,21 @@ def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool, extra
     if bp.spec.body is not None:
         origin = f"{bp.origin}/{SPEC} (body)"
         text = render(env, None, ctx, source=bp.spec.body, source_name=origin)
+        text = Mapped(text, [_body_line(bp, src) for src in text.sources])
     else:
         text = render(env, bp.template_name, ctx)
         origin = bp.template_name if bp.template_file is not None else f"templates/{bp.template_name}"
     # The marker names the problem; the lines keep their template lines (see texify.with_map).
     return Mapped(f"{MARKER}problem {inst.number} '{inst.problem_id}', template {origin}\n{text}", ("", *text.sources))
+
+
+def _body_line(bp: BankProblem, source: str) -> str:
+    """``spec:line`` of line N of a spec's inline ``body:`` (a block scalar starts on the next line)."""
+    first = bp.located.line(("body",))
+    key_line = bp.path.read_text(encoding="utf-8").splitlines()[first - 1]
+    block = key_line.rstrip().endswith(("|", ">", "|-", ">-", "|+", ">+"))
+    n = int(source.rpartition(":")[2] or 1)
+    return f"{bp.origin}/{SPEC}:{first + n if block else first}"
 
 
 def _env(exam: Exam) -> jinja2.Environment:

@@ -289,8 +289,8 @@ def first_error(log: str, tex_lines: list[str], tex_name: str) -> str:
     bang = re.search(r"^! (.*)$", log, re.M)
     if m and (not bang or m.start() < bang.start()):
         line, msg = int(m.group(1)), m.group(2).strip()
-    elif bang:
-        line, msg = None, bang.group(1).strip()
+    elif bang:  # "! LaTeX Error: File … not found." then "./doc.tex:3: Emergency stop.": the message, that line
+        line, msg = (int(m.group(1)) if m else None), bang.group(1).strip()
     else:
         return f"{tex_name}: LaTeX failed without an error line"
     scanning = _SCANNING.search(msg)

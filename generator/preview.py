@@ -58,13 +58,13 @@ def problem_instance(bank: Bank, pid: str, seed: int, params: dict[str, Any] | N
                     bp.generator.validate(params)
                 except Reject as e:
                     raise QbankError(f"{where}: the parameters are degenerate: {e}") from None
-            params = jsonable(draw_params(bp, seed) if params is None else params, "params")
-            answers, items = solve_params(bp, params)
+            drawn = jsonable(draw_params(bp, seed) if params is None else params, "params")
+            answers, items = solve_params(bp, drawn)
     except QbankError:
         raise
     except Exception as e:  # a generator bug
         raise generator_error(e, bp, where) from e
-    return Instance(1, pid, seed if params is None else None, dict(bp.spec.points), params, answers, items)
+    return Instance(1, pid, seed if params is None else None, dict(bp.spec.points), drawn, answers, items)
 
 
 def render_problem(bank: Bank, pid: str, seed: int, params: dict[str, Any] | None = None) -> dict[str, str]:

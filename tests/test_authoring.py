@@ -337,3 +337,18 @@ def test_an_unwritable_cache_only_makes_compiles_slower(tmp_path, monkeypatch):
     with pytest.raises(latex.LatexError) as e:
         latex.compile_pdf(tex)
     assert "Undefined control sequence" in e.value.message and "kept in" not in e.value.message
+
+
+@pytest.mark.pdf
+def test_latex_error_in_an_inline_body_names_the_spec_line(tmp_bank, runner):
+    folder = Path("bank/problems/inline")
+    folder.mkdir()
+    (folder / "problem.yaml").write_text(
+        "id: inline\ntitle: Inline\ngenerator: multiple_choice\npoints: {all: 2}\nbody: |\n"
+        "  A fine first line.\n  Then $x^2 without its closing dollar.\n\n  More text.\nspace:\n"
+        "  question: Which?\n  show: 2\n  options:\n"
+        "    - {text: 'yes', correct: true}\n    - {text: 'no', correct: false}\n")
+    r = runner.invoke(main, ["check", "--seeds", "2", "--problem", "inline"])
+    assert r.exit_code == 1
+    fail = one_line(r.output, "FAIL inline", "Missing $ inserted")
+    assert f"{folder}/problem.yaml:7:" in fail and "problem 1 'inline'" in fail
