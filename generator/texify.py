@@ -14,6 +14,8 @@ import math
 import re
 import numbers
 import unicodedata
+from bisect import bisect_right
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -275,23 +277,15 @@ def _mark_text(source: str) -> str:
 
 
 def unmark(marked: str) -> Mapped:
-    """Strip the source marks. A line comes from the last mark before its first character, or
-    (a continuation line of a multi-line value) from the last mark before it."""
-    current = ""
-    clean, sources = [], []
-    for line in marked.split("\n"):
-        if _MARK_OPEN not in line:
-            clean.append(line)
-            sources.append(current)
-            continue
-        own, pos = current, 0
-        for m in _MARKS.finditer(line):
-            if m.start() == pos:
-                own, pos = m.group(1), m.end()
-            current = m.group(1)
-        sources.append(own)
-        clean.append(_MARKS.sub("", line))
-    return Mapped("\n".join(clean), sources)
+    """Strip the source marks. A line comes from the last mark at or before its start: its own
+    leading mark, or (a continuation line of a multi-line value) the last mark before it."""
+    parts = _MARKS.split(marked)  # text, source, text, source, …, text
+    texts, marks = parts[0::2], ["", *parts[1::2]]
+    clean = "".join(texts)
+    lines = clean.split("\n")
+    at = list(accumulate(len(t) for t in texts[:-1]))  # where each mark sits in the clean text
+    starts = accumulate((len(line) + 1 for line in lines[:-1]), initial=0)
+    return Mapped(clean, [marks[bisect_right(at, start)] for start in starts])
 
 
 class _MarkingEnvironment(jinja2.Environment):
@@ -312,13 +306,15 @@ class _MarkingEnvironment(jinja2.Environment):
         else:  # a document template, found in the course's templates/ or qbank's own
             label = f"templates/{name}"
         for out in tree.find_all(nodes.Output):
-            marked = []
+            marked, line_of_last = [], None  # the template line the previous output ended on, mid-line
             for child in out.nodes:
                 if isinstance(child, nodes.TemplateData):
-                    child.data = "\n".join(_mark(label, child.lineno + i) + part
-                                           for i, part in enumerate(child.data.split("\n")))
-                else:
+                    parts = child.data.split("\n")
+                    child.data = "\n".join(_mark(label, child.lineno + i) + part for i, part in enumerate(parts))
+                    line_of_last = child.lineno + len(parts) - 1 if parts[-1] else None
+                elif child.lineno != line_of_last:  # mid-line after output of the same line: already marked
                     marked.append(nodes.TemplateData(_mark(label, child.lineno), lineno=child.lineno))
+                    line_of_last = child.lineno
                 marked.append(child)
             out.nodes = marked
         return tree
@@ -404,18 +400,23 @@ def with_map(doc: Mapped) -> str:
     reads them): ``%% qbank-map-file N: FILE`` lines, then ``%% qbank-map: A-B=N:L`` entries saying
     that lines A to B of this file came from lines L, L+1, … of template file N."""
     files: dict[str, int] = {}
-    runs: list[list] = []  # [first tex line, last tex line, file number, first template line]
+    split: dict[str, tuple[int, int]] = {}  # source → (file number, line); sources repeat in loops
+    runs: list[list[int]] = []  # [first tex line, last tex line, file number, first template line]
     text = str(doc).rstrip("\n")
     for i, src in enumerate(doc.sources[: text.count("\n") + 1], 1):
-        file, _, line = src.rpartition(":")
-        if not file:
-            continue
-        n = files.setdefault(file, len(files) + 1)
-        last = runs[-1] if runs else None
-        if last and last[1] == i - 1 and last[2] == n and last[3] + (i - last[0]) == int(line):
-            last[1] = i
-        else:
-            runs.append([i, i, n, int(line)])
+        where = split.get(src)
+        if where is None:
+            file, _, line = src.rpartition(":")
+            if not file:
+                continue
+            where = split[src] = (files.setdefault(file, len(files) + 1), int(line))
+        n, line = where
+        if runs:
+            last = runs[-1]
+            if last[1] == i - 1 and last[2] == n and last[3] + i - last[0] == line:
+                last[1] = i
+                continue
+        runs.append([i, i, n, line])
     entries = [f"{a}={n}:{line}" if a == b else f"{a}-{b}={n}:{line}" for a, b, n, line in runs]
     out = [text, f"{MAP_PREFIX}: this file's lines come from these templates' lines"]
     out += [f"{MAP_PREFIX}-file {n}: {file}" for file, n in files.items()]
