@@ -242,7 +242,8 @@ def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool, extra
         text = render(env, bp.template_name, ctx)
         origin = bp.template_name if bp.template_file is not None else f"templates/{bp.template_name}"
     # The marker names the problem; the lines keep their template lines (see texify.with_map).
-    return Mapped(f"{MARKER}problem {inst.number} '{inst.problem_id}', template {origin}\n{text}", ("", *text.sources))
+    marker = f"{MARKER}problem {inst.number} '{inst.problem_id}', template {origin}\n"
+    return Mapped(marker + text, marked=marker + text.raw)
 
 
 def _body_line(bp: BankProblem, source: str) -> str:

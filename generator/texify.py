@@ -10,6 +10,7 @@ wrote it: every template is compiled with a mark before each of its lines and ex
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 import numbers
@@ -239,22 +240,37 @@ def _mark(label: str, line: int) -> str:
 
 
 class Mapped(NoEscape):
-    """Rendered LaTeX that knows the template ``file:line`` each of its lines came from."""
+    """Rendered LaTeX that knows the template ``file:line`` each of its lines came from.
 
-    sources: tuple[str, ...]
+    It keeps its marked text (``raw``): nesting it in another document costs nothing, and the
+    per-line ``sources`` are worked out only when asked for (for a whole document's map)."""
 
-    def __new__(cls, text: str, sources: Iterable[str]) -> "Mapped":
+    raw: str
+
+    def __new__(cls, text: str, sources: Iterable[str] | None = None, *, marked: str | None = None) -> "Mapped":
+        if marked is None:
+            marked = "\n".join(_mark_text(src) + line if src else line
+                               for src, line in zip(sources or (), text.split("\n")))
         obj = super().__new__(cls, text)
-        obj.sources = tuple(sources)
+        obj.raw = marked
         return obj
 
     def __reduce__(self):  # rendered in a build's worker processes, sent back to the parent
-        return Mapped, (str(self), self.sources)
+        return unmark, (self.raw,)
+
+    @functools.cached_property
+    def sources(self) -> tuple[str, ...]:
+        """Per line: the last mark at or before its start (its own leading mark, or for a
+        continuation line of a multi-line value, the last mark before it)."""
+        parts = _MARKS.split(self.raw)  # text, source, text, source, …, text
+        texts, marks = parts[0::2], ["", *parts[1::2]]
+        at = list(accumulate(len(t) for t in texts[:-1]))  # where each mark sits in the clean text
+        starts = accumulate((len(line) + 1 for line in self.split("\n")[:-1]), initial=0)
+        return tuple(marks[bisect_right(at, start)] for start in starts)
 
     def marked(self) -> Tex:
-        """The text with its marks put back (for nesting in another rendered document)."""
-        return Tex("\n".join(_mark_text(src) + line if src else line
-                              for src, line in zip(self.sources, self.split("\n"))))
+        """The text with its marks (for nesting in another rendered document)."""
+        return Tex(self.raw)
 
 
 class SpecText(NoEscape):
@@ -277,15 +293,8 @@ def _mark_text(source: str) -> str:
 
 
 def unmark(marked: str) -> Mapped:
-    """Strip the source marks. A line comes from the last mark at or before its start: its own
-    leading mark, or (a continuation line of a multi-line value) the last mark before it."""
-    parts = _MARKS.split(marked)  # text, source, text, source, …, text
-    texts, marks = parts[0::2], ["", *parts[1::2]]
-    clean = "".join(texts)
-    lines = clean.split("\n")
-    at = list(accumulate(len(t) for t in texts[:-1]))  # where each mark sits in the clean text
-    starts = accumulate((len(line) + 1 for line in lines[:-1]), initial=0)
-    return Mapped(clean, [marks[bisect_right(at, start)] for start in starts])
+    """Marked rendered text as :class:`Mapped` (the marks stripped from its text)."""
+    return Mapped(_MARKS.sub("", marked) if _MARK_OPEN in marked else marked, marked=marked)
 
 
 class _MarkingEnvironment(jinja2.Environment):
