@@ -221,8 +221,8 @@ def check(root: str | Path | None = None, *, seeds: int = 500, only: list[str] |
           jobs: int | None = None, echo: Callable[[str], None] = print) -> bool:
     """Everything a build would catch, for every problem and exam spec of a bank: validate the specs,
     stress the generators over ``seeds`` seeds, render each problem's exam and key at a few seeds
-    and every exam spec's version A, and (``pdf``) compile one document of each; print a table and
-    one line per failure; True when all is well."""
+    and every exam spec's version A, and (``pdf``) compile, one pdflatex pass each, every problem's
+    key and every exam's version A; print a table and one line per failure; True when all is well."""
     root = find_root() if root is None else Path(root)
     if pdf:
         require_tex()

@@ -177,7 +177,8 @@ def verify(build_dir, exam_path, bank, strict):
 def check(bank, seeds, only, no_pdf, jobs):
     """Catch what a build would, without building: validate every problem and exam spec of the
     course, stress every generator over many seeds, render every problem (exam and key, a few
-    seeds) and every exam's version A, and compile one document of each."""
+    seeds) and every exam's version A, and compile (one pdflatex pass each) every problem's key
+    and every exam's version A."""
     ok = api.check(bank, seeds=seeds, only=list(only), pdf=not no_pdf, jobs=jobs, echo=click.echo)
     if not ok:
         raise click.exceptions.Exit(1)
