@@ -280,6 +280,17 @@ def _open_math(tex_lines: list[str], line: int) -> int | None:
     return opened
 
 
+def _runaway_start(log: str, tex_lines: list[str], before: int | None) -> int | None:
+    """The line where a runaway argument starts, from the text TeX shows of it ("Runaway
+    argument?" then its first words; the macro TeX names may be an internal one, \\text@command)."""
+    m = re.search(r"^Runaway \w+\?\n(\S+)", log, re.M)
+    start = m.group(1).split("\\")[0] if m else ""
+    if len(start) < 3:
+        return None
+    last = len(tex_lines) if before is None else min(before, len(tex_lines))
+    return next((i for i in range(last, 0, -1) if start in tex_lines[i - 1]), None)
+
+
 def first_error(log: str, tex_lines: list[str], tex_name: str) -> str:
     """The first LaTeX error in a log, placed at the template line (and problem) that wrote it.
 
@@ -299,7 +310,7 @@ def first_error(log: str, tex_lines: list[str], tex_name: str) -> str:
         end = text.find("\\end{document}")
         found = _unclosed(text[:end] if end >= 0 else text, scanning.group(1),
                           line if "Paragraph ended" in msg else None)
-        line = found or line
+        line = found or _runaway_start(log, tex_lines, line) or line
     if line is not None and msg.startswith("Missing $ inserted"):
         line = _open_math(tex_lines, line) or line
     if line is None:

@@ -3,6 +3,7 @@ the file and line to fix, and `qbank preview` shows one problem's exam and key p
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -352,3 +353,26 @@ def test_latex_error_in_an_inline_body_names_the_spec_line(tmp_bank, runner):
     assert r.exit_code == 1
     fail = one_line(r.output, "FAIL inline", "Missing $ inserted")
     assert f"{folder}/problem.yaml:7:" in fail and "problem 1 'inline'" in fail
+
+
+@pytest.mark.pdf
+def test_a_runaway_argument_that_names_an_internal_macro_is_placed_where_it_starts(tmp_bank, runner):
+    # \emph{ closed only after a blank line: TeX says "Paragraph ended before \text@command was
+    # complete" at the blank line, and names no macro of the template.
+    line = edit(TEMPLATE, "Compute the score", "Compute \\emph{the score\n\nof} the")
+    r = runner.invoke(main, ["check", "--seeds", "2", "--problem", "argmax-attention"])
+    assert r.exit_code == 1
+    fail = one_line(r.output, "FAIL argmax-attention", "Paragraph ended before")
+    assert f"{TEMPLATE}:{line}:" in fail and "problem 1 'argmax-attention'" in fail
+
+
+@pytest.mark.pdf
+def test_an_error_in_the_course_exam_template_names_that_template_and_no_problem(tmp_bank, runner):
+    (tmp_bank / "templates").mkdir()
+    mine = tmp_bank / "templates" / "exam.tex.j2"
+    shutil.copyfile(Path(__file__).resolve().parent.parent / "templates" / "exam.tex.j2", mine)
+    line = edit(mine, "\\vspace{4pt}\n", "\\vspace{4pt}\\undefinedmacro\n")
+    b = runner.invoke(main, ["build", "--out", "o"])
+    assert b.exit_code == 2
+    msg = one_line(b.output, "Undefined control sequence")
+    assert msg.startswith(f"qbank: templates/exam.tex.j2:{line}: ") and "problem" not in msg.split("(")[1]
