@@ -1,8 +1,9 @@
 """``qbank preview``: one problem (or one version of an exam) as a small PDF, exam pages then key pages.
 
 Previews go to ``<root>/.qbank/preview/<name>/`` (a folder that ignores itself in git) and never
-touch a build. A preview keeps its ``.aux`` files between runs and compiles with the cached
-preamble format (:mod:`generator.cache`), so an unchanged layout settles in one pdflatex pass.
+touch a build. A preview starts each compile from its previous run's ``.aux`` and compiles with
+the cached preamble format (:mod:`generator.cache`), so an unchanged layout settles in one
+pdflatex pass.
 """
 from __future__ import annotations
 
@@ -125,9 +126,10 @@ def preview(target: str, *, root: Path | None = None, seed: int | None = None, p
             tex.write_text(text, encoding="utf-8")
         texs.append(tex)
     fmt = make_format(texs[0])
-    # The previous run's .aux stays beside each .tex: an unchanged layout settles in one pass.
+    # Each compile starts from the previous run's .aux (kept beside its .tex): an unchanged layout
+    # settles in one pass.
     with ThreadPoolExecutor(len(texs)) as pool:
-        for done in [pool.submit(compile_pdf, t, format_dir=fmt) for t in texs]:
+        for done in [pool.submit(compile_pdf, t, format_dir=fmt, aux_seed=_previous_aux(t)) for t in texs]:
             done.result()
     pdf = folder / "preview.pdf"
     partial = folder / ".preview.pdf"
@@ -136,6 +138,11 @@ def preview(target: str, *, root: Path | None = None, seed: int | None = None, p
     else:
         pdf = folder
     return Preview(pdf, folder, page_images(pdf) if png else [])
+
+
+def _previous_aux(tex: Path) -> bytes | None:
+    aux = tex.with_suffix(".aux")
+    return aux.read_bytes() if aux.is_file() else None
 
 
 def page_images(pdf: Path, dpi: int = 80) -> list[Path]:

@@ -376,3 +376,15 @@ def test_an_error_in_the_course_exam_template_names_that_template_and_no_problem
     assert b.exit_code == 2
     msg = one_line(b.output, "Undefined control sequence")
     assert msg.startswith(f"qbank: templates/exam.tex.j2:{line}: ") and "problem" not in msg.split("(")[1]
+
+
+@pytest.mark.pdf
+def test_a_warm_preview_settles_in_one_pass(tmp_bank, monkeypatch):
+    from generator import preview as pv
+
+    pv.preview("argmax-attention", seed=3)
+    passes = []
+    real = pv.compile_pdf
+    monkeypatch.setattr(pv, "compile_pdf", lambda *a, **k: passes.append(real(*a, **k)) or passes[-1])
+    pv.preview("argmax-attention", seed=3)
+    assert passes == [1, 1]  # exam and key, each from the previous run's .aux with the cached format
