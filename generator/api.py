@@ -242,8 +242,10 @@ def check(root: str | Path | None = None, *, seeds: int = 500, only: list[str] |
         echo(f"check: warning: {warning}")
     echo(f"{'PROBLEM':<24} {'SEEDS':>6} {'FAILED':>6} {'DISTINCT':>8} {'TIME':>7}")
     failed = bool(errors)
+    stressed: set[tuple[str, str]] = set()
     for pid in ids:
         r = stress(bank.problems[pid], seeds, bank=bank)
+        stressed.update((pid, msg) for msg in r.failures)
         echo(f"{pid:<24} {r.seeds:>6} {len(r.failures):>6} {r.distinct:>8} {r.seconds:>6.1f}s")
         for msg in r.failures[:5]:
             echo(f"  FAIL {pid}: {msg}")
@@ -251,6 +253,7 @@ def check(root: str | Path | None = None, *, seeds: int = 500, only: list[str] |
             echo(f"  … and {len(r.failures) - 5} more failures of {pid}")
         failed |= bool(r.failures)
     failures, docs = render_checks(bank, ids)
+    failures = [f for f in failures if f not in stressed]  # a render failure stress already showed
     if not only:
         exam_failures, exam_docs = exam_checks(root)
         failures += exam_failures

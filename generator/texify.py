@@ -7,6 +7,7 @@ Rendering also records where each output line came from (template ``file:line``)
 LaTeX error on line 247 of a generated ``.tex`` can be reported against the template line that
 wrote it: every template is compiled with a mark before each of its lines and expressions
 (:class:`_MarkingEnvironment`), and :func:`render` strips the marks into :class:`Mapped` text.
+(Answer marks, ``\\qbans``, are another thing: visible to TeX, see :func:`answer`.)
 """
 from __future__ import annotations
 
@@ -164,7 +165,7 @@ def answer(context, value: Any, part: str, name: str) -> Tex:
         raise TemplateError(f"answer mark: field {name!r} must be letters, digits, '.', '_' or '-'")
     if isinstance(value, (list, tuple, dict)):
         raise TemplateError(f"answer mark {part}:{name}: format the value first (num, vec, matrix, join)")
-    text = str(_finalize(value))
+    text = _MARKS.sub("", str(_finalize(value)))  # no source marks in what verify reads back
     tag = mark_tag(context["number"], part, name)
     marks.append([tag, text])
     return Tex(f"{{\\qbans{{{escape(tag)}}}{{{text}}}}}")  # braced: one atom, also after _ or ^
@@ -256,7 +257,7 @@ class Mapped(NoEscape):
         return obj
 
     def __reduce__(self):  # rendered in a build's worker processes, sent back to the parent
-        return unmark, (self.raw,)
+        return from_marked, (self.raw,)
 
     @functools.cached_property
     def sources(self) -> tuple[str, ...]:
@@ -292,8 +293,8 @@ def _mark_text(source: str) -> str:
     return f"{_MARK_OPEN}{source}{_MARK_CLOSE}"
 
 
-def unmark(marked: str) -> Mapped:
-    """Marked rendered text as :class:`Mapped` (the marks stripped from its text)."""
+def from_marked(marked: str) -> Mapped:
+    """Rendered text with source marks as :class:`Mapped` (the marks stripped from its text)."""
     return Mapped(_MARKS.sub("", marked) if _MARK_OPEN in marked else marked, marked=marked)
 
 
@@ -329,7 +330,7 @@ class _MarkingEnvironment(jinja2.Environment):
         return tree
 
 
-FILTERS = {"num": num, "signed": signed, "vec": vec, "matrix": matrix, "tex": Tex, "escape": escape, "e": escape,
+FILTERS = {"answer": answer, "num": num, "signed": signed, "vec": vec, "matrix": matrix, "tex": Tex, "escape": escape, "e": escape,
            "join": _join}
 """Every filter a template can use beyond Jinja's built-in ones (docs/templates.md lists them)."""
 
@@ -386,7 +387,7 @@ def render(env: jinja2.Environment, name: str | None, context: dict, *, source: 
             template = env.template_class.from_code(env, env.compile(source, source_name), env.make_globals(None))
         else:
             template = env.get_template(name)
-        return unmark(template.render(context))
+        return from_marked(template.render(context))
     except jinja2.TemplateNotFound as e:
         searched = ", ".join(getattr(env, "searched", []))
         raise TemplateError(f"template '{e.name}' not found; looked in: {searched}") from None
