@@ -1,9 +1,12 @@
 """Machine translation with an RNN encoder-decoder: teacher forcing versus generation.
 
-Solve kind ``teacher-forcing``. A sentence pair comes from the spec's pool; the model slips at
-one step (a plausible wrong word from the pair's list, possibly followed by words that go along
-with the slip). Part (a) is conceptual; (b) asks for the decoder inputs during training, (c) for
-the inputs at generation time, where the model's own wrong word is fed back.
+Solve kind ``teacher-forcing``. A sentence pair comes from the spec's pool (its two sentences
+differ in length, so part (a) can point at it); the model slips at one step (a plausible wrong
+word from the pair's list, possibly followed by words that go along with the slip). The decoder
+emits the sentence and then ``<eos>``, so it runs ``len(target) + 1`` steps and its last input is
+the last word: a slip at the last word is fed back too. Part (a) is conceptual; (b) asks for the
+decoder inputs during training, (c) for the inputs at generation time, where the model's own wrong
+word is fed back.
 """
 from __future__ import annotations
 
@@ -16,8 +19,8 @@ from generator.problem import Problem, Reject, Space
 from generator.registry import register, register_kind
 from generator.texify import Tex, escape
 
-SOS = "<sos>"
-MIN_WORDS, MAX_WORDS = 4, 6  # per pool sentence; at most 6 so both unrolled RNNs fit the page
+SOS, EOS = "<sos>", "<eos>"
+MIN_WORDS, MAX_WORDS = 3, 6  # per pool sentence; at most 6 so both unrolled RNNs fit the page
 
 
 def _tokens(params: dict, name: str) -> list[str]:
@@ -30,12 +33,15 @@ def _tokens(params: dict, name: str) -> list[str]:
 
 
 def solve_kind(params: dict) -> dict:
-    """Training inputs: <sos> then the reference shifted by one; generation: <sos> then own outputs."""
+    """Training inputs: <sos> then every reference word; generation: <sos> then every own output.
+
+    The last step (the one that emits <eos>) takes the last word, so each list has len(target) + 1.
+    """
     target = _tokens(params, "target")
     predicted = _tokens(params, "predicted")
     if len(predicted) != len(target):
         raise ParamError("predicted", f"expected {len(target)} tokens (one per target token), got {len(predicted)}")
-    return {"train_inputs": [SOS] + target[:-1], "eval_inputs": [SOS] + predicted[:-1]}
+    return {"train_inputs": [SOS] + target, "eval_inputs": [SOS] + predicted}
 
 
 def check_kind(params: dict) -> dict:
@@ -45,11 +51,12 @@ def check_kind(params: dict) -> dict:
         raise ParamError("predicted", "target and predicted must be lists of the same length")
     train, gen = [], []
     next_train = next_gen = SOS
-    for step in range(len(target)):
+    # The decoder's outputs: the sentence, then <eos>; the loop stops once <eos> is emitted.
+    for ref, own in zip(target + [EOS], predicted + [EOS]):
         train.append(next_train)
         gen.append(next_gen)
-        next_train = target[step]      # teacher forcing: the reference word, whatever the model said
-        next_gen = predicted[step]     # generation: the model's own output
+        next_train = ref      # teacher forcing: the reference word, whatever the model said
+        next_gen = own        # generation: the model's own output
     return {"train_inputs": train, "eval_inputs": gen}
 
 
@@ -65,7 +72,8 @@ class Slip(Space):
 
 
 class Pair(Space):
-    """A Spanish sentence, its English reference (space-separated words) and the model's slips."""
+    """A Spanish sentence, its English reference (space-separated words, a different number of
+    them) and the model's slips."""
 
     es: str
     en: str
@@ -77,12 +85,16 @@ class Pair(Space):
         for name, words in (("es", src), ("en", tgt)):
             if not MIN_WORDS <= len(words) <= MAX_WORDS:
                 raise ValueError(f"'{name}' must have {MIN_WORDS} to {MAX_WORDS} words, got {len(words)}")
+        if len(src) == len(tgt):
+            # Part (a) asks what goes wrong when s_t reads h_t: a pair of equal lengths hides it.
+            raise ValueError(f"'{self.es}' and '{self.en}' have the same number of words; "
+                             "pool pairs must differ in length")
         if not self.slips:
             raise ValueError(f"pair '{self.en}' needs at least one slip")
         for s in self.slips:
-            # The slip must be fed back at a later step, so it cannot be at the last step.
-            if not 1 <= s.step < len(tgt):
-                raise ValueError(f"slip step {s.step} of '{self.en}' must be between 1 and {len(tgt) - 1}")
+            # Every emitted word is fed back (the last one at the <eos> step), so any step will do.
+            if not 1 <= s.step <= len(tgt):
+                raise ValueError(f"slip step {s.step} of '{self.en}' must be between 1 and {len(tgt)}")
             if s.word == tgt[s.step - 1] or not s.word.strip() or " " in s.word:
                 raise ValueError(f"slip word '{s.word}' must be one word differing from '{tgt[s.step - 1]}'")
             if s.step + len(s.then) > len(tgt):
@@ -129,9 +141,9 @@ class Translation(Problem):
         if len(source) > MAX_WORDS or len(target) > MAX_WORDS:
             raise Reject(f"sentences longer than {MAX_WORDS} words do not fit the figure")
         if answers["eval_inputs"] == answers["train_inputs"]:
-            raise Reject("the model's mistake is never fed back (none, or only at the last step)")
-        if SOS in target or SOS in predicted:
-            raise Reject("the start token is not a word of the sentence")
+            raise Reject("the model makes no mistake")
+        if {SOS, EOS} & set(target + predicted):
+            raise Reject("the start and end tokens are not words of the sentence")
 
     def items(self, params: dict) -> list:
         return [("teacher-forcing", {"target": params["target"], "predicted": params["predicted"]})]
@@ -149,14 +161,15 @@ class Translation(Problem):
         def decoder_step(word_in: str) -> str:
             return next(script)  # the input would update the state; the script fixes the output
 
+        refs = params["target"] + [EOS]
         train, word = [], SOS
-        for ref in params["target"]:
+        for ref in refs:
             train.append(word)
             word = ref
         gen, word, error_step = [], SOS, None
-        for t, ref in enumerate(params["target"], start=1):
+        for t, ref in enumerate(refs, start=1):
             gen.append(word)
-            word = decoder_step(word)
+            word = decoder_step(word) if t < len(refs) else EOS  # the last step emits <eos>
             if error_step is None and word != ref:
                 error_step = t
         return {"train_inputs": train, "eval_inputs": gen, "error_step": error_step}
@@ -165,7 +178,7 @@ class Translation(Problem):
         """Part name -> the short final answer a grader checks, as trusted LaTeX."""
         def tok(w: str) -> str:
             text = escape(w, what="translation token")
-            return f"\\texttt{{{text}}}" if w == SOS else text
+            return f"\\texttt{{{text}}}" if w in (SOS, EOS) else text
 
         train = answers["train_inputs"]
         fed_back = [f"\\underline{{{tok(w)}}}" if w != ref else tok(w)
@@ -175,16 +188,18 @@ class Translation(Problem):
             "a": Tex("any one: word order needs the whole source first; "
                      "lengths differ (no $h_t$); forced word-by-word alignment"),
             "b": Tex(f"$w_1, \\dots, w_{{{n}}}$: " + " ".join(tok(w) for w in train)
-                     + " (reference shifted by one)"),
+                     + " (start token, then every reference word)"),
             "c": Tex(f"$w_1, \\dots, w_{{{n}}}$: " + " ".join(fed_back)
                      + f" (own outputs; slip at step {answers['error_step']} fed back)"),
         }
 
     def context(self, params: dict, answers: dict) -> dict:
         m, n = len(params["source"]), len(params["target"])
-        # The questions environment indents the body, so the figure gets about 14 cm of the page.
+        # The questions environment indents the body, so the figure gets about 14 cm of the page;
+        # the decoder has n + 1 steps (the last emits <eos>).
         gap = 0.5  # extra room between encoder and decoder, in cm
-        dx = min(1.6, (13.0 - gap) / max(1, m + n - 1))
+        dx = min(1.6, (13.0 - gap) / max(1, m + n))
         return {"dx": round(dx, 3), "dec_x0": round(m * dx + gap, 3),
-                "mismatch": m != n, "n_src": m, "n_tgt": n,
+                "mismatch": m != n, "n_src": m, "n_tgt": n, "outputs": params["target"] + [EOS],
+                "emitted": params["predicted"] + [EOS],
                 "error_step": next(i for i, (p, t) in enumerate(zip(params["predicted"], params["target"])) if p != t) + 1}
