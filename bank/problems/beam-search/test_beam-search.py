@@ -27,7 +27,8 @@ solve_kind = P.module.solve_kind
 BP = BANK.problems["beam-search"]
 GEN = BP.generator
 
-# The instance pinned for the midterm: exhaustive, greedy and beam search all differ.
+# A tree like the drawn ones (it was the pinned one before the original's was): exhaustive,
+# greedy and beam search all differ.
 ORIGINAL = {
     "vocab": ["deep", "learn"], "depth": 3, "beam_width": 2,
     "logp": {"": [-0.4, -1.1], "deep": [-0.6, -0.8], "learn": [-0.2, -1.7],
@@ -42,6 +43,43 @@ ORIGINAL_ANSWERS = {
     "greedy": {"sequence": ["deep", "deep", "deep"], "logp": -1.6},
     "beam": {"sequence": ["deep", "learn", "deep"], "logp": -1.5},
 }
+
+
+# The original exam's tree (two-decimal labels). Worked by hand: leaves ddd -3.03, ddl -0.84,
+# dld -2.17, dll -5.11, ldd -1.95, ldl -2.80, lld -6.21, lll -1.61. Greedy: deep (-0.51), deep
+# (-0.22), learn (-0.11). Beam after step 2: dd -0.73, then ld and ll tie at -1.60 (dl -2.12 is
+# dropped); either way step 3 keeps ddl -0.84 and lll -1.61 or ldd -1.95, and returns ddl.
+REAL = {
+    "vocab": ["deep", "learn"], "depth": 3, "beam_width": 2,
+    "logp": {"": [-0.51, -0.91], "deep": [-0.22, -1.61], "learn": [-0.69, -0.69],
+             "deep deep": [-2.30, -0.11], "deep learn": [-0.05, -2.99],
+             "learn deep": [-0.35, -1.20], "learn learn": [-4.61, -0.01]},
+}
+REAL_BEST = {"sequence": ["deep", "deep", "learn"], "logp": -0.84}
+
+
+def test_the_original_tree_by_hand():
+    GEN.validate(REAL)  # pinned: the three searches agree and the beam's cut has a harmless tie
+    answers = GEN.solve(REAL)
+    assert close({k: answers[k] for k in ("exhaustive", "greedy", "beam")},
+                 {"exhaustive": REAL_BEST, "greedy": REAL_BEST, "beam": REAL_BEST})
+    assert [leaf["logp"] for leaf in answers["leaves"]] == pytest.approx(
+        [-3.03, -0.84, -2.17, -5.11, -1.95, -2.80, -6.21, -1.61])
+    assert close(GEN.check(REAL), answers)
+    with pytest.raises(Reject):  # a draw would have to separate the three decoders
+        GEN._fresh(REAL)
+
+
+def test_the_original_tree_key_shows_the_tie_and_two_decimals():
+    answers, items = solve_params(BP, REAL)
+    inst = Instance(1, "beam-search", None, dict(BP.spec.points), REAL, answers, items)
+    key = problem_body(BANK, BANK.env(), inst, "A", key=True)
+    exam = problem_body(BANK, BANK.env(), inst, "A", key=False)
+    assert "rounded to two decimals" in exam and "$-0.51$" in exam and "$-0.01$" in exam
+    assert r"\textsf{learn deep} and \textsf{learn learn} tie" in key
+    summary = GEN.summary(REAL, answers)
+    assert r"\textsf{learn deep} or \textsf{learn learn} (tie)" in summary["c"]
+    assert r"\textsf{deep deep learn}, $\log p = -0.84$" in summary["a"]
 
 
 def params(**changes):
@@ -243,12 +281,12 @@ def test_vocab_and_width_come_from_the_space():
 
 
 @pytest.mark.parametrize("why, p", [
-    ("beam equals exhaustive", params(beam_width=4)),
     ("greedy tie", params(logp={**ORIGINAL["logp"], "": [-0.7, -0.7]})),
-    ("two decimals", params(logp={**ORIGINAL["logp"], "learn deep": [-0.15, -2.4]})),
+    ("three decimals", params(logp={**ORIGINAL["logp"], "learn deep": [-0.155, -2.4]})),
     ("three words", {"vocab": ["a", "b", "c"], "depth": 1, "beam_width": 2, "logp": {"": [-1.2, -0.3, -2]}}),
     ("depth two", params(depth=2)),
-    # "deep learn" (-1.3) ties "learn deep" (-1.3) for the beam's last place after step 2.
+    # "deep learn" (-1.3) ties "learn deep" (-1.3) for the beam's last place after step 2, and the
+    # final beam then ends in a tie: the answer depends on the tie-break.
     ("beam cut tie", params(logp={**ORIGINAL["logp"], "deep": [-0.6, -0.9], "learn": [-0.2, -1.7]})),
 ])
 def test_validate_rejects_degenerate_instances(why, p):
@@ -256,7 +294,17 @@ def test_validate_rejects_degenerate_instances(why, p):
         GEN.validate(p)
 
 
-def test_validate_rejects_even_a_harmless_tie_in_the_beam():
+@pytest.mark.parametrize("why, p", [
+    ("beam equals exhaustive", params(beam_width=4)),
+    ("two decimals", params(logp={**ORIGINAL["logp"], "learn deep": [-0.15, -2.4]})),
+])
+def test_draws_refuse_what_a_pinned_instance_may_have(why, p):
+    GEN.validate(p)          # acceptable pinned (answers unambiguous) ...
+    with pytest.raises(Reject):
+        GEN._fresh(p)        # ... but not as a fresh draw
+
+
+def test_a_harmless_tie_in_the_beam_is_refused_in_draws_and_shown_in_the_key():
     # After step 3, "learn learn deep" and "deep deep deep" tie at -1.8 for the beam's second place.
     # The answers do not depend on it (the kind answers), but the key's beam table would.
     p = params(logp={"": [-0.6, -0.8], "deep": [-0.6, -0.8], "learn": [-1.7, -0.2], "deep deep": [-0.6, -0.8],
@@ -264,7 +312,9 @@ def test_validate_rejects_even_a_harmless_tie_in_the_beam():
     assert [solve_kind(p)[k]["sequence"] for k in ("exhaustive", "greedy", "beam")] == [
         ["deep", "learn", "learn"], ["deep", "deep", "deep"], ["learn", "learn", "learn"]]
     with pytest.raises(Reject, match="last place of the beam"):
-        GEN.validate(p)
+        GEN._fresh(p)
+    GEN.validate(p)
+    assert "(tie)" in GEN.summary(p, GEN.solve(p))["c"]
 
 
 def test_check_catches_a_wrong_key():
