@@ -151,6 +151,9 @@ register_kind("cnn-shapes", solve_kind, check_kind)
 # Part (b): which base image is a shifted image a copy of?
 
 _ORIENTATIONS = ("horizontal", "vertical")
+_FORMS = ("full", "product", "value")
+"""How a given cell is printed: product and value (the default), the product alone (3x3x10x10+10,
+the value left to find), or the bare value (490, which does not give away the shape before it)."""
 
 
 def _pixels(value, what: str, n: int | None = None) -> list[str]:
@@ -327,11 +330,16 @@ class Cnn(Problem):
             raise Reject("a parameter count is too large to compute by hand")
         given = params.get("given")
         if (not isinstance(given, list) or not given
-                or any(not isinstance(g, list) or len(g) != 2 or g[1] not in ("params", "shape")
-                       or not isinstance(g[0], int) or not 0 <= g[0] < len(rows) for g in given)):
-            raise Reject("given: expected a non-empty list of [layer index, 'params' or 'shape']")
-        if len({tuple(g) for g in given}) != len(given) or len(given) >= 2 * len(rows):
+                or any(not isinstance(g, list) or len(g) not in (2, 3) or g[1] not in ("params", "shape")
+                       or not isinstance(g[0], int) or not 0 <= g[0] < len(rows)
+                       or len(g) == 3 and g[2] not in _FORMS for g in given)):
+            raise Reject("given: expected a non-empty list of [layer index, 'params' or 'shape'] "
+                         f"or [layer index, 'params' or 'shape', one of {', '.join(_FORMS)}]")
+        if len({tuple(g[:2]) for g in given}) != len(given) or len(given) >= 2 * len(rows):
             raise Reject("given: repeated cells, or every cell given")
+        for i, field, *form in given:
+            if form == ["product"] and (field != "params" or not rows[i]["weights"]):
+                raise Reject(f"given [{i}, {field}, product]: only a weighted layer's parameter count is a product")
         # (b) the images
         hor = _pixels(params["horizontal"]["pixels"], "horizontal")
         n = len(hor)
@@ -409,20 +417,25 @@ class Cnn(Problem):
 
     def context(self, params: dict, answers: dict) -> dict:
         times = r"\times "
-        given = {tuple(g) for g in params["given"]}
+        given = {(g[0], g[1]): g[2] if len(g) == 3 else "full" for g in params["given"]}
         prev_shapes = [params["input"]] + [r["shape"] for r in answers["rows"]]
         cells = []
         for i, (r, prev) in enumerate(zip(answers["rows"], prev_shapes)):
-            if r["weights"]:
-                ptex = f"{times.join(map(str, r['weights']))} + {r['bias']} = {r['params']}"
-            else:
-                ptex = "0"
+            product = f"{times.join(map(str, r['weights']))} + {r['bias']}" if r["weights"] else None
+            ptex = f"{product} = {r['params']}" if product else "0"
             if r["layer"] == "FLATTEN":
                 stex = f"{times.join(map(str, prev))} = {r['shape'][0]}"
             else:
                 stex = times.join(map(str, r["shape"]))
+            # What the exam prints in a given cell (the key always shows the whole working).
+            shown = {"params": {"full": ptex, "product": product, "value": str(r["params"])},
+                     "shape": {"full": stex, "product": None, "value": times.join(map(str, r["shape"]))}}
             cells.append({"layer": r["layer"], "params": Tex(ptex), "shape": Tex(stex),
-                          "given_params": (i, "params") in given, "given_shape": (i, "shape") in given})
+                          "given_params": (i, "params") in given, "given_shape": (i, "shape") in given,
+                          # a count given as a bare product still asks for its value
+                          "asked_params": given.get((i, "params"), "product") == "product",
+                          "exam_params": Tex(shown["params"][given.get((i, "params"), "full")] or ""),
+                          "exam_shape": Tex(shown["shape"][given.get((i, "shape"), "full")] or "")})
         n = len(params["asked"][0])
         moves = []
         for a in answers["shifted"]:

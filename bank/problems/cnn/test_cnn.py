@@ -150,6 +150,38 @@ def test_original_instance_answers():
     assert GEN.items(ORIGINAL) == [("cnn-shapes", {"input": [28, 28, 1], "layers": ORIGINAL_LAYERS})]
 
 
+# The original exam's given cells: the input's shape, the first CONV's shape, the first POOL2's
+# count and shape, the second CONV's count as a bare product, FLATTEN's count and its bare size,
+# FC-3's shape. Students find 100, 14x14x10, 0 and 7x7x10, 1473 (and evaluate 910).
+REAL_GIVEN = [[0, "shape"], [1, "params"], [1, "shape"], [2, "params", "product"],
+              [4, "params"], [4, "shape", "value"], [5, "shape"]]
+
+
+def test_original_given_cells_print_as_in_the_original():
+    p = params(given=REAL_GIVEN)
+    GEN.validate(p)
+    answers = GEN.solve(p)
+    assert [r["params"] for r in answers["rows"]] == [100, 0, 910, 0, 0, 1473]
+    assert answers["rows"][4]["shape"] == [490]
+    exam, key = P.render(p, key=False), P.render(p, key=True)
+    assert r"$3\times 3\times 10\times 10 + 10$" in exam      # the product, its value left to find
+    assert r"$490$" in exam and r"7\times 7\times 10" not in exam  # the bare size hides POOL2's shape
+    for hidden in ("910", "1473", "= 100", r"7\times 7\times 10"):
+        assert hidden in key and hidden not in exam, hidden
+    assert r"$28\times 28\times 10$" in exam and r"$0$ & $28\times 28\times 1$" in exam
+
+
+@pytest.mark.parametrize("given, why", [
+    ([[1, "params", "product"]], "only a weighted layer"),
+    ([[2, "shape", "product"]], "only a weighted layer"),
+    ([[2, "params", "bare"]], "one of full, product, value"),
+    ([[2, "params"], [2, "params", "value"]], "repeated"),
+])
+def test_given_cell_forms_are_checked(given, why):
+    with pytest.raises(Reject, match=why):
+        GEN.validate(params(given=given))
+
+
 def test_circular_network_is_shift_invariant_but_not_blind():
     grid = lambda rows: np.array([[int(c) for c in r] for r in rows])
     img = grid(H8)
