@@ -3,7 +3,9 @@
 Solve kind ``gnn-bce-loss``: the average binary cross-entropy over the nodes that are not held
 out. Part (a) asks which candidate update functions are valid for a GNN (independent of the
 order of the neighbours, weights shared by all nodes), from a keyed pool in the spec. Part (c)
-reads the residual update s_i <- s_i + W1 * mean_j tanh(W2 m_ij) on the graph of part (b).
+reads the residual update s_i <- s_i + W1 * mean_j tanh(W2 m_ij) on the graph of part (b), and
+asks for two nodes' updates with each message replaced by the neighbour's state (m_ij = s_j), as
+the original exam does.
 
 Nodes are numbered 1..5 and sit on a regular pentagon; ``layout`` lists them clockwise from
 the top. Only non-crossing edges are drawn, so every edge is visible in the figure.
@@ -15,6 +17,7 @@ import math
 import re
 
 import numpy as np
+import sympy
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from generator.errors import ParamError
@@ -254,14 +257,16 @@ class Gnn(Problem):
                     todo.append(j)
         if len(seen) != N_NODES:
             raise Reject("the graph is not connected")
-        # (b) labels, predictions, held-out nodes: a valid kind item, hand-computable.
+        # (b) labels, predictions, held-out nodes: a valid kind item, hand-computable. Predictions
+        # may be null: symbolic only, as in the original exam (then there is no numeric item).
         if not isinstance(params["labels"], list) or len(params["labels"]) != N_NODES:
             raise Reject(f"expected {N_NODES} labels, one per node")
         try:
-            out = solve_kind({k: params[k] for k in ("labels", "predictions", "held_out")})
+            out = solve_kind(self._bce_params(params))
         except ParamError as e:
             raise Reject(e.message) from None
-        if any(not 0 < p < 1 or not decimals_at_most(p) for p in params["predictions"]):
+        if params["predictions"] is not None and any(
+                not 0 < p < 1 or not decimals_at_most(p) for p in params["predictions"]):
             raise Reject("predictions must be one-decimal probabilities strictly between 0 and 1")
         if not s.n_held_out[0] <= len(params["held_out"]) <= s.n_held_out[1]:
             raise Reject("number of held-out nodes outside the space")
@@ -280,20 +285,34 @@ class Gnn(Problem):
         if min(d1, d2) < 2 or d1 == d2:
             raise Reject("the two nodes asked must have different degrees, both at least 2")
 
+    @staticmethod
+    def _bce_params(params: dict) -> dict:
+        """The kind's parameters; symbolic predictions (null) stand in as 0.5 to find the training nodes."""
+        preds = params["predictions"]
+        return {"labels": params["labels"], "predictions": [0.5] * N_NODES if preds is None else preds,
+                "held_out": params["held_out"]}
+
     def items(self, params: dict) -> list:
+        if params["predictions"] is None:
+            return []  # a symbolic loss has no numeric item
         return [("gnn-bce-loss", {k: params[k] for k in ("labels", "predictions", "held_out")})]
 
     def solve(self, params: dict) -> dict:
         key = {c.formula: c for c in self.space.pool}
-        bce = solve_kind(params)
+        bce = solve_kind(self._bce_params(params))
+        numeric = params["predictions"] is not None
         nb = _neighbours(params["edges"])
         q = [params["predictions"][i - 1] if params["labels"][i - 1] else 1 - params["predictions"][i - 1]
-             for i in bce["train_nodes"]]
+             for i in bce["train_nodes"]] if numeric else None
+        # The symbolic loss's terms: ln of the prediction for label 1, of its complement for label 0.
+        terms = [f"log({LETTERS[i - 1]})" if params["labels"][i - 1] else f"log(1 - {LETTERS[i - 1]})"
+                 for i in bce["train_nodes"]]
         return {
             "candidates": [{"valid": key[c].valid, "reason": key[c].reason} for c in params["candidates"]],
             "train_nodes": bce["train_nodes"],
-            "likelihoods": [round(x, 10) for x in q],
-            "loss": bce["loss"],
+            "log_terms": terms,
+            "likelihoods": [round(x, 10) for x in q] if numeric else None,
+            "loss": bce["loss"] if numeric else None,
             "patterns": dict(PATTERNS),
             "w1_shape": [params["d"], params["k"]],
             "expansions": [{"node": i, "neighbours": nb[i]} for i in params["asked"]],
@@ -310,9 +329,17 @@ class Gnn(Problem):
             cands.append({"valid": hits[0].valid, "reason": hits[0].reason})
         # (b) the loss as minus the log of the product of the likelihoods of the true labels.
         train = sorted(set(range(1, N_NODES + 1)) - set(params["held_out"]))
-        lik = [params["predictions"][i - 1] ** params["labels"][i - 1]
-               * (1 - params["predictions"][i - 1]) ** (1 - params["labels"][i - 1]) for i in train]
-        loss = -math.log(math.prod(lik)) / len(train)
+        # Symbolically: y ln p + (1 - y) ln(1 - p) with the label substituted, by sympy.
+        log_terms = []
+        for i in train:
+            y, x = params["labels"][i - 1], sympy.Symbol(LETTERS[i - 1])
+            log_terms.append(str(y * sympy.log(x) + (1 - y) * sympy.log(1 - x)))
+        lik = loss = None
+        if params["predictions"] is not None:
+            lik = [params["predictions"][i - 1] ** params["labels"][i - 1]
+                   * (1 - params["predictions"][i - 1]) ** (1 - params["labels"][i - 1]) for i in train]
+            lik = [round(x, 10) for x in lik]
+            loss = -math.log(math.prod(lik)) / len(train)
         # (c) patterns read off the printed rule; W1's shape from numpy arrays that must multiply.
         rhs = UPDATE_RULE.split(r"\leftarrow", 1)[1]
         patterns = {"residual": rhs.replace(r"\;", "").strip().startswith("s_i +"),
@@ -330,7 +357,8 @@ class Gnn(Problem):
         return {
             "candidates": cands,
             "train_nodes": train,
-            "likelihoods": [round(x, 10) for x in lik],
+            "log_terms": log_terms,
+            "likelihoods": lik,
             "loss": loss,
             "patterns": patterns,
             "w1_shape": list(W1.shape),
@@ -349,9 +377,12 @@ class Gnn(Problem):
         d, k = answers["w1_shape"]
         sets = "; ".join(f"node {e['node']}: mean over $\\{{{', '.join(fmt_num(j) for j in e['neighbours'])}\\}}$"
                          for e in answers["expansions"])
+        letters = ", ".join(LETTERS)
+        loss = (f"$L \\approx {fmt_num(answers['loss'], 3)}$" if answers["loss"] is not None
+                else f"$L = {self.context(params, answers)['loss_symbolic']}$ (predictions ${letters}$)")
         return {
             "a": Tex("; ".join(verdicts)),
-            "b": Tex(f"training nodes ${nodes}$; $L \\approx {fmt_num(answers['loss'], 3)}$"),
+            "b": Tex(f"training nodes ${nodes}$; {loss}"),
             "c": Tex(f"residual {yes(p['residual'])}, batch norm {yes(p['batch_norm'])}, "
                      f"attention {yes(p['attention'])}; $W_1 \\in \\mathbb R^{{{d} \\times {k}}}$; {sets}"),
         }
@@ -366,14 +397,15 @@ class Gnn(Problem):
         for i in train:
             a = LETTERS[i - 1]
             sym.append(rf"\ln {a}" if labels[i - 1] else rf"\ln(1-{a})")
-            numeric.append(rf"\ln {fmt_num(preds[i - 1])}" if labels[i - 1]
-                           else rf"\ln(1-{fmt_num(preds[i - 1])})")
+            if preds is not None:
+                numeric.append(rf"\ln {fmt_num(preds[i - 1])}" if labels[i - 1]
+                               else rf"\ln(1-{fmt_num(preds[i - 1])})")
         # Logs of every prediction and its complement, so the table does not hint which are needed.
-        shown = sorted({round(x, 10) for p in preds for x in (p, 1 - p)})
+        shown = sorted({round(x, 10) for p in preds or [] for x in (p, 1 - p)})
         expansions = []
         for e in answers["expansions"]:
             i, js = e["node"], e["neighbours"]
-            terms = " + ".join(rf"\tanh(W_2\, m_{{{i}{j}}})" for j in js)
+            terms = " + ".join(rf"\tanh(W_2\, s_{{{j}}})" for j in js)  # m_ij = s_j
             expansions.append(Tex(rf"s_{i} \leftarrow s_{i} + W_1 \cdot \frac{{1}}{{{len(js)}}}"
                                   rf"\Bigl({terms}\Bigr)"))
         return {
@@ -382,7 +414,7 @@ class Gnn(Problem):
             "letters": LETTERS,
             "loss_symbolic": Tex(rf"-{frac}\Bigl[{' + '.join(sym)}\Bigr]"),
             "loss_numeric": Tex(rf"-{frac}\Bigl[{' + '.join(numeric)}\Bigr]"),
-            "loss_lns": Tex(rf"-{frac}\bigl({' '.join(_signed(math.log(q)) for q in answers['likelihoods'])}\bigr)"),
+            "loss_lns": Tex(rf"-{frac}\bigl({' '.join(_signed(math.log(q)) for q in answers['likelihoods'] or [])}\bigr)"),
             "ln_table": [(x, round(math.log(x), 3)) for x in shown],
             "expansions": expansions,
         }

@@ -74,7 +74,7 @@ def test_original_instance_renders_answers_only_in_key():
     env = BANK.env()
     exam = problem_body(BANK, env, inst, "A", key=False)
     key = unmark(problem_body(BANK, env, inst, "A", key=True))  # the marks are invisible
-    expansion = r"\tanh(W_2\, m_{21}) + \tanh(W_2\, m_{23}) + \tanh(W_2\, m_{25})"
+    expansion = r"\tanh(W_2\, s_{1}) + \tanh(W_2\, s_{3}) + \tanh(W_2\, s_{5})"  # m_ij = s_j
     for secret in ("Invalid.", r"\boxed{0.227}", r"\mathbb R^{4 \times 3}", expansion, r"\ln(1-b)"):
         assert secret in key
         assert secret not in exam
@@ -82,6 +82,35 @@ def test_original_instance_renders_answers_only_in_key():
     assert "x & 0.1 & 0.2 & 0.3 & 0.5 & 0.7 & 0.8 & 0.9 \\\\" in exam
     assert "\\ln x & -2.303 & -1.609 & -1.204 & -0.693 & -0.357 & -0.223 & -0.105 \\\\" in exam
     assert exam.count(r"\node[dashed") == 1 and r"(n4)" in exam  # node 4 drawn as held out
+
+
+# The original exam's instance: nodes 1 and 4 held out, labels (0, 1, 1, 1, 0), the predictions
+# only as letters; part (c) asks for nodes 2 and 3 with every message replaced by the state s_j.
+REAL = {**ORIGINAL, "labels": [0, 1, 1, 1, 0], "predictions": None, "held_out": [1, 4], "asked": [2, 3]}
+
+
+def test_the_original_instance_symbolic():
+    GEN.validate(REAL)
+    a = GEN.solve(REAL)
+    assert a["train_nodes"] == [2, 3, 5]
+    assert a["log_terms"] == ["log(b)", "log(c)", "log(1 - e)"]
+    assert a["loss"] is None and a["likelihoods"] is None
+    assert a["expansions"] == [{"node": 2, "neighbours": [1, 3, 5]}, {"node": 3, "neighbours": [2, 4]}]
+    assert close(a, GEN.check(REAL))
+    assert GEN.items(REAL) == []  # no numbers, so no gnn-bce-loss item
+    exam, key = P.render(REAL, key=False), P.render(REAL, key=True)
+    loss = r"\boxed{L = -\frac{1}{3}\Bigl[\ln b + \ln c + \ln(1-e)\Bigr]}"
+    s3 = r"s_3 \leftarrow s_3 + W_1 \cdot \frac{1}{2}\Bigl(\tanh(W_2\, s_{2}) + \tanh(W_2\, s_{4})\Bigr)"
+    for secret in (loss, s3):
+        assert secret in key and secret not in exam
+    assert "m_{ij} = s_j" in exam and r"\ln x" not in exam and "value &" not in exam
+    assert "listed by node number" not in exam  # (a) says the order of the neighbours is arbitrary
+    assert r"\ln b + \ln c + \ln(1-e)" in GEN.summary(REAL, a)["b"]
+
+
+def test_check_catches_a_wrong_symbolic_term():
+    a = GEN.solve(REAL)
+    assert not close({**a, "log_terms": ["log(1 - b)", "log(c)", "log(1 - e)"]}, GEN.check(REAL))
 
 
 def test_kind_known_values():
