@@ -221,3 +221,11 @@ def test_summary_shows_the_key_answers():
         if "w" in params:
             assert summary["b"].rstrip("$").endswith(f"= {fmt_num(answers['dy_dw']['value'])}")
             assert has_num(summary["d"], answers["edge_sum"]["value"])
+
+
+def test_drawn_node_names_do_not_clash_with_other_problems():
+    """RNN node names never reuse a symbol that another problem of the bank gives a meaning."""
+    taken = set("abcde") | {r"\alpha", r"\beta", r"\gamma", r"\lambda", r"\sigma"}
+    for s in range(200):
+        names = set(P.draw(s)["names"])
+        assert not names & taken, names & taken
