@@ -126,8 +126,8 @@ Entry = Annotated[Union[Annotated[ExamProblem, Tag("problem-entry")], Annotated[
 
 
 DEFAULT_FIELDS = ["Student ID", "Name (printed)", "Signature", "Discussion section",
-                  "Row and seat", "Left neighbour (name, SID)", "Right neighbour (name, SID)",
-                  "Front neighbour (name, SID)", "Back neighbour (name, SID)"]
+                  "Row and seat", "Left neighbor (name, SID)", "Right neighbor (name, SID)",
+                  "Front neighbor (name, SID)", "Back neighbor (name, SID)"]
 
 
 class ExamSpec(_Strict):

@@ -53,7 +53,7 @@ def test_original_instance_hand_worked():
     GEN.validate(ORIGINAL)
     a = GEN.solve(ORIGINAL)
     assert [c["valid"] for c in a["candidates"]] == [True, True, False]
-    assert "renumbering the neighbours" in a["candidates"][2]["reason"]
+    assert "renumbering the neighbors" in a["candidates"][2]["reason"]
     # Node 4 is held out; nodes 1, 2, 3, 5 give the true label probability 0.8, 0.8, 0.9, 0.7.
     assert a["train_nodes"] == [1, 2, 3, 5]
     assert a["likelihoods"] == [0.8, 0.8, 0.9, 0.7]

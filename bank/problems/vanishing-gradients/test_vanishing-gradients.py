@@ -23,8 +23,8 @@ def row(prefix: str) -> dict:
     return dict(hit)
 
 
-# The original exam's rows: He vs Xavier initialisation, skip connections, batch normalisation.
-ORIGINAL = {"rows": [row("He initialisation"), row("Skip (residual)"), row("Batch normalisation")]}
+# The original exam's rows: He vs Xavier initialization, skip connections, batch normalization.
+ORIGINAL = {"rows": [row("He initialization"), row("Skip (residual)"), row("Batch normalization")]}
 
 
 def test_original_instance_key():
@@ -53,10 +53,10 @@ def test_check_catches_an_altered_key():
 
 
 @pytest.mark.parametrize("rows, why", [
-    ([row("He initialisation"), row("Skip (residual)"), row("ReLU instead of sigmoid")], "same answers"),
-    ([row("Dropout"), row("Dropout"), row("Batch normalisation")], "appears twice"),
-    ([{**row("Dropout"), "text": "Dropout everywhere"}, row("Batch normalisation")], "not in the spec's pool"),
-    ([{**row("Dropout"), "vanishing": "no"}, row("Batch normalisation")], "true/false"),
+    ([row("He initialization"), row("Skip (residual)"), row("ReLU instead of sigmoid")], "same answers"),
+    ([row("Dropout"), row("Dropout"), row("Batch normalization")], "appears twice"),
+    ([{**row("Dropout"), "text": "Dropout everywhere"}, row("Batch normalization")], "not in the spec's pool"),
+    ([{**row("Dropout"), "vanishing": "no"}, row("Batch normalization")], "true/false"),
     ([{"text": "Dropout on the hidden units"}], "needs exactly"),
     ([], "non-empty"),
 ])
@@ -87,7 +87,7 @@ def test_spec_space_is_validated():
     with pytest.raises(ValidationError, match="same text"):
         validate(GEN.Space, {"rows": 2, "pool": pool + [pool[0]]})
     with pytest.raises(ValidationError, match="same answers"):
-        validate(GEN.Space, {"rows": 2, "pool": [row("He initialisation"), row("Skip (residual)")]})
+        validate(GEN.Space, {"rows": 2, "pool": [row("He initialization"), row("Skip (residual)")]})
 
 
 def test_render_ticks_only_in_key():
