@@ -7,6 +7,11 @@ each the backward partial of y at that multiplication times the multiplication's
 
 Solve kind ``rnn-backprop``. The problem's key is symbolic (sympy) and, when ``w`` and ``u`` are
 drawn, numeric too.
+
+Two ways to draw the graph (``h0_node``): by default the first step is the multiplication w*u_1
+(h_0 = 0 needs no addition) and the last named node is y itself; with ``h0_node: true``, as in the
+original exam, the first node is the addition u_1 + h_0 and y is the final multiplication w*(last
+named node), so the named nodes are the T additions and the first T - 1 multiplications.
 """
 from __future__ import annotations
 
@@ -55,8 +60,10 @@ def _exact(x) -> Fraction:
     return Fraction(x)  # exact for ints and for binary floats
 
 
-def _unroll(ws: list[Fraction], u: list[Fraction], bump: int | None = None, eps: Fraction = Fraction(0)) -> list[Fraction]:
-    """Every node value of the unrolled graph, in order [h_1, a_2, h_2, …, a_T, h_T].
+def _unroll(ws: list[Fraction], u: list[Fraction], bump: int | None = None, eps: Fraction = Fraction(0),
+            h0: bool = False) -> list[Fraction]:
+    """Every node value of the unrolled graph, in order [h_1, a_2, h_2, …, a_T, h_T]
+    (with ``h0``: [a_1, h_1, a_2, …, a_T, h_T]); the last one is y.
 
     ``ws[k]`` is the weight used at step k (separate copies, so one use of w can be moved alone);
     ``bump`` adds ``eps`` to one node's value before the rest of the chain reads it.
@@ -64,7 +71,7 @@ def _unroll(ws: list[Fraction], u: list[Fraction], bump: int | None = None, eps:
     nodes: list[Fraction] = []
     h = Fraction(0)
     for k, (wk, uk) in enumerate(zip(ws, u)):
-        if k > 0:  # h_0 = 0, so the first addition is not a node of its own
+        if k > 0 or h0:  # h_0 = 0: the first addition is a node only when the graph draws it
             a = uk + h
             if bump == len(nodes):
                 a += eps
@@ -155,6 +162,8 @@ class RnnSpace(Space):
     """No node value, partial or dy/dw may exceed this in size (keeps the arithmetic by hand)."""
     given: int = 2
     """How many of the first forward values part (a) gives away."""
+    h0_node: tuple[bool, ...] = (False,)
+    """Draw the graph with the explicit first addition u_1 + h_0 (true), without it (false), or either."""
     name_sets: tuple[str, ...] = ("p q r s t v z", "a b c f g k m", r"\alpha \beta \gamma \kappa \lambda \mu \nu")
     """Space-separated node names; each set needs at least 2 max(steps) - 1 of them."""
 
@@ -207,27 +216,38 @@ def _pack(expr, value=None) -> dict:
     return out
 
 
+def _steps(T: int) -> list[tuple[str, int]]:
+    """The chain from h_0 = 0 as ("add", j) (add input j, 0-based) and ("mul", k) (k-th use of w)."""
+    return [step for k in range(T) for step in (("add", k), ("mul", k))]
+
+
 @functools.lru_cache(maxsize=None)
-def _derivation(T: int):
+def _derivation(T: int, h0: bool = False):
     """The symbolic answers for T steps, and a fast function giving their values at (w, u1..uT).
 
-    The expressions depend on T alone, so sympy runs once per T instead of once per draw.
+    The expressions depend on T (and the graph's shape) alone, so sympy runs once per T instead
+    of once per draw.
     """
     w, u = _symbols(T)
-    # Forward: the chain of expressions, each node in terms of w and the inputs.
-    exprs = [w * u[0]]
-    for k in range(1, T):
-        exprs.append(u[k] + exprs[-1])
-        exprs.append(w * exprs[-1])
-    y = exprs[-1]
+    steps = _steps(T)
+    apply = lambda step, x: u[step[1]] + x if step[0] == "add" else w * x
+    outputs, x = [], sympy.Integer(0)
+    for step in steps:
+        x = apply(step, x)
+        outputs.append(x)
+    # The named nodes: without h0 the first addition (u_1 + 0) is not drawn and y is the last
+    # named node; with h0 every addition is drawn and y, the last multiplication, is not named.
+    first = 0 if h0 else 1
+    exprs = outputs[first:first + 2 * T - 1]
+    y = outputs[-1]
     dy_dw = sympy.diff(y, w)
     # Backward: make node i a free symbol n, rebuild the chain downstream of it, differentiate.
     n = sympy.Symbol("n")
     backward = []
     for i in range(len(exprs)):
         g = n
-        for j in range(i + 1, len(exprs)):
-            g = u[(j + 1) // 2] + g if j % 2 else w * g  # odd positions add u_k, even multiply by w
+        for step in steps[first + i + 1:]:
+            g = apply(step, g)
         backward.append(sympy.diff(g, n))
     # Edges: give each multiplication its own copy w_k of the weight; dy/dw_k at w_k = w.
     wk = sympy.symbols(f"w1:{T + 1}")
@@ -256,7 +276,8 @@ class RnnBackprop(Problem):
         s = self.space
         T = int(rng.choice(s.steps))
         names = str(s.name_sets[int(rng.integers(len(s.name_sets)))]).split()[: 2 * T - 1]
-        params = {"T": T, "names": names, "given": min(s.given, 2 * T - 2)}
+        params = {"T": T, "names": names, "given": min(s.given, 2 * T - 2),
+                  "h0_node": bool(s.h0_node[int(rng.integers(len(s.h0_node)))])}
         if s.numeric:
             params["w"] = int(rng.choice(s.w_choices))
             nonzero = [v for v in range(s.u_range[0], s.u_range[1] + 1) if v != 0]  # a 0 input hides a term
@@ -278,6 +299,8 @@ class RnnBackprop(Problem):
         g = params.get("given")
         if not isinstance(g, int) or isinstance(g, bool) or not 0 <= g < 2 * T - 1:
             raise Reject("given must be an integer from 0 to the number of nodes minus one")
+        if not isinstance(params.get("h0_node", False), bool):
+            raise Reject("h0_node must be true or false")
         if ("w" in params) != ("u" in params):
             raise Reject("give both w and u, or neither")
         if "w" not in params:
@@ -291,10 +314,11 @@ class RnnBackprop(Problem):
         if 0 in u:
             raise Reject("an input of 0 hides a term of y")
         # Every number the key shows, computed plainly: node values, backward partials, edges.
+        h0 = params.get("h0_node", False)
         nodes, adds = [], []
         for k, uk in enumerate(u):
             adds.append(uk + nodes[-1] if k else uk)
-            if k:
+            if k or h0:
                 nodes.append(adds[-1])
             nodes.append(w * adds[-1])
         if 0 in nodes:
@@ -303,7 +327,8 @@ class RnnBackprop(Problem):
         dy_dw = sum(edges)
         if dy_dw == 0:
             raise Reject("dy/dw is 0")
-        biggest = max(abs(x) for x in [*nodes, *edges, dy_dw, w ** (T - 1)])
+        # The largest backward partial: dy/dh_1 = w^(T-1), or dy/da_1 = w^T when a_1 is drawn.
+        biggest = max(abs(x) for x in [*nodes, *edges, dy_dw, w ** (T - 1 + bool(h0))])
         if biggest > self.space.max_abs:
             raise Reject(f"a number above {self.space.max_abs} to compute; too large to work by hand")
 
@@ -312,7 +337,7 @@ class RnnBackprop(Problem):
 
     def solve(self, params: dict) -> dict:
         """Symbolic derivation with sympy (once per T), then the drawn numbers substituted."""
-        symbolic, evaluate = _derivation(params["T"])
+        symbolic, evaluate = _derivation(params["T"], bool(params.get("h0_node")))
         if "w" not in params:
             return copy.deepcopy(symbolic)  # the cached answers must never be shared with a caller
         values = iter(int(v) for v in evaluate(params["w"], *params["u"]))
@@ -325,12 +350,13 @@ class RnnBackprop(Problem):
         Every quantity is a polynomial in w and affine in the inputs; its coefficients are recovered
         by exact interpolation of numeric evaluations (once per T), so sympy only prints the result.
         """
-        T = params["T"]
+        T, h0 = params["T"], bool(params.get("h0_node"))
         m = 2 * T - 1
-        formulas = _recovered_formulas(T)
+        formulas = _recovered_formulas(T, h0)
         values = [None] * len(formulas)
         if "w" in params:
-            values = [_as_number(v) for v in _quantities(T, Fraction(params["w"]), [Fraction(x) for x in params["u"]])]
+            values = [_as_number(v) for v in
+                      _quantities(T, Fraction(params["w"]), [Fraction(x) for x in params["u"]], h0)]
         packed = [{**f, "value": v} if v is not None else dict(f) for f, v in zip(formulas, values)]
         return {"forward": packed[:m], "y": packed[m], "dy_dw": packed[m + 1],
                 "backward": packed[m + 2: 2 * m + 2], "edges": packed[2 * m + 2: 2 * m + 2 + T],
@@ -344,6 +370,7 @@ class RnnBackprop(Problem):
         """
         names, numeric = params["names"], "w" in params
         last = len(names) - 1
+        h0 = bool(params.get("h0_node"))
 
         def show(packed: dict) -> str:  # the value when numbers are drawn, else the polynomial
             return fmt_num(packed["value"]) if numeric else packed["latex"]
@@ -358,7 +385,7 @@ class RnnBackprop(Problem):
         backward = ",\\ ".join(
             f"\\partial y/\\partial {names[i]} = {answers['backward'][i]['latex']}"
             + (f" = {fmt_num(answers['backward'][i]['value'])}" if numeric else "")
-            for i in range(last))
+            for i in range(last + h0))  # without h0 the last node is y, whose partial is 1
         if numeric:  # a signed sum of numbers: 27 - 3 + 15
             values = [e["value"] for e in answers["edges"]]
             edges = fmt_num(values[0]) + "".join(
@@ -376,55 +403,63 @@ class RnnBackprop(Problem):
     def context(self, params: dict, answers: dict) -> dict:
         """The graph figure and the chain-rule forms the key shows beside each answer."""
         T, names = params["T"], params["names"]
-        defs, chain, edge_forms = [], [], []
-        for i in range(2 * T - 1):
-            if i == 0:
-                defs.append(r"w\,u_{1}")
-            elif i % 2:
-                defs.append(f"u_{{{(i + 1) // 2 + 1}}} + {names[i - 1]}")
+        h0 = bool(params.get("h0_node"))
+        # Which step of the chain each named node is (the first addition is drawn only with h0).
+        first = 0 if h0 else 1
+        ops = [op for op, _ in _steps(T)][first:first + 2 * T - 1]
+        defs, chain, edge_forms, edge_targets = [], [], [], []
+        for i, op in enumerate(ops):
+            prev = (r"h_{0}" if h0 else None) if i == 0 else names[i - 1]
+            if op == "add":
+                defs.append(f"u_{{{(i + first) // 2 + 1}}} + {prev}")
             else:
-                defs.append(f"w\\,{names[i - 1]}")
+                defs.append(r"w\,u_{1}" if prev is None else f"w\\,{prev}")
         for i in range(2 * T - 1):
             if i == 2 * T - 2:
-                chain.append("")
+                chain.append(r"w" if h0 else "")  # with h0, y = w times the last node
             else:
-                factor = r"w\cdot " if (i + 1) % 2 == 0 else ""
+                factor = r"w\cdot " if ops[i + 1] == "mul" else ""
                 chain.append(f"{factor}\\partial y/\\partial {names[i + 1]}")
-        for k in range(T):
-            other = "u_{1}" if k == 0 else names[2 * k - 1]
-            edge_forms.append(f"(\\partial y/\\partial {names[2 * k]})\\cdot {other}")
-        return {"figure": Tex(_figure(T, names)), "defs": [Tex(d) for d in defs],
+        muls = [i for i, op in enumerate(ops) if op == "mul"] + ([2 * T - 1] if h0 else [])
+        for k, i in enumerate(muls):
+            other = "u_{1}" if i == 0 else names[i - 1]
+            out = names[i] if i < 2 * T - 1 else "y"
+            edge_targets.append(Tex(out))
+            edge_forms.append(other if out == "y" else f"(\\partial y/\\partial {out})\\cdot {other}")
+        return {"figure": Tex(_figure(T, names, h0)), "defs": [Tex(d) for d in defs],
+                "h0": h0, "edge_targets": edge_targets,
+                "y_def": Tex(f"w\\,{names[-1]}" if h0 else names[-1]),
                 "chain": [Tex(c) for c in chain], "edge_forms": [Tex(e) for e in edge_forms],
                 "numeric": "w" in params, "nodes": [Tex(n) for n in names],
                 "partials": [Tex(f"\\partial y/\\partial {n}") for n in names],
                 "given_forward": answers["forward"][:params["given"]]}  # the exam gives these nodes
 
 
-def _quantities(T: int, w: Fraction, u: list[Fraction]) -> list[Fraction]:
+def _quantities(T: int, w: Fraction, u: list[Fraction], h0: bool = False) -> list[Fraction]:
     """Every answer's value at (w, u) by the numeric route: nodes, y, dy/dw, backward, edges, their sum."""
     eps = Fraction(1, 1000)
-    nodes = _unroll([w] * T, u)
-    y = nodes[-1]
+    nodes = _unroll([w] * T, u, h0=h0)
+    named, y = nodes[:2 * T - 1], nodes[-1]
     # Backward partial of y at node i: nudge that node alone (y is affine in it, so exact).
-    backward = [(_unroll([w] * T, u, bump=i, eps=eps)[-1] - y) / eps for i in range(2 * T - 1)]
+    backward = [(_unroll([w] * T, u, bump=i, eps=eps, h0=h0)[-1] - y) / eps for i in range(2 * T - 1)]
     # Contribution of the use of w at step k: nudge that copy of the weight alone.
     edges = []
     for k in range(T):
         ws = [w] * T
         ws[k] = w + eps
-        edges.append((_unroll(ws, u)[-1] - y) / eps)
-    return [*nodes, y, _fd_dy_dw(w, u), *backward, *edges, sum(edges)]
+        edges.append((_unroll(ws, u, h0=h0)[-1] - y) / eps)
+    return [*named, y, _fd_dy_dw(w, u), *backward, *edges, sum(edges)]
 
 
 @functools.lru_cache(maxsize=None)
-def _recovered_formulas(T: int) -> tuple[dict, ...]:
+def _recovered_formulas(T: int, h0: bool = False) -> tuple[dict, ...]:
     """The formula of every answer for T steps, recovered from numbers alone (independent of solve)."""
     # Polynomial coefficients in w of each quantity: one set for u = 0 and one per input u_j.
     degree = T + 1
     ws = [Fraction(k) for k in range(degree + 2)]  # one point more than needed, as a check
     zero = [Fraction(0)] * T
     basis = [zero] + [[Fraction(int(i == j)) for i in range(T)] for j in range(T)]
-    samples = [[_quantities(T, x, b) for x in ws] for b in basis]
+    samples = [[_quantities(T, x, b, h0) for x in ws] for b in basis]
     w_sym, u_sym = _symbols(T)
     exprs = []
     for q in range(len(samples[0][0])):
@@ -438,7 +473,7 @@ def _recovered_formulas(T: int) -> tuple[dict, ...]:
     # the rebuilt expressions at a point off every sample.
     u_t = [Fraction(j + 2, 2) for j in range(T)]
     at = {w_sym: sympy.Rational(5, 3), **{s: sympy.Rational(j + 2, 2) for j, s in enumerate(u_sym)}}
-    for e, v in zip(exprs, _quantities(T, Fraction(5, 3), u_t)):
+    for e, v in zip(exprs, _quantities(T, Fraction(5, 3), u_t, h0)):
         if e.subs(at) != sympy.Rational(v.numerator, v.denominator):
             raise AssertionError("a quantity is not affine in the inputs")
     return tuple(_pack(e) for e in exprs)
@@ -465,36 +500,44 @@ def _interpolate(xs: list[Fraction], ys: list[Fraction]) -> list[sympy.Rational]
     return [sympy.Rational(c.numerator, c.denominator) for c in coefs]
 
 
-def _figure(T: int, names: list[str]) -> str:
-    """TikZ: the unrolled chain left to right, inputs above, the shared weight w below."""
-    dx = 1.75  # cm between nodes; T = 4 gives seven nodes, about 14 cm with the ends
+def _figure(T: int, names: list[str], h0: bool = False) -> str:
+    """TikZ: the unrolled chain left to right, inputs above, the shared weight w below.
+
+    With ``h0`` the chain starts with the addition u_1 + h_0 and ends with the multiplication that
+    gives y (its arrow unnamed); otherwise it starts with w*u_1 and the last named arrow is y.
+    """
+    ops = [op for op, _ in _steps(T)][0 if h0 else 1:]
+    dx = 1.75 if len(ops) <= 7 else 1.5  # cm between nodes: at most about 14 cm with the ends
     lines = [
         r"\begin{tikzpicture}[>={Stealth[length=2.2mm]}, thick,",
         r"  op/.style={circle, draw, minimum size=7mm, inner sep=0pt, font=\large},",
         r"  lab/.style={font=\normalsize, inner sep=1.5pt}]",
     ]
-    for i in range(2 * T - 1):
-        sym = r"+" if i % 2 else r"\times"
+    for i, op in enumerate(ops):
+        sym = r"+" if op == "add" else r"\times"
         lines.append(f"\\node[op] (n{i}) at ({i * dx:.2f},0) {{${sym}$}};")
-    last = 2 * T - 2
+    last = len(ops) - 1
     lines.append(f"\\node (y) at ({last * dx + 1.9:.2f},0) {{$y$}};")
-    lines.append(r"\node (u1) at (-1.5,0) {$u_{1}$};")
-    lines.append(r"\draw[->] (u1) -- (n0);")
-    for k in range(2, T + 1):
-        i = 2 * k - 3
+    start = r"h_{0}" if h0 else r"u_{1}"
+    lines.append(f"\\node (start) at (-1.5,0) {{${start}$}};")
+    lines.append(r"\draw[->] (start) -- (n0);")
+    adds = [i for i, op in enumerate(ops) if op == "add"]
+    for k, i in enumerate(adds, start=1 if h0 else 2):
         lines.append(f"\\node (u{k}) at ({i * dx:.2f},1.25) {{$u_{{{k}}}$}};")
         lines.append(f"\\draw[->] (u{k}) -- (n{i});")
-    for i in range(2 * T - 1):
+    for i in range(len(ops)):
         target = f"n{i + 1}" if i < last else "y"
-        lines.append(f"\\draw[->] (n{i}) -- node[lab, above] {{${names[i]}$}} ({target});")
+        label = f" node[lab, above] {{${names[i]}$}}" if i < len(names) else ""
+        lines.append(f"\\draw[->] (n{i}) --{label} ({target});")
     # The weight on a bus below the chain, one arrow up into each multiplication: no crossings.
     bus = -1.3
+    muls = [i for i, op in enumerate(ops) if op == "mul"]
     lines.append(f"\\node[circle, draw, minimum size=7mm, inner sep=0pt] (w) at (-1.5,{bus}) {{$w$}};")
-    lines.append(f"\\draw (w) -- ({last * dx:.2f},{bus});")
-    for k in range(T):
-        x = 2 * k * dx
-        if k < T - 1:
+    lines.append(f"\\draw (w) -- ({muls[-1] * dx:.2f},{bus});")
+    for i in muls:
+        x = i * dx
+        if i != muls[-1]:
             lines.append(f"\\fill ({x:.2f},{bus}) circle (1.6pt);")
-        lines.append(f"\\draw[->] ({x:.2f},{bus}) -- (n{2 * k});")
+        lines.append(f"\\draw[->] ({x:.2f},{bus}) -- (n{i});")
     lines.append(r"\end{tikzpicture}")
     return "\n".join(lines)

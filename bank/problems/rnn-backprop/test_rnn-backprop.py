@@ -58,6 +58,48 @@ def test_original_instance_symbolic(gen):
     assert close(a, gen.check(ORIGINAL))
 
 
+# The original exam's graph: p = u1 + h0, q = w p, r = q + u2, s = w r, t = s + u3, y = w t.
+REAL = {"T": 3, "names": ["p", "q", "r", "s", "t"], "given": 2, "h0_node": True}
+
+
+def test_the_original_graph_symbolic(gen):
+    gen.validate(REAL)
+    a = gen.solve(REAL)
+    u1, u2, u3 = U[:3]
+    forward = [u1, W * u1, u2 + W * u1, W * u2 + W**2 * u1, u3 + W * u2 + W**2 * u1]
+    assert [sympy.expand(parsed(f) - e) for f, e in zip(a["forward"], forward)] == [0] * 5
+    assert sympy.expand(parsed(a["y"]) - W * forward[-1]) == 0
+    assert sympy.expand(parsed(a["dy_dw"]) - (u3 + 2 * W * u2 + 3 * W**2 * u1)) == 0
+    # dy/dp = w^3 here (w^2 in the graph without the h0 addition), dy/dq = dy/dr = w^2, dy/ds = dy/dt = w
+    assert [parsed(b) for b in a["backward"]] == [W**3, W**2, W**2, W, W]
+    # edges into q, s and y: p dy/dq, r dy/ds, and t
+    edges = [W**2 * u1, W * u2 + W**2 * u1, u3 + W * u2 + W**2 * u1]
+    assert [sympy.expand(parsed(e) - x) for e, x in zip(a["edges"], edges)] == [0] * 3
+    assert close(a, gen.check(REAL))
+    assert not close(gen.solve(ORIGINAL), gen.check(REAL))  # the two graphs' keys differ
+    ctx = gen.context(REAL, a)
+    assert [str(d) for d in ctx["defs"]] == ["u_{1} + h_{0}", r"w\,p", "u_{2} + q", r"w\,r", "u_{3} + s"]
+    assert [str(e) for e in ctx["edge_forms"]] == [r"(\partial y/\partial q)\cdot p", r"(\partial y/\partial s)\cdot r", "t"]
+    fig = str(ctx["figure"])
+    assert fig.count(r"\times") == 3 and fig.count("{$+$}") == 3 and "{$h_{0}$}" in fig
+    exam, key = P.render(REAL, key=False), P.render(REAL, key=True)
+    assert r"The output is $y = w\,t$" in exam
+    assert r"\partial y/\partial t$" in exam  # every named node's partial is asked, t's too
+    assert r"$w \to y$" in key
+
+
+def test_the_original_graph_numeric(gen):
+    p = {**REAL, "w": 2, "u": [1, 2, -3]}
+    gen.validate(p)
+    a = gen.solve(p)
+    # p = 1, q = 2, r = 4, s = 8, t = 5, y = 10
+    assert [f["value"] for f in a["forward"]] == [1, 2, 4, 8, 5]
+    assert a["y"]["value"] == 10 and a["dy_dw"]["value"] == 17
+    assert [b["value"] for b in a["backward"]] == [8, 4, 4, 2, 2]
+    assert [e["value"] for e in a["edges"]] == [4, 8, 5]
+    assert close(a, gen.check(p))
+
+
 def test_numeric_instance_by_hand(gen):
     gen.validate(NUMERIC)
     a = gen.solve(NUMERIC)
@@ -229,3 +271,13 @@ def test_drawn_node_names_do_not_clash_with_other_problems():
     for s in range(200):
         names = set(P.draw(s)["names"])
         assert not names & taken, names & taken
+
+
+def test_draws_use_both_graphs_and_check_agrees():
+    """The bank's space draws the original's graph (u_1 + h_0 first) as well as the other one."""
+    seen = set()
+    for s in range(60):
+        params = P.draw(s)
+        seen.add(params["h0_node"])
+        assert close(P.solve(params), P.check(params)), params
+    assert seen == {False, True}
