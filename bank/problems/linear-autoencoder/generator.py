@@ -1,7 +1,8 @@
 """Linear autoencoders: what to build to train one, and what the weight penalty does to the decoder.
 
 Encoder W1 (k×m), decoder W2 (m×k), loss ``mean ||x - W2 W1 x||² + λ(||W1||² + ||W2||²)``.
-(a) keyed multiple choice drawn from the spec's pools (layers, loss, tools), options shuffled;
+(a) keyed multiple choice drawn from the spec's pools (how many layers, loss, tools), options
+shuffled (numbers in increasing order);
 (b) for small λ > 0 the penalty makes W2 (nearly) orthonormal: without it only the product
 W2 W1 = U Uᵀ is fixed (W2 = U A, W1 = A⁻¹ Uᵀ for any invertible A), and the penalty
 ``||A||² + ||A⁻¹||² = Σ σᵢ² + 1/σᵢ²`` is smallest when every singular value σᵢ of A is 1.
@@ -34,10 +35,14 @@ class ChoiceQuestion(Space):
     correct: list[str]
     """Keyed options (LaTeX; ``<m>`` and ``<k>`` become the drawn sizes)."""
     distractors: list[str]
+    ordered: bool = False
+    """Print the options in increasing numeric order instead of shuffling them (for numbers)."""
 
     @model_validator(mode="after")
     def _feasible(self) -> "ChoiceQuestion":
         texts = self.correct + self.distractors
+        if self.ordered and not all(_is_number(t) for t in texts):
+            raise ValueError(f"question '{self.id}': ordered options must all be numbers")
         if len(set(texts)) != len(texts):
             raise ValueError(f"question '{self.id}': an option appears twice")
         if not self.correct:
@@ -66,6 +71,14 @@ class AutoencoderSpace(Space):
         if len(set(ids)) != len(ids):
             raise ValueError("question ids must be unique")
         return self
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _substitute(text: str, m: int, k: int) -> str:
@@ -118,6 +131,8 @@ class LinearAutoencoder(Problem):
             picked = rng.choice(len(q.distractors), size=q.n_options - len(keyed), replace=False)
             shown = keyed + [q.distractors[int(i)] for i in picked]
             options[q.id] = [shown[int(i)] for i in rng.permutation(len(shown))]
+            if q.ordered:
+                options[q.id].sort(key=float)
         return {"m": m, "k": k, "options": options}
 
     def validate(self, params: dict) -> None:

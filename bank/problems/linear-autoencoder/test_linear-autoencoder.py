@@ -28,8 +28,7 @@ POOL = {q.id: q for q in GEN.space.questions}
 ORIGINAL = {
     "m": 20, "k": 4,
     "options": {
-        "layers": [POOL["layers"].distractors[0], POOL["layers"].correct[0],
-                   POOL["layers"].distractors[3], POOL["layers"].distractors[2]],
+        "count": ["1", "2", "3", "4"],
         "loss": [POOL["loss"].distractors[0], POOL["loss"].distractors[1], POOL["loss"].correct[0],
                  POOL["loss"].distractors[2]],
         "tools": [POOL["tools"].correct[0], POOL["tools"].distractors[0], POOL["tools"].distractors[2],
@@ -44,12 +43,41 @@ render = P.render  # the problem's LaTeX, as the exam (key=False) or the key sho
 def test_original_instance_keys():
     GEN.validate(ORIGINAL)
     answers = GEN.solve(ORIGINAL)
-    assert answers == {"keyed": {"layers": [1], "loss": [2], "tools": [0, 3]}, "orthonormal": True}
+    assert answers == {"keyed": {"count": [1], "loss": [2], "tools": [0, 3]}, "orthonormal": True}
     assert close(answers, GEN.check(ORIGINAL))
 
 
+# The original exam's part (a): how many linear layers (0/1/2/3), which loss (L1/MSE/cross-entropy),
+# which are needed (weight decay, dropout, layer norm, batch norm, an optimizer); (b) with the hint.
+REAL = {
+    "m": 20, "k": 4,
+    "options": {
+        "count": ["0", "1", "2", "3"],
+        "loss": ["mean absolute error ($L_1$ loss)", "mean squared error", "cross-entropy"],
+        "tools": ["weight decay (an $\\ell_2$ penalty on the weights)", "dropout", "layer normalization",
+                  "batch normalization", "an optimizer such as SGD or Adam"],
+    },
+}
+
+
+def test_the_original_questions_hint_and_grading():
+    GEN.validate(REAL)
+    answers = GEN.solve(REAL)
+    assert answers == {"keyed": {"count": [2], "loss": [1], "tools": [0, 4]}, "orthonormal": True}
+    assert close(answers, GEN.check(REAL))
+    inst = Instance(1, "linear-autoencoder", 1, {"a": 9, "b": 5}, REAL, *solve_params(BP, REAL))
+    exam = problem_body(BANK, BANK.env(), inst, "A", key=False)
+    key = problem_body(BANK, BANK.env(), inst, "A", key=True)
+    assert "How many linear layers" in exam and r"(C) & 2 \\" in exam
+    assert "singular\nvalue decompositions" in exam and r"$\sigma^2 + 1/\sigma^2$" in exam  # the hint
+    for t in ("dropout", "layer normalization", "batch normalization"):
+        assert t in exam
+    # 9 points: 2 + 2 for (i) and (ii), 5 for the five boxes of (iii).
+    assert "(iii) 5 points, 1 per box" in key
+
+
 def test_the_pools_say_what_the_seed_exam_keys():
-    assert "two linear layers" in POOL["layers"].correct[0]
+    assert POOL["count"].correct == ["2"]
     assert POOL["loss"].correct == ["mean squared error"]
     assert any("weight decay" in t for t in POOL["tools"].correct)
     assert any("SGD" in t for t in POOL["tools"].correct)
@@ -66,7 +94,7 @@ def test_penalty_is_smallest_for_balanced_singular_values():
     ({"k": 11}, "k <="),
     ({"k": 0}, "k <="),
     ({"m": 20.0}, "integers"),
-    ({"options": {"layers": [], "loss": [], "tools": []}}, "at least two distinct"),
+    ({"options": {"count": [], "loss": [], "tools": []}}, "at least two distinct"),
 ])
 def test_degenerate_instances_are_rejected(change, reason):
     with pytest.raises(Reject, match=reason):
@@ -127,21 +155,22 @@ def test_draws_are_valid_and_versions_differ():
         GEN.validate(params)
         assert params["k"] <= params["m"] / 2
         answers = GEN.solve(params)
-        assert len(answers["keyed"]["layers"]) == 1 and len(answers["keyed"]["tools"]) == 2
+        assert len(answers["keyed"]["count"]) == 1 and len(answers["keyed"]["tools"]) == 2
+        assert params["options"]["count"] == sorted(params["options"]["count"], key=int)
         orders.add(json.dumps(params["options"]))
         sizes.add((params["m"], params["k"]))
     assert len(orders) > 50 and len(sizes) > 10
     # The keyed option is not always in the same place.
-    positions = {GEN.solve(draw_params(BP, s))["keyed"]["layers"][0] for s in range(40)}
+    positions = {GEN.solve(draw_params(BP, s))["keyed"]["loss"][0] for s in range(40)}
     assert positions == {0, 1, 2, 3}
 
 
 def test_rendering_substitutes_sizes_and_hides_the_key():
     exam, key = render(ORIGINAL, key=False), render(ORIGINAL, key=True)
-    assert r"\mathbb{R}^{20} \to \mathbb{R}^{4}" in exam and "<m>" not in exam and "<k>" not in exam
+    assert "<m>" not in exam and "<k>" not in exam
     assert r"W_1 \in \mathbb{R}^{4\times 20}" in exam
-    assert "Answer:" not in exam and "Yes.}" not in exam and "sigma" not in exam and "Grading" not in exam
-    assert r"\textbf{(B)} two linear layers" in key and r"\textbf{(C)} mean squared error" in key
+    assert "Answer:" not in exam and "Yes.}" not in exam and "sigma_i" not in exam and "Grading" not in exam
+    assert r"\textbf{(B)} 2" in key and r"\textbf{(C)} mean squared error" in key
     assert r"\textbf{(A)} weight decay" in key and r"\textbf{(D)} an optimizer" in key
     assert r"\textbf{Yes.}" in key and r"\sigma_i^2 + 1/\sigma_i^2" in key
     assert r"\part[8]" in exam and r"\part[6]" in exam
@@ -157,3 +186,8 @@ def test_summary_shows_the_key_answers():
         found = re.findall(r"\((i+|iv|v)\) ([A-J](?:, [A-J])*)", summary["a"])
         assert [f[1] for f in found] == [", ".join(letters[i] for i in keyed) for keyed in answers["keyed"].values()]
         assert summary["b"].startswith("Yes" if answers["orthonormal"] else "No")
+
+
+def test_ordered_questions_need_numbers():
+    with pytest.raises(ValidationError, match="ordered options must all be numbers"):
+        ChoiceQuestion(id="q", prompt="?", select="one", n_options=2, correct=["2"], distractors=["two"], ordered=True)
