@@ -4,8 +4,10 @@ Solve kind ``cnn-shapes`` (part a). A layer is ``CONV<k>-<F>`` (F filters of k x
 zero padding (k-1)//2, one bias per filter), ``POOL<k>`` (k x k max pooling, stride k, no
 padding), ``FLATTEN`` or ``FC-<K>`` (K outputs with biases).
 
-Part (b): a network of circularly padded convolutions, ReLUs and global average pooling is
-exactly invariant to circular shifts of its input. Convolution with wrap-around padding commutes
+Part (b): a network of circularly padded convolutions (stride 1, padding that keeps the size),
+ReLUs, global average pooling and a fully connected layer is exactly invariant to circular shifts
+of its input. The images are H x W (the original exam's are 7 x 8, with one-pixel lines; drawn
+ones are square, with edges); the network's layers are a parameter (``net``) and are stated. Convolution with wrap-around padding commutes
 with a circular shift, ReLU acts pixel by pixel, and the average over all positions forgets
 where things were. So a shifted copy of an image has the same features as the image.
 """
@@ -156,26 +158,25 @@ _FORMS = ("full", "product", "value")
 the value left to find), or the bare value (490, which does not give away the shape before it)."""
 
 
-def _pixels(value, what: str, n: int | None = None) -> list[str]:
-    """An n x n image as a list of n strings of '0' and '1'."""
+def _pixels(value, what: str, shape: tuple[int, int] | None = None) -> list[str]:
+    """An H x W image as a list of H strings of W characters '0' and '1'."""
     if (not isinstance(value, list) or not value or not all(isinstance(r, str) for r in value)
-            or any(len(r) != len(value) or set(r) - {"0", "1"} for r in value)):
-        raise Reject(f"{what}: expected a square image as strings of 0 and 1")
-    if n is not None and len(value) != n:
-        raise Reject(f"{what}: expected a {n}x{n} image, got {len(value)}x{len(value)}")
+            or any(len(r) != len(value[0]) or set(r) - {"0", "1"} for r in value)):
+        raise Reject(f"{what}: expected an image as rows of 0 and 1, all of the same length")
+    if shape is not None and (len(value), len(value[0])) != shape:
+        raise Reject(f"{what}: expected a {shape[0]}x{shape[1]} image, got {len(value)}x{len(value[0])}")
     return value
 
 
 def _which_shift(img: list[str], hor: list[str], ver: list[str]) -> tuple[str, int]:
     """(orientation, s): ``img`` is ``hor`` moved down by s rows or ``ver`` moved right by s columns."""
-    n = len(img)
     if all(len(set(r)) == 1 for r in img):  # rows constant: horizontal stripes
         orient, pattern, base = "horizontal", "".join(r[0] for r in img), "".join(r[0] for r in hor)
-    elif all(len({r[j] for r in img}) == 1 for j in range(n)):  # columns constant
+    elif all(len({r[j] for r in img}) == 1 for j in range(len(img[0]))):  # columns constant
         orient, pattern, base = "vertical", img[0], ver[0]
     else:
         raise Reject("an asked image is neither horizontal nor vertical stripes")
-    for s in range(1, n):
+    for s in range(1, len(pattern)):
         if base[-s:] + base[:-s] == pattern:  # rotation of the stripe pattern by s
             return orient, s
     raise Reject(f"an asked image is not a nonzero circular shift of the {orient}-edge image")
@@ -199,6 +200,10 @@ def _circular_net(img: np.ndarray) -> np.ndarray:
             y[o] += weights[o, i, di, dj] * np.roll(x[i], shift=(1 - di, 1 - dj), axis=(0, 1))
         x = np.maximum(y, 0.0)
     return x.mean(axis=(1, 2))
+
+
+def _is_count(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,6 +238,9 @@ class CnnSpace(Space):
     min_feature_gap: int = 5
     """The two base feature vectors differ by at least this many tenths in some entry."""
     asked_counts: list[int] = [2, 3]
+    net_kernels: list[int] = [2, 3]
+    """Kernel sizes of part (b)'s convolutions (stated in the question, with stride 1)."""
+    net_filters: list[int] = [3, 4]
 
     @model_validator(mode="after")
     def _sane(self):
@@ -303,7 +311,9 @@ class Cnn(Problem):
         return {"input": [h, w, pick(s.channels)], "layers": layers, "given": given,
                 "horizontal": {"pixels": hor, "features": tenths()},
                 "vertical": {"pixels": ver, "features": tenths()},
-                "asked": asked}
+                "asked": asked,
+                "net": {"kernel": pick(s.net_kernels), "filters": pick(s.net_filters), "convs": 2,
+                        "outputs": s.n_features}}
 
     def validate(self, params: dict) -> None:
         s = self.space
@@ -340,12 +350,16 @@ class Cnn(Problem):
         for i, field, *form in given:
             if form == ["product"] and (field != "params" or not rows[i]["weights"]):
                 raise Reject(f"given [{i}, {field}, product]: only a weighted layer's parameter count is a product")
-        # (b) the images
+        # (b) the network and the images
+        net = params.get("net")
+        if net is not None and (not isinstance(net, dict) or set(net) != {"kernel", "filters", "convs", "outputs"}
+                                or not all(_is_count(v) for v in net.values()) or net["kernel"] > 5 or net["convs"] > 4):
+            raise Reject("net: expected {kernel: 1-5, filters, convs: 1-4, outputs}, positive integers")
         hor = _pixels(params["horizontal"]["pixels"], "horizontal")
-        n = len(hor)
-        ver = _pixels(params["vertical"]["pixels"], "vertical", n)
-        if not 4 <= n <= 12:
-            raise Reject("images must be 4x4 to 12x12 to be drawn legibly")
+        shape = (len(hor), len(hor[0]))
+        ver = _pixels(params["vertical"]["pixels"], "vertical", shape)
+        if not all(4 <= x <= 12 for x in shape):
+            raise Reject("images must be 4 to 12 pixels high and wide to be drawn legibly")
         if not all(len(set(r)) == 1 for r in hor) or len(set(hor)) != 2:
             raise Reject("horizontal: every row must be one colour, with both colours present")
         if len(set(ver)) != 1 or len(set(ver[0])) != 2:
@@ -355,13 +369,15 @@ class Cnn(Problem):
             if (not isinstance(f, list) or not f or len(f) != len(feats[0])
                     or any(not isinstance(x, (int, float)) or x < 0 or abs(x * 10 - round(x * 10)) > 1e-9 for x in f)):
                 raise Reject(f"{o}.features: expected non-negative one-decimal numbers, as many as the other's")
+        if net is not None and len(feats[0]) != net["outputs"]:
+            raise Reject(f"the network has {net['outputs']} outputs but the feature vectors {len(feats[0])} entries")
         if max(abs(a - b) for a, b in zip(*feats)) < s.min_feature_gap / 10 - 1e-9:
             raise Reject("the two base feature vectors are too alike")
         asked = params["asked"]
         if not isinstance(asked, list) or not 1 <= len(asked) <= 4:
             raise Reject("asked: expected one to four images")
         for i, img in enumerate(asked):
-            _which_shift(_pixels(img, f"asked[{i}]", n), hor, ver)
+            _which_shift(_pixels(img, f"asked[{i}]", shape), hor, ver)
         if len({tuple(img) for img in asked}) != len(asked):
             raise Reject("two asked images are the same")
 
@@ -394,8 +410,8 @@ class Cnn(Problem):
             if len(same) != 1:
                 raise AssertionError(f"asked[{k}]: network features match {same or 'no'} base image")
             orient = same[0]
-            n = len(img)
-            moves = [(dr, dc) for dr in range(n) for dc in range(n)
+            height, width = img.shape
+            moves = [(dr, dc) for dr in range(height) for dc in range(width)
                      if np.array_equal(np.roll(bases[orient], (dr, dc), axis=(0, 1)), img)]
             amounts = {dr if orient == "horizontal" else dc for dr, dc in moves}
             if len(amounts) != 1:
@@ -408,7 +424,7 @@ class Cnn(Problem):
         times = r"{\times}"
         cells = [f"{escape(r['layer'], what='layer name')}: {fmt_num(r['params'])} "
                  f"(${times.join(fmt_num(d) for d in r['shape'])}$)" for r in answers["rows"]]
-        feats = [f"({['i', 'ii', 'iii', 'iv'][k]}) $f = {vec(a['features'])}$ ({a['of']} edge)"
+        feats = [f"({['i', 'ii', 'iii', 'iv'][k]}) $f = {vec(a['features'])}$ (as $x_{1 if a['of'] == 'horizontal' else 2}$)"
                  for k, a in enumerate(answers["shifted"])]
         return {"a": Tex("params (shape): " + "; ".join(cells)),
                 "b": Tex("; ".join(feats) + "; circular shift, same features")}
@@ -436,10 +452,11 @@ class Cnn(Problem):
                           "asked_params": given.get((i, "params"), "product") == "product",
                           "exam_params": Tex(shown["params"][given.get((i, "params"), "full")] or ""),
                           "exam_shape": Tex(shown["shape"][given.get((i, "shape"), "full")] or "")})
-        n = len(params["asked"][0])
+        rows, cols = len(params["asked"][0]), len(params["asked"][0][0])
         moves = []
         for a in answers["shifted"]:
             s = a["shift"]
+            n = rows if a["of"] == "horizontal" else cols
             if a["of"] == "horizontal":
                 moves.append(f"down by {s} row{'s' * (s > 1)}" if 2 * s <= n else
                              f"up by {n - s} row{'s' * (n - s > 1)}")
@@ -450,21 +467,22 @@ class Cnn(Problem):
         even = any(r["layer"].startswith("CONV") and r["weights"][0] % 2 == 0 for r in answers["rows"])
         return {"cells": cells, "even_kernel": even, "input_tex": Tex(times.join(map(str, params["input"]))),
                 "n_classes": answers["rows"][-1]["shape"][0], "feats": feats, "moves": moves,
-                "size": n, "pix": {o: _tikz_image(params[o]["pixels"]) for o in _ORIENTATIONS},
+                "rows": rows, "cols": cols, "net": params.get("net"),
+                "pix": {o: _tikz_image(params[o]["pixels"]) for o in _ORIENTATIONS},
                 "asked_pix": [_tikz_image(p) for p in params["asked"]]}
 
 
 def _tikz_image(pixels: list[str], width_cm: float = 2.2) -> Tex:
-    """A binary image as a TikZ pixel grid (dark = 1), ``width_cm`` wide, row 0 on top."""
-    n = len(pixels)
-    s = width_cm / n
+    """A binary image as a TikZ pixel grid (dark = 1) of square pixels, at most ``width_cm`` across, row 0 on top."""
+    h, w = len(pixels), len(pixels[0])
+    s = width_cm / max(h, w)
     out = [r"\begin{tikzpicture}[x=%.4fcm,y=%.4fcm,baseline=(current bounding box.center)]" % (s, s)]
     for r, row in enumerate(pixels):
         for c, ch in enumerate(row):
             if ch == "1":
-                out.append(rf"\fill[black!75] ({c},{n - 1 - r}) rectangle ++(1,1);")
-    lines = " ".join(rf"({i},0) -- ({i},{n}) (0,{i}) -- ({n},{i})" for i in range(1, n))
+                out.append(rf"\fill[black!75] ({c},{h - 1 - r}) rectangle ++(1,1);")
+    lines = " ".join([rf"({i},0) -- ({i},{h})" for i in range(1, w)] + [rf"(0,{i}) -- ({w},{i})" for i in range(1, h)])
     out.append(rf"\draw[gray!60, very thin] {lines};")
-    out.append(rf"\draw[thick] (0,0) rectangle ({n},{n});")
+    out.append(rf"\draw[thick] (0,0) rectangle ({w},{h});")
     out.append(r"\end{tikzpicture}")
     return Tex("\n".join(out))

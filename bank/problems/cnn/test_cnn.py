@@ -171,6 +171,40 @@ def test_original_given_cells_print_as_in_the_original():
     assert r"$28\times 28\times 10$" in exam and r"$0$ & $28\times 28\times 1$" in exam
 
 
+# The original's part (b): 7 x 8 images, x1 a line of ones in row 2, x2 in column 2; the network
+# CONV2-3, ReLU, CONV2-3, ReLU, global average pooling, FC-3; asked: a vertical line in column 7
+# and a horizontal line in row 6 (answers g2 and g1).
+def line(row=None, col=None):
+    return ["".join("1" if r == row or c == col else "0" for c in range(1, 9)) for r in range(1, 8)]
+
+
+REAL_B = {"horizontal": {"pixels": line(row=2), "features": [0.8, 0, 0]},
+          "vertical": {"pixels": line(col=2), "features": [0, 0.8, 0]},
+          "asked": [line(col=7), line(row=6)],
+          "net": {"kernel": 2, "filters": 3, "convs": 2, "outputs": 3}}
+
+
+def test_original_part_b_lines_on_a_7_by_8_image():
+    p = params(given=REAL_GIVEN, **REAL_B)
+    GEN.validate(p)
+    answers = GEN.solve(p)
+    assert answers["shifted"] == [{"of": "vertical", "shift": 5, "features": [0, 0.8, 0]},
+                                  {"of": "horizontal", "shift": 4, "features": [0.8, 0, 0]}]
+    assert close(GEN.check(p), answers)
+    exam, key = P.render(p, key=False), P.render(p, key=True)
+    assert r"$7\times 8$ black-and-white images" in exam
+    assert r"CONV2-3 $\to$ ReLU $\to$ CONV2-3 $\to$ ReLU $\to$ global average pooling" in exam.replace("{-}", "-")
+    assert r"$2\times 2$ and" in exam and "stride~1" in exam
+    assert r"\boxed{(0,\ 0.8,\ 0)}$: $x_2$" in key and "shifted circularly right by 5 columns" not in key
+    assert "left by 3 columns" in key and "up by 3 rows" in key
+
+
+def test_drawn_versions_state_kernel_and_stride():
+    for s in range(20):
+        exam = P.render(P.draw(s), key=False)
+        assert "stride~1" in exam and "filters of size" in exam
+
+
 @pytest.mark.parametrize("given, why", [
     ([[1, "params", "product"]], "only a weighted layer"),
     ([[2, "shape", "product"]], "only a weighted layer"),
