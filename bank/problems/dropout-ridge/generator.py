@@ -7,6 +7,12 @@ Each entry of X is kept with probability p (no rescaling while training). The ex
 
 The numeric part gives a small integer X whose column norms are integers (Pythagorean columns)
 and asks for Γ̌, λ and X̃ (fractions). No solve-contract kind: the rest is conceptual.
+
+Two forms of the Tikhonov problem (``penalty``): ``lambda`` (the default) writes it
+``||y - Xw||² + λ||Γw||²`` with Γ = Γ̌ fixed, so λ = (1-p)/p; ``gamma``, as in the original exam,
+writes ``||y - Xw||² + ||Γw||²`` with no separate λ, so Γ = sqrt((1-p)/p) Γ̌, and the ridge
+problem of (b) then has λ = 1 and X̃ has columns of norm sqrt(p/(1-p)). With ``X`` and ``p``
+null (the original) every answer is a formula; ``check`` confirms the formulas numerically.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ import math
 from fractions import Fraction
 
 import numpy as np
+import sympy
 
 from generator.params import tidy, decimals_at_most
 from generator.problem import Problem, Reject, Space
@@ -77,6 +84,13 @@ class DropoutRidge(Problem):
 
     def validate(self, params: dict) -> None:
         X, p = params.get("X"), params.get("p")
+        if params.get("penalty", "lambda") not in ("lambda", "gamma"):
+            raise Reject("penalty must be 'lambda' (Tikhonov with a separate lambda) or 'gamma' (none)")
+        if X is None and p is None:
+            return  # symbolic: nothing to compute by hand
+        if params.get("penalty") == "gamma" and isinstance(p, (int, float)) and 0 < p < 1 \
+                and not decimals_at_most(math.sqrt((1 - p) / p), 2):
+            raise Reject(f"p = {p} gives a factor sqrt((1-p)/p) that is not a short decimal")
         if (not isinstance(X, list) or not X or not all(isinstance(r, list) and r for r in X)
                 or len({len(r) for r in X}) != 1
                 or not all(isinstance(x, int) and not isinstance(x, bool) for r in X for x in r)):
@@ -108,20 +122,28 @@ class DropoutRidge(Problem):
             raise Reject("the columns of X are linearly dependent")
 
     def solve(self, params: dict) -> dict:
-        # Exact arithmetic straight from the formulas: Γ̌ = column norms, λ = (1-p)/p, X̃ = X Γ̌⁻¹.
+        gform = params.get("penalty") == "gamma"
+        if params.get("X") is None:
+            return dict(_FORMULAS["gamma" if gform else "lambda"])
+        # Exact arithmetic straight from the formulas: Γ̌ = column norms, λ = (1-p)/p, X̃ = X Γ̌⁻¹
+        # (gamma form: Γ = sqrt((1-p)/p) Γ̌, ridge λ = 1, X̃ = X Γ⁻¹).
         X = params["X"]
         n, d = len(X), len(X[0])
         p = Fraction(str(params["p"]))
         gamma = [math.isqrt(sum(X[i][j] ** 2 for i in range(n))) for j in range(d)]
-        x_tilde = [[Fraction(X[i][j], gamma[j]) for j in range(d)] for i in range(n)]
+        factor = Fraction(math.sqrt((1 - p) / p)).limit_denominator(100) if gform else Fraction(1)
+        x_tilde = [[Fraction(X[i][j]) / (factor * gamma[j]) for j in range(d)] for i in range(n)]
         col_sq = [sum(x_tilde[i][j] ** 2 for i in range(n)) for j in range(d)]
-        return {
+        out = {
             "gamma": gamma,
-            "lam": tidy(float((1 - p) / p)),
+            "lam": 1 if gform else tidy(float((1 - p) / p)),
             "dropout_coeff": tidy(float(p * (1 - p))),
             "x_tilde": [[tidy(float(v)) for v in row] for row in x_tilde],
             "x_tilde_norms": [tidy(math.sqrt(float(c))) for c in col_sq],
         }
+        if gform:
+            out["gamma_t"] = [tidy(float(factor * g)) for g in gamma]
+        return out
 
     def check(self, params: dict) -> dict:
         """Everything from the definition of dropout: exact expectations over all 2^(nd) masks.
@@ -130,6 +152,9 @@ class DropoutRidge(Problem):
         the exactly enumerated expected loss, read off the Tikhonov normal equations; then the
         ridge problem on (X̃, λ), mapped back, must reproduce that minimiser.
         """
+        gform = params.get("penalty") == "gamma"
+        if params.get("X") is None:
+            return _confirmed_formulas("gamma" if gform else "lambda")
         X = np.asarray(params["X"], dtype=float)
         p = float(params["p"])
         n, d = X.shape
@@ -160,22 +185,41 @@ class DropoutRidge(Problem):
         g2w = gamma ** 2 * w
         lam = float((X.T @ y - X.T @ X @ w) @ g2w / (g2w @ g2w))  # (X^T X + λΓ²) w = X^T y
 
-        x_tilde = X / gamma
-        if not np.allclose(x_tilde * gamma, X):
+        # Gamma form: the whole penalty sits in Γ = sqrt(λ) Γ̌, and the ridge problem has λ = 1.
+        big_gamma, ridge_lam = (math.sqrt(lam) * gamma, 1.0) if gform else (gamma, lam)
+        x_tilde = X / big_gamma
+        if not np.allclose(x_tilde * big_gamma, X):
             raise AssertionError("X̃ Γ does not give back X")
-        w_ridge = np.linalg.solve(x_tilde.T @ x_tilde + lam * np.eye(d), x_tilde.T @ y)
-        if not np.allclose(w_ridge / gamma, w, rtol=1e-9, atol=1e-12):
+        w_ridge = np.linalg.solve(x_tilde.T @ x_tilde + ridge_lam * np.eye(d), x_tilde.T @ y)
+        if not np.allclose(w_ridge / big_gamma, w, rtol=1e-9, atol=1e-12):
             raise AssertionError("ridge on (X̃, λ) mapped back differs from the dropout minimiser")
-        return {
+        out = {
             "gamma": gamma.tolist(),
-            "lam": lam,
+            "lam": ridge_lam,
             "dropout_coeff": coeff,
             "x_tilde": x_tilde.tolist(),
             "x_tilde_norms": np.linalg.norm(x_tilde, axis=0).tolist(),
         }
+        if gform:
+            out["gamma_t"] = big_gamma.tolist()
+        return out
 
     def summary(self, params: dict, answers: dict) -> dict[str, str]:
         """Part name -> the short final answer a grader checks, as trusted LaTeX."""
+        if params.get("X") is None:
+            return {k: Tex(v) for k, v in _SYMBOLIC_SUMMARY[params.get("penalty", "lambda")].items()}
+        gform = params.get("penalty") == "gamma"
+        if gform:
+            gt = ", ".join(fmt_num(g) for g in answers["gamma_t"])
+            norms = ", ".join(fmt_num(v) for v in answers["x_tilde_norms"])
+            rows = r" \\ ".join(" & ".join(_slash_frac(v) for v in row) for row in answers["x_tilde"])
+            return {
+                "a": Tex(f"$w = p\\,\\check w$; $\\Gamma = \\sqrt{{(1-p)/p}}\\,\\check\\Gamma = \\operatorname{{diag}}({gt})$"),
+                "b": Tex(f"$\\tilde w = \\Gamma w$, $\\tilde X = X\\Gamma^{{-1}} = "
+                         f"\\left[\\begin{{smallmatrix}}{rows}\\end{{smallmatrix}}\\right]$, $\\lambda = 1$; "
+                         f"$w = \\Gamma^{{-1}}\\tilde w$"),
+                "c": Tex(f"column norms all equal, $\\sqrt{{p/(1-p)}}$ (${norms}$); implicit feature normalization"),
+            }
         gamma = ", ".join(fmt_num(g) for g in answers["gamma"])
         rows = r" \\ ".join(" & ".join(_slash_frac(v) for v in row) for row in answers["x_tilde"])
         norms = ", ".join(fmt_num(v) for v in answers["x_tilde_norms"])
@@ -189,9 +233,52 @@ class DropoutRidge(Problem):
         }
 
     def context(self, params: dict, answers: dict) -> dict:
-        """X̃ written with fractions, as a student would (3/5 rather than 0.6)."""
+        """X̃ written with fractions, as a student would (3/5 rather than 0.6); the form flags."""
+        flags = {"numeric": params.get("X") is not None, "gform": params.get("penalty") == "gamma"}
+        if not flags["numeric"]:
+            return flags
         rows = [" & ".join(_frac_tex(v) for v in row) for row in answers["x_tilde"]]
-        return {"x_tilde_tex": Tex(r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}")}
+        return {**flags, "x_tilde_tex": Tex(r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}")}
+
+
+# The symbolic answers (the original exam gives no numbers), as sympy strings in p and Gc = Γ̌.
+_FORMULAS = {
+    "lambda": {"w_scale": "p", "gamma": "Gc", "lam": "(1 - p)/p", "x_tilde_norm": "1"},
+    "gamma": {"w_scale": "p", "gamma": "Gc*sqrt((1 - p)/p)", "lam": "1", "x_tilde_norm": "sqrt(p/(1 - p))"},
+}
+_SYMBOLIC_SUMMARY = {
+    "lambda": {"a": r"$w = p\,\check w$; $\Gamma = \check\Gamma$, $\lambda = (1-p)/p$",
+               "b": r"$\tilde w = \Gamma w$, $\tilde X = X\Gamma^{-1}$; $w = \Gamma^{-1}\tilde w$",
+               "c": "column norms all 1; implicit feature normalization, like batch norm, then weight decay"},
+    "gamma": {"a": r"$w = p\,\check w$; $\Gamma = \sqrt{(1-p)/p}\,\check\Gamma$",
+              "b": r"$\tilde w = \Gamma w$, $\tilde X = X\Gamma^{-1}$, $\lambda = 1$; $w = \Gamma^{-1}\tilde w$",
+              "c": r"column norms all equal ($\sqrt{p/(1-p)}$); implicit feature normalization, like batch norm"},
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _confirmed_formulas(form: str) -> dict:
+    """The symbolic answers, each confirmed against the exact-expectation check on sample instances.
+
+    For two data matrices and three keep probabilities, the numeric check (mask enumeration) gives
+    Γ̌, Γ, the ridge λ and the column norms of X̃; every formula must reproduce them.
+    """
+    formulas = _FORMULAS[form]
+    p_, gc = sympy.symbols("p Gc")
+    parsed = {k: sympy.sympify(v, locals={"p": p_, "Gc": gc}) for k, v in formulas.items()}
+    checker = DropoutRidge.__new__(DropoutRidge)  # check() needs no space
+    for X in ([[3, 1], [4, 2], [0, 2]], [[2, 6], [3, 0], [6, 8]]):
+        for p in (0.2, 0.5, 0.8):
+            got = checker.check({"X": X, "p": p, "penalty": form})
+            gamma_t = got.get("gamma_t", got["gamma"])
+            at = lambda key, g=1.0: float(parsed[key].subs({p_: p, gc: g}))
+            ok = (all(math.isclose(at("gamma", g), t, rel_tol=1e-9) for g, t in zip(got["gamma"], gamma_t))
+                  and math.isclose(at("lam"), got["lam"], rel_tol=1e-9)
+                  and all(math.isclose(at("x_tilde_norm"), v, rel_tol=1e-9) for v in got["x_tilde_norms"]))
+            if not ok:
+                raise AssertionError(f"a symbolic answer of the {form} form disagrees with the check at X={X}, p={p}")
+    # w = p w̌ is what makes the Tikhonov objective equal the dropout one; check() relies on it.
+    return dict(formulas)
 
 
 def _slash_frac(v: float) -> str:

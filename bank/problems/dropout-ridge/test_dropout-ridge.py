@@ -153,3 +153,54 @@ def test_summary_shows_the_key_answers():
                 f = Fraction(v).limit_denominator(1000)
                 assert re.search(r"(?<![\d/-])" + re.escape(str(f)) + r"(?![\d/])", summary["b"]), (v, summary["b"])
         assert all(has_num(summary["c"], v) for v in answers["x_tilde_norms"])
+
+
+# The original exam: Tikhonov written ||y - Xw||^2 + ||Gamma w||^2 (no separate lambda), symbolic.
+REAL = {"X": None, "p": None, "penalty": "gamma"}
+
+
+def test_the_original_form_symbolic():
+    GEN.validate(REAL)
+    answers = GEN.solve(REAL)
+    assert answers == {"w_scale": "p", "gamma": "Gc*sqrt((1 - p)/p)", "lam": "1", "x_tilde_norm": "sqrt(p/(1 - p))"}
+    assert close(answers, GEN.check(REAL))
+    exam, key = render(REAL, key=False), render(REAL, key=True)
+    assert r"$\|y - Xw\|^2 + \|\Gamma w\|^2$" in exam and r"\lambda\,\|\Gamma w\|" not in exam
+    assert "For the computations" not in exam and "Compute $\\tilde X$" not in exam
+    assert r"\boxed{\Gamma = \sqrt{\tfrac{1-p}{p}}\;\check\Gamma}" in key and r"\boxed{\lambda = 1}" in key
+    assert r"the same norm, $\sqrt{p/(1-p)}$" in key
+    assert "sqrt{(1-p)/p}" in str(GEN.summary(REAL, answers)["a"])
+
+
+def test_the_lambda_form_states_its_convention():
+    """Gamma and lambda are not unique (c lambda with Gamma / sqrt c): the question fixes Gamma."""
+    exam = render(ORIGINAL, key=False)
+    assert r"taking $\Gamma = \check\Gamma$" in exam
+
+
+def test_a_wrong_symbolic_formula_is_caught():
+    answers = GEN.solve(REAL)
+    assert not close({**answers, "gamma": "Gc*sqrt(p/(1 - p))"}, GEN.check(REAL))
+    bad = {**P.module._FORMULAS["gamma"], "x_tilde_norm": "1"}
+    original = P.module._FORMULAS["gamma"]
+    try:
+        P.module._FORMULAS["gamma"] = bad
+        P.module._confirmed_formulas.cache_clear()
+        with pytest.raises(AssertionError, match="disagrees"):
+            GEN.check(REAL)
+    finally:
+        P.module._FORMULAS["gamma"] = original
+        P.module._confirmed_formulas.cache_clear()
+
+
+@pytest.mark.parametrize("p, factor", [(0.2, 2), (0.5, 1), (0.8, 0.5)])
+def test_the_gamma_form_with_numbers(p, factor):
+    params = {"X": [[2, 6], [3, 0], [6, 8]], "p": p, "penalty": "gamma"}   # norms 7 and 10
+    GEN.validate(params)
+    answers = GEN.solve(params)
+    assert answers["gamma"] == [7, 10] and answers["lam"] == 1
+    assert close(answers["gamma_t"], [7 * factor, 10 * factor])
+    assert close(answers["x_tilde_norms"], [1 / factor, 1 / factor])
+    assert close(answers, GEN.check(params))
+    with pytest.raises(Reject, match="sqrt"):
+        GEN.validate({**params, "p": 0.4})   # sqrt(1.5) is not a short decimal
