@@ -160,7 +160,8 @@ def test_render_shows_answers_only_in_key():
     assert r"\textless{}sos\textgreater{}" not in exam    # no start token: that is an answer
     assert r"\textless{}sos\textgreater{}" in key and r"\underline{\textbf{saw}}" in key
     assert exam.count(r"\node[inbox]") == 5               # w1..w5: four words and the <eos> step
-    assert r"\textless{}eos\textgreater{}" in exam       # the decoder's last output is shown
+    assert exam.count(r"\texttt{\textless{}eos\textgreater{}}") == 3  # preamble, figure, emitted words
+    assert "textbackslash" not in exam                    # the token's LaTeX is not escaped twice
     assert "ignore the end-of-sentence" not in exam
     assert "first differs from the reference at step 2" in exam
 
