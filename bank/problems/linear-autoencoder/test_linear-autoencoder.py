@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from generator.build import derive_seed, draw_params
+from generator.build import derive_seed, draw_params, problem_body
 from generator.errors import Reject
 from generator.problem import close
 from generator.testing import load_problem
@@ -65,7 +66,7 @@ def test_the_original_questions_hint_and_grading():
     answers = GEN.solve(REAL)
     assert answers == {"keyed": {"count": [2], "loss": [1], "tools": [0, 4]}, "orthonormal": True}
     assert close(answers, GEN.check(REAL))
-    inst = Instance(1, "linear-autoencoder", 1, {"a": 9, "b": 5}, REAL, *solve_params(BP, REAL))
+    inst = dataclasses.replace(P.instance(REAL), points={"a": 9, "b": 5})  # the original's points
     exam = problem_body(BANK, BANK.env(), inst, "A", key=False)
     key = problem_body(BANK, BANK.env(), inst, "A", key=True)
     assert "How many linear layers" in exam and r"(C) & 2 \\" in exam
