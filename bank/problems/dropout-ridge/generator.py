@@ -238,7 +238,10 @@ class DropoutRidge(Problem):
         if not flags["numeric"]:
             return flags
         rows = [" & ".join(_frac_tex(v) for v in row) for row in answers["x_tilde"]]
-        return {**flags, "x_tilde_tex": Tex(r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}")}
+        # X is printed by its columns: one line whatever the number of samples (one page layout).
+        columns = [list(c) for c in zip(*params["X"])]
+        return {**flags, "columns": columns,
+                "x_tilde_tex": Tex(r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}")}
 
 
 # The symbolic answers (the original exam gives no numbers), as sympy strings in p and Gc = Γ̌.

@@ -204,3 +204,12 @@ def test_the_gamma_form_with_numbers(p, factor):
     assert close(answers, GEN.check(params))
     with pytest.raises(Reject, match="sqrt"):
         GEN.validate({**params, "p": 0.4})   # sqrt(1.5) is not a short decimal
+
+
+def test_x_is_printed_by_columns_one_line_for_any_number_of_samples():
+    """Three or four samples take the same room, so versions of one build keep one page layout."""
+    three = render(ORIGINAL, key=False)
+    four = render({"X": [[1, -2], [1, 0], [1, 4], [1, 4]], "p": 0.5}, key=False)
+    assert r"x_1 = (3, 4, 0)^\top, \qquad x_2 = (1, 2, 2)^\top" in three
+    assert r"x_1 = (1, 1, 1, 1)^\top, \qquad x_2 = (-2, 0, 4, 4)^\top" in four
+    assert r"\begin{bmatrix}" not in three and r"\begin{bmatrix}" not in four
