@@ -394,9 +394,11 @@ class Gnn(Problem):
         m = len(train)
         frac = rf"\frac{{1}}{{{m}}}"
         sym, numeric = [], []
+        # The symbolic loss is typeset from the answers' log terms (which check re-derives), not anew.
+        for term in answers["log_terms"]:
+            m = re.fullmatch(r"log\((1 - )?([a-e])\)", term)
+            sym.append(rf"\ln(1-{m.group(2)})" if m.group(1) else rf"\ln {m.group(2)}")
         for i in train:
-            a = LETTERS[i - 1]
-            sym.append(rf"\ln {a}" if labels[i - 1] else rf"\ln(1-{a})")
             if preds is not None:
                 numeric.append(rf"\ln {fmt_num(preds[i - 1])}" if labels[i - 1]
                                else rf"\ln(1-{fmt_num(preds[i - 1])})")
