@@ -206,6 +206,25 @@ def _is_count(x) -> bool:
     return isinstance(x, int) and not isinstance(x, bool) and x >= 1
 
 
+def _stated_net(img: np.ndarray, net: dict) -> np.ndarray:
+    """The network part (b) states, with fixed random weights: ``convs`` circular convolutions of
+    ``filters`` k x k filters (stride 1; the padding wraps (k-1)//2 rows and columns in before and
+    the rest after, so the size is kept), each with a bias and a ReLU, global average pooling, FC."""
+    rng = np.random.default_rng(182)
+    k, f = net["kernel"], net["filters"]
+    before = (k - 1) // 2
+    x = img[None].astype(float)
+    for _ in range(net["convs"]):
+        weights, bias = rng.normal(size=(f, x.shape[0], k, k)), rng.normal(size=f)
+        y = np.broadcast_to(bias[:, None, None], (f,) + x.shape[1:]).copy()
+        for di, dj in itertools.product(range(k), repeat=2):
+            # out[r, c] += w[di, dj] . x[(r + di - before) mod H, (c + dj - before) mod W]
+            y += np.einsum("oi,ihw->ohw", weights[:, :, di, dj], np.roll(x, (before - di, before - dj), axis=(1, 2)))
+        x = np.maximum(y, 0.0)
+    pooled = x.mean(axis=(1, 2))
+    return rng.normal(size=(net["outputs"], f)) @ pooled + rng.normal(size=net["outputs"])
+
+
 # ---------------------------------------------------------------------------------------------
 # The problem.
 
@@ -401,11 +420,14 @@ class Cnn(Problem):
         # same features as exactly one base image; a brute-force search over all 2-D circular
         # shifts confirms it is a shifted copy and finds by how much.
         bases = {o: np.array([[int(ch) for ch in r] for r in params[o]["pixels"]]) for o in _ORIENTATIONS}
-        base_feats = {o: _circular_net(img) for o, img in bases.items()}
+        # The network the question states when it states one (random weights), else a fixed test net.
+        net = params.get("net")
+        features = (lambda im: _stated_net(im, net)) if net else _circular_net
+        base_feats = {o: features(img) for o, img in bases.items()}
         shifted = []
         for k, pix in enumerate(params["asked"]):
             img = np.array([[int(ch) for ch in r] for r in pix])
-            f = _circular_net(img)
+            f = features(img)
             same = [o for o in _ORIENTATIONS if np.allclose(f, base_feats[o], rtol=0, atol=1e-9)]
             if len(same) != 1:
                 raise AssertionError(f"asked[{k}]: network features match {same or 'no'} base image")

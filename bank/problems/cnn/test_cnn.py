@@ -199,6 +199,25 @@ def test_original_part_b_lines_on_a_7_by_8_image():
     assert "left by 3 columns" in key and "up by 3 rows" in key
 
 
+def test_the_stated_network_is_shift_invariant_and_used_by_the_check(monkeypatch):
+    grid = lambda rows: np.array([[int(c) for c in r] for r in rows])
+    for kernel in (2, 3):
+        net = {"kernel": kernel, "filters": 3, "convs": 2, "outputs": 3}
+        img = grid(line(row=2))
+        f = cnn._stated_net(img, net)
+        for dr, dc in ((1, 0), (3, 5), (6, 7)):
+            assert np.allclose(cnn._stated_net(np.roll(img, (dr, dc), axis=(0, 1)), net), f)
+        assert not np.allclose(cnn._stated_net(grid(line(col=2)), net), f)
+    p = params(given=REAL_GIVEN, **REAL_B)
+    assert close(GEN.check(p), GEN.solve(p))
+    # A network that sees where the line is (not shift invariant): the check objects.
+    def sees_position(img, net):
+        return np.array([np.argmax(img.sum(axis=1)), np.argmax(img.sum(axis=0)), 0.0])
+    monkeypatch.setattr(cnn, "_stated_net", sees_position)
+    with pytest.raises(AssertionError, match="match"):
+        GEN.check(p)
+
+
 def test_drawn_versions_state_kernel_and_stride():
     for s in range(20):
         exam = P.render(P.draw(s), key=False)
