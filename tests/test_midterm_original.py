@@ -122,3 +122,11 @@ def test_linear_autoencoder_questions(built):
     assert [options["loss"][i] for i in keyed["loss"]] == ["mean squared error"]
     assert points["linear-autoencoder"] == {"a": 9, "b": 5}
     assert r"\emph{Hint:}" in exam
+
+
+def test_every_pinned_part_marks_its_answers():
+    """The pinned instances (symbolic GNN loss, dropout without numbers...) mark their key answers too."""
+    from generator.check import render_problems
+    exam = load_exam(EXAM)
+    for _, entry in exam.spec.entries():
+        assert render_problems(exam.bank, exam.bank.problems[entry.problem], entry.params) == [], entry.problem

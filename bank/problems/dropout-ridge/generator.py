@@ -234,7 +234,10 @@ class DropoutRidge(Problem):
 
     def context(self, params: dict, answers: dict) -> dict:
         """X̃ written with fractions, as a student would (3/5 rather than 0.6); the form flags."""
-        flags = {"numeric": params.get("X") is not None, "gform": params.get("penalty") == "gamma"}
+        flags = {"numeric": params.get("X") is not None, "gform": params.get("penalty") == "gamma",
+                 # the key's formula answers (the same in every instance of a form)
+                 "tex": {"w": Tex(r"p\,\check w"), "gamma": Tex(r"\sqrt{\tfrac{1-p}{p}}\;\check\Gamma"),
+                         "lam": Tex(r"\frac{1-p}{p}"), "w_tilde": Tex(r"\Gamma w"), "x_tilde": Tex(r"X\Gamma^{-1}")}}
         if not flags["numeric"]:
             return flags
         rows = [" & ".join(_frac_tex(v) for v in row) for row in answers["x_tilde"]]
