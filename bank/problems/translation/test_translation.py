@@ -158,7 +158,7 @@ def test_render_shows_answers_only_in_key():
     key = unmark(problem_body(BANK, env, inst, "A", key=True))  # the marks are invisible
     assert "saw" in exam and "perro" in exam              # the model's output is part of the question
     assert r"\textless{}sos\textgreater{}" not in exam    # no start token: that is an answer
-    assert r"\textless{}sos\textgreater{}" in key and r"\underline{\textbf{saw}}" in key
+    assert r"\textless{}sos\textgreater{}" in key and r"\underline{{\bfseries saw}}" in key
     assert exam.count(r"\node[inbox]") == 5               # w1..w5: four words and the <eos> step
     assert exam.count(r"\texttt{\textless{}eos\textgreater{}}") == 3  # preamble, figure, emitted words
     assert "textbackslash" not in exam                    # the token's LaTeX is not escaped twice
