@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,12 @@ def run(cmd: list[str] | str, cwd: Path, env: dict, shell: bool = False) -> subp
 def installed(tmp_path_factory):
     """A fresh venv holding qbank installed from its wheel; an environment that sees nothing else."""
     work = tmp_path_factory.mktemp("install")
-    wheel = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(work / "dist"), str(ROOT)], work,
+    # Build from a copy of the source: setuptools writes build/ inside the tree it builds, and two
+    # builds of one tree at once (another test run, a developer's pip) would trip over each other.
+    src = work / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", ".venv", "build", "output", "*.egg-info",
+                                                               "__pycache__", ".pytest_cache", ".qbank"))
+    wheel = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(work / "dist"), str(src)], work,
                 dict(os.environ))
     assert wheel.returncode == 0, wheel.stderr
     # Nothing of the project's making: no setuptools notices about the package layout.
