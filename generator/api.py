@@ -8,21 +8,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .bank import did_you_mean, find_root, load_exam, problems_in_exams
-from .build import common_layout_padding, file_hashes, plan, version_labels
+import pikepdf
+
+from .bank import did_you_mean, find_root, load_exam, problems_in_exams, sha256
+from .build import (BuildPlan, _env as template_env, common_layout_padding, file_hashes, plan, read_json,
+                    rendered_from_manifest, shard_labels, version_labels)
 from .check import RENDER_SEEDS, compile_checks, exam_checks, render_checks, stress, unused_templates, validate_bank
 from .errors import OutputError, QbankError
 from .export import export_latex
 from .latex import clean_aux, compile_pdf, make_format, page_layout, preamble, require_tex, unite_pdfs
-from .output import locked, staged, write_file
+from .output import locked, safe_child, staged, write_file
 from .registry import get_kind
 from .roster import assign_versions, read_roster, read_seating, records
+from .stamp import STAMPS_DIR, read_marks, stamp_onto, write_copies
 from .verify import Report, verify as verify_build
 
-__all__ = ["build", "BuildResult", "check", "export_latex", "solve", "verify"]
+__all__ = ["build", "BuildResult", "check", "export_latex", "merge", "solve", "verify"]
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
-MAX_VERSIONS = 702  # labels A … ZZ
 
 
 def default_out(exam_id: str) -> Path:
@@ -42,9 +45,14 @@ class BuildResult:
 def build(exam_path: str | Path | None = None, *, bank: str | Path | None = None, versions: int | None = None, seed: int | None = None,
           out: str | Path | None = None, pdf: bool = True, force: bool = False, jobs: int | None = None,
           roster: str | Path | None = None, seating: str | Path | None = None, per_student: bool = False,
+          duplex: bool = True, shard: tuple[int, int] | None = None,
           progress: Progress | None = None) -> BuildResult:
     """Build every version of an exam into ``out``: exam/key .tex and .pdf, key.json per version,
-    the grader's summary and manifest.json; with a roster, one exam per student as well."""
+    the grader's summary, print-all.pdf (each exam on new sheets when ``duplex``) and manifest.json;
+    with a roster, each student's copy as well (their version's PDF, name and SID stamped on).
+
+    ``shard=(i, n)`` builds only the i-th of n contiguous blocks of the versions (and the students
+    who sit them); :func:`merge` puts the n shards together into the whole build."""
     if pdf:
         require_tex()
     if seating and not roster:
@@ -56,11 +64,12 @@ def build(exam_path: str | Path | None = None, *, bank: str | Path | None = None
     n = versions if versions is not None else exam.spec.versions
     if per_student:
         n = len(roster_students)
-        if n > MAX_VERSIONS:
-            raise QbankError(f"--per-student: {n} students, but at most {MAX_VERSIONS} versions (A … ZZ)")
-    students = _assign(roster_students, seating, version_labels(n))
+    labels = version_labels(n)
+    students = _assign(roster_students, seating, labels)
+    if shard:
+        labels = shard_labels(labels, *shard)
     out = Path(out) if out is not None else exam.bank.root / default_out(exam.spec.id)
-    result = BuildResult(out, n, len(students))
+    result = BuildResult(out, len(labels), sum(s["version"] in set(labels) for s in students))
     try:
         with locked(out):
             with staged(out, force) as stage, ThreadPoolExecutor(max_workers=2) as writer:
@@ -70,8 +79,10 @@ def build(exam_path: str | Path | None = None, *, bank: str | Path | None = None
                 def write(files: dict[str, str]) -> None:
                     writes.extend(writer.submit(write_file, stage, rel, text) for rel, text in files.items())
 
-                built = plan(exam, n, seed, progress=_ticker(progress, "drawing and rendering", n),
+                built = plan(exam, labels, seed, progress=_ticker(progress, "drawing and rendering", len(labels)),
                              students=students, jobs=jobs, on_version=lambda r: write(r.files()))
+                if shard:
+                    built.shard = {"index": shard[0], "count": shard[1], "versions": n, "duplex": duplex}
                 shared = built.shared_files()
                 write(shared)
                 for w in writes:
@@ -82,15 +93,116 @@ def build(exam_path: str | Path | None = None, *, bank: str | Path | None = None
                     layouts = compile_all(texs, jobs, _ticker(progress, "compiling PDFs", len(texs)))
                     layouts.update(_equalize_pages(built, stage, layouts, jobs, progress))
                     result.warnings += layout_warnings(layouts, stage)
-                    exams = [stage / "students" / s["folder"] / "exam.pdf" for s in students] if students else \
-                        [stage / r.version / "exam.pdf" for r in built.rendered]
-                    if not unite_pdfs(exams, stage / "print-all.pdf"):
-                        result.warnings.append("pdfunite not found: print-all.pdf not written (install poppler-utils)")
+                    _print_files(exam, built, stage, layouts, jobs, duplex, progress)
                 # Last: the manifest binds every file written, PDFs included, by its hash.
                 write_file(stage, "manifest.json", built.manifest_json(file_hashes(stage)))
     except OSError as e:  # disk full, permissions: the previous build is untouched
         raise OutputError(f"cannot write {e.filename or out}: {e.strerror or e}") from e
     return result
+
+
+def _print_files(exam, built, stage: Path, layouts: dict[Path, dict], jobs: int | None, duplex: bool,
+                 progress: Progress | None) -> None:
+    """Students' copies (their versions' PDFs, stamped) and print-all.pdf, every exam in print order."""
+    versions = [stage / r.version / "exam.pdf" for r in built.rendered]
+    here = {r.version for r in built.rendered}
+    students = [s for s in built.students if s["version"] in here]  # a shard stamps its own students only
+    if not students:
+        unite_pdfs(versions, stage / "print-all.pdf", duplex=duplex)
+        return
+    marks = {t.parent.name: lay["marks"] for t, lay in layouts.items() if t.resolve().parent.parent == stage.resolve()}
+    plan = write_copies(template_env(exam), stage, students, marks, max(1, jobs or os.cpu_count() or 1),
+                        lambda total: _ticker(progress, "stamping students' copies", total))
+    # print-all: each version's pages once, every student's stamps over them
+    copies = [c for chunk in plan.copies for c in chunk]
+    stamps = [pikepdf.open(stage / STAMPS_DIR / f"stamps-{i}.pdf") for i in range(len(plan.copies))]
+    owner = [i for i, chunk in enumerate(plan.copies) for _ in chunk]
+    forms: dict[tuple[int, int], dict] = {}
+    try:
+        unite_pdfs([stage / v / "exam.pdf" for _, v, _ in copies], stage / "print-all.pdf", duplex=duplex,
+                   decorate=lambda out, i, first: stamp_onto(out, first, stamps[owner[i]], copies[i][2],
+                                                               forms.setdefault(owner[i], {})))
+    finally:
+        for s in stamps:
+            s.close()
+    shutil.rmtree(stage / STAMPS_DIR)
+
+
+def merge(shards: list[str | Path], out: str | Path, *, force: bool = False,
+          exam_path: str | Path | None = None) -> BuildResult:
+    """Put the shards of one build (``--shard 1/n`` … ``n/n``) together into the whole build in ``out``.
+
+    The versions' and students' files are copied as the shards wrote them; the files made from all
+    versions together (grader's summary, assignments, seating chart, manifest, print-all.pdf) are
+    made again from the shards' manifests, as the unsharded build would have made them.
+    """
+    shards = [Path(d) for d in shards]
+    manifests = [read_json(d / "manifest.json") for d in shards]
+    for d, m in zip(shards, manifests):
+        if not isinstance(m.get("shard"), dict):
+            raise QbankError(f"{d}: not a shard (its manifest has no 'shard'; build it with --shard i/n)")
+    first = manifests[0]
+    count = first["shard"]["count"]
+    if sorted(m["shard"]["index"] for m in manifests) != list(range(1, count + 1)):
+        got = ", ".join(f"{m['shard']['index']}/{m['shard']['count']}" for m in manifests)
+        raise QbankError(f"merge needs shards 1/{count} … {count}/{count}, each once; got {got}")
+    for d, m in zip(shards, manifests):
+        for key in ("exam", "seed", "libraries", "students"):
+            if m.get(key) != first.get(key):
+                raise QbankError(f"{d}: its {key} differs from {shards[0]}'s: shards of different builds")
+        if {k: v for k, v in m["shard"].items() if k != "index"} != {k: v for k, v in first["shard"].items() if k != "index"}:
+            raise QbankError(f"{d}: its shard settings differ from {shards[0]}'s: shards of different builds")
+    order = sorted(range(len(shards)), key=lambda i: manifests[i]["shard"]["index"])
+    versions = [v for i in order for v in manifests[i]["versions"]]
+    total = first["shard"]["versions"]
+    if [v["label"] for v in versions] != version_labels(total):
+        raise QbankError(f"the shards hold versions {', '.join(v['label'] for v in versions[:5])}…, not the "
+                         f"{total} versions A … {version_labels(total)[-1]} of the whole build")
+    try:
+        root = find_root(shards[0])
+    except QbankError:
+        root = find_root()
+    exam = load_exam(exam_path or root / first["exam"]["path"], root)
+    students = first.get("students", [])
+    built = BuildPlan(exam, first["seed"], [rendered_from_manifest(exam, v) for v in versions], students,
+                      {v["label"]: {int(n): k for n, k in v["padding"].items()} for v in versions if v.get("padding")})
+    out = Path(out)
+    pdf = any((shards[i] / versions[0]["label"] / "exam.pdf").exists() for i in order)
+    try:
+        with locked(out), staged(out, force) as stage:
+            for i in order:
+                labels = {v["label"] for v in manifests[i]["versions"]}
+                folders = sorted(labels) + [f"students/{s['folder']}" for s in students
+                                            if s["version"] in labels and (shards[i] / "students" / s["folder"]).is_dir()]
+                _same_as_listed(shards[i], manifests[i], folders)
+                for folder in folders:
+                    shutil.copytree(shards[i] / folder, safe_child(stage, folder))
+            shared = built.shared_files()
+            for rel, text in shared.items():
+                write_file(stage, rel, text)
+            if pdf:
+                for rel in shared:
+                    if rel.endswith(".tex"):
+                        compile_pdf(stage / rel)
+                        clean_aux(stage / rel)
+                copies = [stage / "students" / s["folder"] / "exam.pdf" for s in students] if students else \
+                    [stage / v["label"] / "exam.pdf" for v in versions]
+                unite_pdfs(copies, stage / "print-all.pdf", duplex=first["shard"]["duplex"])
+            write_file(stage, "manifest.json", built.manifest_json(file_hashes(stage)))
+    except OSError as e:
+        raise OutputError(f"cannot write {e.filename or out}: {e.strerror or e}") from e
+    return BuildResult(out, len(versions), len(students))
+
+
+def _same_as_listed(shard: Path, manifest: dict, folders: list[str]) -> None:
+    """Every file copied from a shard is the one its manifest hashed (a shard changed since is refused)."""
+    listed = manifest.get("files") or {}
+    for folder in folders:
+        for path in sorted((shard / folder).rglob("*")):
+            rel = path.relative_to(shard).as_posix()
+            if path.is_file() and listed.get(rel) != sha256(path):
+                raise QbankError(f"{shard}/{rel}: not the file the shard's manifest lists (changed since it was "
+                                 f"built?); run qbank verify {shard}")
 
 
 def _equalize_pages(built, stage: Path, layouts: dict[Path, dict], jobs: int | None,
@@ -164,7 +276,8 @@ def compile_all(texs: list[Path], jobs: int | None, tick: Callable[[], None]) ->
             pending += [pool.submit(with_format, t, seed) for t in texs if t.name == name and t != firsts[name]]
         for future in pending:
             future.result()
-    layouts = {t: page_layout(t.with_suffix(".aux")) for t in texs if t.name == "exam.tex"}
+    layouts = {t: {**page_layout(t.with_suffix(".aux")), "marks": read_marks(t.with_suffix(".aux"))}
+               for t in texs if t.name == "exam.tex"}
     for tex in texs:
         clean_aux(tex)
     return layouts
@@ -189,7 +302,7 @@ def layout_warnings(layouts: dict[Path, dict], stage: Path) -> list[str]:
 
     def same(a: dict, b: dict) -> bool:
         if shape(a) == shape(b):
-            return a == b
+            return (a["starts"], a["pages"]) == (b["starts"], b["pages"])
         questions = lambda lay: [s for s in lay["starts"] if s[0].startswith("question@")]
         return a["pages"] == b["pages"] and questions(a) == questions(b)
 

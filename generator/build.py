@@ -35,7 +35,7 @@ LIBRARIES = ("qbank", "numpy", "sympy", "jinja2", "pydantic", "pyyaml", "pylatex
 
 
 def version_labels(n: int) -> list[str]:
-    """A, B, …, Z, AA, AB, … (spreadsheet column names)."""
+    """A, B, …, Z, AA, …, ZZ, AAA, AAB, … (spreadsheet column names: no limit on how many)."""
     labels = []
     for i in range(n):
         label, k = "", i + 1
@@ -260,6 +260,16 @@ def _env(exam: Exam) -> jinja2.Environment:
     return exam.bank.env()
 
 
+STAMPED_FIELDS = {"Name (printed)": "name", "Student ID": "sid", "Row and seat": "seat"}
+"""Cover fields a student's copy fills in (cover field → key of :func:`cover_values`)."""
+
+
+def cover_values(student: dict) -> dict[str, str | None]:
+    """What a student's copy prints in its cover fields (and the SID in every page's footer)."""
+    seat = f"Row {student['row']}, seat {student['seat']}" if student.get("seat") is not None else None
+    return {"name": student["name"], "sid": student["sid"], "seat": seat}
+
+
 def render_exam(exam: Exam, version: str, instances: list[Instance], key: bool,
                 student: dict | None = None, contexts: list[dict] | None = None,
                 padding: dict[int, int] | None = None, marks: list[list] | None = None) -> str:
@@ -281,7 +291,7 @@ def render_exam(exam: Exam, version: str, instances: list[Instance], key: bool,
                  "body": problem_body(exam.bank, env, inst, version, key, extra, marks[k] if marks is not None else None)}
                 for k, (inst, extra) in enumerate(zip(instances, contexts))]
     ctx = {"exam": exam.spec, "version": version, "key": key, "problems": problems,
-           "total_points": sum(i.total for i in instances), "student": student}
+           "total_points": sum(i.total for i in instances), "student": student, "stamped_fields": STAMPED_FIELDS}
     return with_map(render(env, "exam.tex.j2", ctx))
 
 
@@ -448,20 +458,21 @@ class BuildPlan:
     """With a roster: sid, name, folder, version, row, seat of each student, in roster order."""
     padding: dict[str, dict[int, int]] = field(default_factory=dict)
     """Per version: problem number → blank pages after it, so all versions' pages line up."""
+    shard: dict | None = None
+    """With --shard: index, count, the whole build's number of versions, duplex (kept in the manifest)."""
 
     def page_breaks(self, r: Rendered) -> list[bool]:
         """Per problem of a version: may blank pages follow it? (Only before a page break.)"""
         return [self.exam.entry(i.problem_id)[1].newpage for i in r.instances[1:]] + [True]
 
     def pad(self, padding: dict[str, dict[int, int]]) -> dict[str, str]:
-        """Apply blank-page padding; return the files that change (exams, students' copies, manifest)."""
+        """Apply blank-page padding; return the files that change (exams and the manifest)."""
         self.padding = {label: pads for label, pads in padding.items() if pads}
         changed = {}
         for r in self.rendered:
             if r.version in self.padding:
                 r.exam_tex = render_exam(self.exam, r.version, r.instances, False, padding=self.padding[r.version])
                 changed[f"{r.version}/exam.tex"] = r.exam_tex
-        changed.update(self.student_files(set(self.padding)))
         changed["manifest.json"] = self.manifest_json()
         return changed
 
@@ -471,8 +482,11 @@ class BuildPlan:
         return {**out, **self.shared_files()}
 
     def shared_files(self) -> dict[str, str]:
-        """The files made from all versions together: students' copies, summary, manifest."""
-        out = self.student_files()
+        """The files made from all versions together: assignments, seating chart, summary, manifest.
+
+        (Students' copies are their versions' PDFs with the cover fields stamped on: see stamp.py.)
+        """
+        out = {}
         if self.students:
             out["assignments.csv"] = assignments_csv(self.students)
         if any(s["row"] is not None for s in self.students):
@@ -480,14 +494,6 @@ class BuildPlan:
         out["grader-summary.tex"] = render_summary(self.exam, self.rendered)
         out["manifest.json"] = self.manifest_json()
         return out
-
-    def student_files(self, versions: set[str] | None = None) -> dict[str, str]:
-        """Each student's exam (of these versions only, when given): the version with name and SID."""
-        by_label = {r.version: r for r in self.rendered}
-        return {f"students/{s['folder']}/exam.tex": render_exam(
-                    self.exam, s["version"], by_label[s["version"]].instances, False,
-                    {"name": s["name"], "sid": s["sid"]}, padding=self.padding.get(s["version"]))
-                for s in self.students if versions is None or s["version"] in versions}
 
     def manifest_json(self, files: dict[str, str] | None = None) -> str:
         """The manifest, with each version's padding, the roster and the written files' hashes."""
@@ -497,6 +503,8 @@ class BuildPlan:
                 version["padding"] = {str(n): pages for n, pages in sorted(self.padding[version["label"]].items())}
         if self.students:
             data["students"] = self.students
+        if self.shard:
+            data["shard"] = self.shard
         return dumps(data)
 
 
@@ -527,6 +535,23 @@ def common_layout_padding(layouts: dict[str, dict], breaks: dict[str, list[bool]
     return {label: pads for label, pads in padding.items() if pads}
 
 
+def shard_labels(labels: list[str], index: int, count: int) -> list[str]:
+    """Shard ``index`` of ``count`` (1-based): a contiguous block of the labels, the blocks as even as can be."""
+    if not 1 <= index <= count:
+        raise QbankError(f"--shard {index}/{count}: the shard number must be between 1 and {count}")
+    if count > len(labels):
+        raise QbankError(f"--shard {index}/{count}: {count} shards but only {len(labels)} versions")
+    return labels[(index - 1) * len(labels) // count: index * len(labels) // count]
+
+
+def rendered_from_manifest(exam: Exam, version: dict) -> Rendered:
+    """A version rendered again from its manifest record: its stored parameters and answers, nothing drawn."""
+    instances = [Instance(p["number"], p["id"], p["seed"], p["points"], p["params"], p["answers"], p["items"])
+                 for p in version["problems"]]
+    return render_version(exam, version["label"], instances,
+                          {int(n): pages for n, pages in version.get("padding", {}).items()})
+
+
 def _render_one(exam: Exam, label: str, seed: int) -> Rendered:
     """Draw, solve and render one version."""
     entries = version_entries(exam, label, seed)
@@ -552,7 +577,7 @@ def _worker_render(label: str) -> Rendered:
 PARALLEL_FROM = 8  # versions; below this, starting worker processes costs more than it saves
 
 
-def plan(exam: Exam, versions: int, seed: int | None = None, progress: Callable[[str], None] | None = None,
+def plan(exam: Exam, versions: int | list[str], seed: int | None = None, progress: Callable[[str], None] | None = None,
          students: list[dict] | None = None, jobs: int | None = None,
          on_version: Callable[[Rendered], None] | None = None) -> BuildPlan:
     """Draw, solve and render every version in memory (in worker processes for many versions).
@@ -569,7 +594,7 @@ def plan(exam: Exam, versions: int, seed: int | None = None, progress: Callable[
 
     seed = exam.spec.seed if seed is None else seed
     p = BuildPlan(exam, seed, students=list(students or []))
-    labels = version_labels(versions)
+    labels = version_labels(versions) if isinstance(versions, int) else versions
     jobs = jobs or os.cpu_count() or 1
     if jobs > 1 and len(labels) >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods():
         # The first version is made here, so that the forked workers inherit what it warmed up

@@ -12,6 +12,7 @@ from . import api
 from . import scaffold
 from .bank import all_kinds, load_bank, shown
 from .errors import QbankError, SpecError
+from .schema import MAX_VERSIONS
 from .yamlio import load_yaml
 
 
@@ -88,8 +89,8 @@ def main(debug: bool) -> None:
 @main.command()
 @click.argument("exam", type=click.Path(dir_okay=False, path_type=Path), required=False)
 @bank_option
-@click.option("--versions", "-n", type=click.IntRange(1, 702), default=None,
-              help="Number of versions (A, B, …); default: the exam spec's 'versions'.")
+@click.option("--versions", "-n", type=click.IntRange(1, MAX_VERSIONS), default=None,
+              help="Number of versions (A, B, …, Z, AA, …, ZZ, AAA, …); default: the exam spec's 'versions'.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
               help="Exam seed; default: the exam spec's 'seed'.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -103,20 +104,45 @@ def main(debug: bool) -> None:
 @click.option("--seating", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV with columns sid, row, seat: neighbours get different versions; adds a seating chart.")
 @click.option("--per-student", is_flag=True, help="With --roster: a version of its own for every student.")
-def build(exam, bank, versions, seed, out, no_pdf, force, jobs, roster, seating, per_student):
+@click.option("--duplex/--no-duplex", default=True, show_default=True,
+              help="In print-all.pdf, a blank page after each exam with an odd page count, so that printed "
+                   "double-sided every exam starts on a new sheet.")
+@click.option("--shard", type=str, default=None, metavar="I/N",
+              help="Build only the I-th of N equal blocks of the versions (and their students); "
+                   "'qbank merge' puts the N shards together.")
+def build(exam, bank, versions, seed, out, no_pdf, force, jobs, roster, seating, per_student, duplex, shard):
     """Build exam and answer-key PDFs for every version of EXAM (default: the bank's default exam)."""
+    if shard is not None:
+        parts = shard.split("/")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts) or int(parts[1]) < 1:
+            raise QbankError(f"--shard {shard}: write I/N, e.g. --shard 1/2 (see 'qbank build --help')")
+        shard = (int(parts[0]), int(parts[1]))
     progress = _Progress()
     try:
         result = api.build(exam, bank=bank, versions=versions, seed=seed, out=out, pdf=not no_pdf, force=force,
-                           jobs=jobs, roster=roster, seating=seating, per_student=per_student, progress=progress)
+                           jobs=jobs, roster=roster, seating=seating, per_student=per_student, duplex=duplex,
+                           shard=shard, progress=progress)
     finally:
         progress.close()
     for warning in result.warnings:
         click.echo(f"qbank: warning: {warning}", err=True)
-    what = f"{result.versions} version{'s' * (result.versions != 1)}"
+    what = f"{result.versions} version{'s' * (result.versions != 1)}" + (f" (shard {shard[0]}/{shard[1]})" if shard else "")
     if result.students:
         what += f", {result.students} student exams"
     click.echo(f"Built {result.out}: {what}" + (" (LaTeX only, --no-pdf)" if no_pdf else ""))
+
+
+@main.command()
+@click.argument("shards", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Where to write the whole build.")
+@click.option("--force", is_flag=True, help="Replace an existing build in the output folder.")
+@click.option("--exam", "exam_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Exam spec; default: the path stored in the shards' manifests.")
+def merge(shards, out, force, exam_path):
+    """Put the SHARDS of one build (qbank build --shard 1/N … N/N) together into one build."""
+    result = api.merge(list(shards), out, force=force, exam_path=exam_path)
+    what = f"{result.versions} versions" + (f", {result.students} student exams" if result.students else "")
+    click.echo(f"Merged {len(shards)} shards into {result.out}: {what}")
 
 
 @main.command()

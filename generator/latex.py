@@ -20,6 +20,9 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
+
+import pikepdf
 
 from . import cache
 from .errors import LatexError
@@ -440,16 +443,40 @@ def page_layout(aux: Path) -> dict:
     return {"starts": starts, "pages": int(pages.group(1)) if pages else None}
 
 
-def unite_pdfs(pdfs: list[Path], target: Path) -> bool:
-    """Concatenate PDFs into one print file (poppler's pdfunite); False when pdfunite is missing."""
-    if shutil.which("pdfunite") is None:
-        return False
-    if len(pdfs) == 1:
-        shutil.copyfile(pdfs[0], target)
-        return True
-    subprocess.run(["pdfunite", *map(str, pdfs), str(target)], check=True, stdin=subprocess.DEVNULL,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=TIMEOUT_S)
-    return True
+def save_pdf(pdf: "pikepdf.Pdf", target: Path) -> None:
+    """Write a PDF compactly (object streams) and reproducibly (no random file ID)."""
+    pdf.save(target, compress_streams=True, object_stream_mode=pikepdf.ObjectStreamMode.generate,
+             deterministic_id=True)
+
+
+def unite_pdfs(pdfs: list[Path], target: Path, *, duplex: bool = True,
+               decorate: Callable[[pikepdf.Pdf, int, int], None] | None = None) -> None:
+    """Concatenate PDFs into one print file.
+
+    With ``duplex``, a blank page follows every PDF with an odd page count, so each one starts on a
+    new sheet when printed double-sided. A PDF listed many times (one version, many students) is read
+    once and its copies share its fonts and page contents, so the file grows by page objects, not
+    by whole exams. ``decorate(out, i, first)`` may draw on the ``i``-th PDF's pages, which start at
+    ``out.pages[first]``.
+    """
+    opened: dict[Path, pikepdf.Pdf] = {}
+    try:
+        with pikepdf.new() as out:
+            for i, path in enumerate(pdfs):
+                if path not in opened:
+                    opened[path] = pikepdf.open(path)
+                src = opened[path]
+                first = len(out.pages)
+                out.pages.extend(src.pages)
+                if decorate is not None:
+                    decorate(out, i, first)
+                if duplex and len(src.pages) % 2:
+                    box = [float(v) for v in src.pages[-1].mediabox]
+                    out.add_blank_page(page_size=(box[2] - box[0], box[3] - box[1]))
+            save_pdf(out, target)
+    finally:
+        for pdf in opened.values():
+            pdf.close()
 
 
 def clean_aux(tex: Path) -> None:

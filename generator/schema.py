@@ -125,6 +125,8 @@ Entry = Annotated[Union[Annotated[ExamProblem, Tag("problem-entry")], Annotated[
                   Discriminator(_entry_kind)]
 
 
+MAX_VERSIONS = 100_000  # labels run A … Z, AA … ZZ, AAA …; this only stops a typo's runaway build
+
 DEFAULT_FIELDS = ["Student ID", "Name (printed)", "Signature", "Discussion section",
                   "Row and seat", "Left neighbor (name, SID)", "Right neighbor (name, SID)",
                   "Front neighbor (name, SID)", "Back neighbor (name, SID)"]
@@ -148,7 +150,7 @@ class ExamSpec(_Strict):
     """Fields students fill in on the cover page."""
     seed: int = 0
     """Exam seed; each version's and problem's seed derives from it."""
-    versions: Annotated[int, Field(ge=1, le=702)] = 2
+    versions: Annotated[int, Field(ge=1, le=MAX_VERSIONS)] = 2
     """Default number of versions (A, B, …)."""
     banks: list[Annotated[str, StringConstraints(min_length=1)]] = []
     """Further bank folders this exam draws problems from, relative to the course root, searched

@@ -149,7 +149,7 @@ def test_check_fails_naming_the_problem_when_constraints_are_impossible(runner, 
 
 @pytest.mark.parametrize("args,message", [
     (["build", EXAM, "--versions", "0"],
-     "qbank: Invalid value for '--versions' / '-n': 0 is not in the range 1<=x<=702. (see 'qbank build --help')"),
+     "qbank: Invalid value for '--versions' / '-n': 0 is not in the range 1<=x<=100000. (see 'qbank build --help')"),
     (["build", EXAM, "--seed", "x"],
      "qbank: Invalid value for '--seed': 'x' is not a valid integer range. (see 'qbank build --help')"),
     (["build", "missing.yaml", "--no-pdf"], "qbank: missing.yaml: no such file"),

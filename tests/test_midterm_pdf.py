@@ -66,7 +66,7 @@ def test_exam_hides_solutions_and_the_build_verifies(midterm, runner, in_root):
     marks = sum(len(p["marks"]) for v in json.loads((out / "manifest.json").read_text())["versions"] for p in v["problems"])
     assert f", {marks} marked answers found in key PDFs, " in r.stdout and marks > 150
     assert pages(out / "grader-summary.pdf") == 3
-    assert pages(out / "print-all.pdf") == 3 * pages(out / "A" / "exam.pdf")
+    assert pages(out / "print-all.pdf") == 3 * (pages(out / "A" / "exam.pdf") + pages(out / "A" / "exam.pdf") % 2)
 
 
 def test_no_overfull_boxes(midterm, tmp_path):

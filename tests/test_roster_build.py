@@ -21,18 +21,14 @@ def files(tmp_bank):
     return tmp_bank
 
 
-def test_one_exam_per_student_in_safe_folders(runner, files):
+def test_a_roster_without_pdfs_assigns_versions_and_writes_no_copies(runner, files):
+    """Students' copies are stamped PDFs; without PDFs the build says who gets which version."""
     r = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o", "--roster", "roster.csv"])
     assert r.exit_code == 0, r.output
-    assert sorted(p.name for p in (files / "o" / "students").iterdir()) == ["3031", "3034", "a_b", "x"]
+    assert not (files / "o" / "students").exists()
     rows = list(csv.DictReader((files / "o" / "assignments.csv").open()))
     assert [(x["sid"], x["version"], x["row"]) for x in rows] == [("3031", "A", ""), ("../x", "B", ""),
                                                                    ("a/b", "A", ""), ("3034", "B", "")]
-    tex = (files / "o" / "students" / "a_b" / "exam.tex").read_text()
-    assert r"Bob \$\textbackslash{}input\{x\}\$ \#1" in tex and "a/b" in tex
-    version_a = (files / "o" / "A" / "exam.tex").read_text()
-    assert tex.replace(r"Bob \$\textbackslash{}input\{x\}\$ \#1", r"\hrulefill").replace("a/b", "") != version_a
-    assert not (files / "x").exists() and not (files / "a").exists()  # nothing outside the output folder
     manifest = json.loads((files / "o" / "manifest.json").read_text())
     assert [s["folder"] for s in manifest["students"]] == ["3031", "x", "a_b", "3034"]
     assert runner.invoke(main, ["verify", "o"]).exit_code == 0
@@ -92,6 +88,8 @@ def test_student_pdfs_seating_chart_and_print_file(runner, files):
         info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
         return int(next(l.split()[1] for l in info.splitlines() if l.startswith("Pages:")))
 
+    assert sorted(p.name for p in (files / "o" / "students").iterdir()) == ["3031", "3034", "a_b", "x"]
+    assert not (files / "x").exists() and not (files / "a").exists()  # nothing outside the output folder
     cover = text(files / "o" / "students" / "x" / "exam.pdf")
     assert "Łukasz, Zoë" in cover and "../x" in cover
     assert "Bob $\\input{x}$ #1" in text(files / "o" / "students" / "a_b" / "exam.pdf")
@@ -110,3 +108,23 @@ def test_per_student_gives_everyone_a_version_of_their_own(runner, files):
     bad = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "p", "--per-student", "-n", "2",
                                "--roster", "roster.csv"])
     assert bad.exit_code == 2 and "--per-student needs --roster and sets the number of versions" in bad.stderr
+
+
+def test_labels_continue_after_zz():
+    from generator.build import version_labels
+    labels = version_labels(26 + 26**2 + 26**3)
+    assert labels[:3] == ["A", "B", "C"] and labels[25:28] == ["Z", "AA", "AB"]
+    assert labels[700:704] == ["ZY", "ZZ", "AAA", "AAB"] and labels[-1] == "ZZZ"
+    assert len(set(labels)) == len(labels)
+
+
+def test_per_student_builds_a_version_for_each_of_5000_students(runner, files):
+    (files / "big.csv").write_text("name,sid\n" + "".join(f"Student {i},{100000 + i}\n" for i in range(5000)))
+    r = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o", "--roster", "big.csv", "--per-student"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip() == "Built o: 5000 versions, 5000 student exams (LaTeX only, --no-pdf)"
+    rows = list(csv.DictReader((files / "o" / "assignments.csv").open()))
+    assert [(x["sid"], x["version"]) for x in rows[701:703]] == [("100701", "ZZ"), ("100702", "AAA")]
+    assert rows[-1]["version"] == "GJH" and len({x["version"] for x in rows}) == 5000
+    assert "\\newcommand{\\qbversion}{GJH}" in (files / "o" / "GJH" / "exam.tex").read_text()
+    assert json.loads((files / "o" / "GJH" / "key.json").read_text())["version"] == "GJH"

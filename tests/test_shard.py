@@ -1,0 +1,92 @@
+"""--shard i/n builds a slice of the versions; qbank merge puts the slices together into the whole build."""
+from __future__ import annotations
+
+import filecmp
+import json
+from pathlib import Path
+
+import pytest
+
+from generator.cli import main
+
+EXAM = "bank/exams/tiny.yaml"
+
+
+@pytest.fixture
+def roster(tmp_bank):
+    (tmp_bank / "roster.csv").write_text("name,sid\n" + "".join(f"Student {i},{1000 + i}\n" for i in range(11)))
+    return tmp_bank
+
+
+def run(runner, *args):
+    r = runner.invoke(main, list(args))
+    assert r.exit_code == 0, r.output
+    return r
+
+
+def text_files(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): p.read_text(encoding="utf-8") for p in sorted(folder.rglob("*"))
+            if p.suffix in (".tex", ".json", ".csv")}
+
+
+def test_two_shards_merge_into_the_unsharded_build(runner, roster):
+    common = [EXAM, "--no-pdf", "-n", "5", "--roster", "roster.csv"]
+    run(runner, "build", *common, "--out", "whole")
+    r1 = run(runner, "build", *common, "--out", "s1", "--shard", "1/2")
+    r2 = run(runner, "build", *common, "--out", "s2", "--shard", "2/2")
+    assert "2 versions (shard 1/2)" in r1.stdout and "3 versions (shard 2/2)" in r2.stdout
+    assert sorted(p.name for p in (roster / "s1").iterdir() if p.is_dir()) == ["A", "B"]
+    assert sorted(p.name for p in (roster / "s2").iterdir() if p.is_dir()) == ["C", "D", "E"]
+    for shard in ("s1", "s2"):  # each shard verifies on its own
+        assert runner.invoke(main, ["verify", shard]).exit_code == 0
+    r = run(runner, "merge", "s2", "s1", "--out", "merged")  # in any order
+    assert r.stdout.strip() == "Merged 2 shards into merged: 5 versions, 11 student exams"
+    assert text_files(roster / "merged") == text_files(roster / "whole")
+    assert len(text_files(roster / "whole")) == 5 * 3 + 3  # exam, key, key.json per version; csv, summary, manifest
+    v = runner.invoke(main, ["verify", "merged"])
+    assert v.exit_code == 0, v.output
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--shard", "3/2"], "--shard 3/2: the shard number must be between 1 and 2"),
+    (["--shard", "1/9"], "--shard 1/9: 9 shards but only 5 versions"),
+    (["--shard", "x"], "--shard x: write I/N, e.g. --shard 1/2"),
+])
+def test_bad_shards_are_refused(runner, roster, args, message):
+    r = runner.invoke(main, ["build", EXAM, "--no-pdf", "-n", "5", "--out", "o", *args])
+    assert r.exit_code == 2 and r.stderr.startswith(f"qbank: {message}")
+    assert not (roster / "o").exists()
+
+
+def test_merge_refuses_missing_or_foreign_shards(runner, roster):
+    common = [EXAM, "--no-pdf", "-n", "4"]
+    run(runner, "build", *common, "--out", "s1", "--shard", "1/2")
+    run(runner, "build", *common, "--out", "s2", "--shard", "2/2", "--seed", "9")
+    run(runner, "build", *common, "--out", "whole")
+    cases = [(["s1"], "merge needs shards 1/2 … 2/2, each once; got 1/2"),
+             (["s1", "s1"], "merge needs shards 1/2 … 2/2, each once; got 1/2, 1/2"),
+             (["s1", "s2"], "s2: its seed differs from s1's: shards of different builds"),
+             (["s1", "whole"], "whole: not a shard (its manifest has no 'shard'; build it with --shard i/n)")]
+    for shards, message in cases:
+        r = runner.invoke(main, ["merge", *shards, "--out", "m"])
+        assert r.exit_code == 2 and r.stderr.strip() == f"qbank: {message}", r.output
+        assert not (roster / "m").exists()
+
+
+@pytest.mark.pdf
+@pytest.mark.xdist_group("pdf")
+def test_shards_with_pdfs_and_students_merge_into_a_verified_build(runner, roster):
+    common = [EXAM, "-n", "3", "--roster", "roster.csv"]
+    run(runner, "build", *common, "--out", "whole")
+    run(runner, "build", *common, "--out", "s1", "--shard", "1/2")
+    run(runner, "build", *common, "--out", "s2", "--shard", "2/2")
+    run(runner, "merge", "s1", "s2", "--out", "merged")
+    assert text_files(roster / "merged") == text_files(roster / "whole")
+    students = json.loads((roster / "whole" / "manifest.json").read_text())["students"]
+    for s in students:
+        assert (roster / "merged" / "students" / s["folder"] / "exam.pdf").is_file()
+    for name in ("print-all.pdf", "grader-summary.pdf"):
+        assert (roster / "merged" / name).is_file()
+    v = runner.invoke(main, ["verify", "merged"])
+    assert v.exit_code == 0, v.output
+    assert filecmp.cmp(roster / "s1" / "A" / "exam.tex", roster / "merged" / "A" / "exam.tex", shallow=False)

@@ -1,0 +1,152 @@
+"""Students' copies stamped onto their version's compiled exam, and the print file."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pikepdf
+import pytest
+
+from generator.bank import load_exam
+from generator.build import Instance, cover_values, render_exam
+from generator.cli import main
+from generator.latex import compile_pdf
+
+from .conftest import ROOT
+
+EXAM = "bank/exams/tiny.yaml"
+LONG = "Maximiliane Aurelia Konstantinopoulou-Vanderbilt"  # wider than the name field
+ROSTER = f"name,sid\nAda Lovelace,3031\n\"Łukasz, Zoë\",../x\n{LONG},77\nCy,3034\nDee,3035\n"
+SEATING = "sid,row,seat\n3031,1,1\n../x,1,2\n77,2,1\n3034,2,2\n3035,3,1\n"
+
+pytestmark = [pytest.mark.pdf, pytest.mark.xdist_group("pdf")]
+
+
+def pages_text(pdf: Path) -> list[str]:
+    """pdftotext of each page."""
+    with pikepdf.open(pdf) as doc:
+        n = len(doc.pages)
+    return [subprocess.run(["pdftotext", "-f", str(i), "-l", str(i), str(pdf), "-"], capture_output=True,
+                           text=True, check=True).stdout for i in range(1, n + 1)]
+
+
+def page_count(pdf: Path) -> int:
+    with pikepdf.open(pdf) as doc:
+        return len(doc.pages)
+
+
+@pytest.fixture(scope="module")
+def seated(tmp_path_factory):
+    """A 3-page exam (two problems after the cover), 5 seated students, 2 versions, with PDFs."""
+    root = tmp_path_factory.mktemp("stamp")
+    (root / "bank" / "problems").mkdir(parents=True)
+    (root / "bank" / "exams").mkdir()
+    for pid in ("argmax-attention", "translation"):
+        shutil.copy(ROOT / "bank" / "problems" / f"{pid}.yaml", root / "bank" / "problems")
+    from .conftest import EXAM_HEADER
+    (root / "bank" / "exams" / "tiny.yaml").write_text(
+        EXAM_HEADER + "problems:\n  - problem: argmax-attention\n  - problem: translation\n")
+    (root / "roster.csv").write_text(ROSTER, encoding="utf-8")
+    (root / "seating.csv").write_text(SEATING)
+    return root
+
+
+def build(root: Path, *args: str) -> Path:
+    from click.testing import CliRunner
+    import os
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        r = CliRunner().invoke(main, ["build", EXAM, "--force", *args])
+    finally:
+        os.chdir(cwd)
+    assert r.exit_code == 0, r.output
+    return root / args[args.index("--out") + 1]
+
+
+@pytest.fixture(scope="module")
+def built(seated):
+    return build(seated, "--out", "o", "--roster", "roster.csv", "--seating", "seating.csv")
+
+
+def test_a_stamped_copy_is_its_version_with_name_sid_and_seat_on_the_cover(built):
+    manifest = json.loads((built / "manifest.json").read_text())
+    assert len(manifest["students"]) == 5
+    for s in manifest["students"]:
+        copy = pages_text(built / "students" / s["folder"] / "exam.pdf")
+        version = pages_text(built / s["version"] / "exam.pdf")
+        assert len(copy) == len(version) == 3
+        values = cover_values(s)
+        assert values["seat"] == f"Row {s['row']}, seat {s['seat']}"
+        # page 1: the version's words plus exactly the student's name, SID and seat
+        added = Counter(copy[0].split()) - Counter(version[0].split())
+        assert added == Counter(" ".join([s["name"], s["sid"], values["seat"]]).split()), s
+        assert not Counter(version[0].split()) - Counter(copy[0].split())
+        # every later page: the version's page, with the SID on the footer's line
+        for c, v in zip(copy[1:], version[1:]):
+            assert f"SID: {s['sid']}" in c
+            assert c.replace(f"SID: {s['sid']}", "SID:") == v
+
+
+def test_a_stamped_copy_reads_as_a_compiled_copy_would(built, tmp_path):
+    """pdftotext of a stamped copy equals that of the same student's copy compiled from LaTeX."""
+    manifest = json.loads((built / "manifest.json").read_text())
+    s = next(s for s in manifest["students"] if s["sid"] == "../x")
+    v = next(v for v in manifest["versions"] if v["label"] == s["version"])
+    instances = [Instance(p["number"], p["id"], p["seed"], p["points"], p["params"], p["answers"], p["items"])
+                 for p in v["problems"]]
+    tex = tmp_path / "exam.tex"
+    tex.write_text(render_exam(load_exam(built.parent / EXAM), s["version"], instances, False, cover_values(s)))
+    compile_pdf(tex)
+    assert pages_text(built / "students" / "x" / "exam.pdf") == pages_text(tmp_path / "exam.pdf")
+
+
+def test_a_name_too_long_for_its_field_is_scaled_down_not_wrapped(built):
+    """A compiled copy wrapped a long name and pushed the cover down; a stamp keeps the version's layout."""
+    copy = built / "students" / "77" / "exam.pdf"
+    first = pages_text(copy)[0]
+    assert LONG in " ".join(first.split())
+    assert page_count(copy) == page_count(built / "A" / "exam.pdf")
+
+
+def test_copies_are_small_and_the_print_file_shares_each_version(built):
+    versions = {v: (built / v / "exam.pdf").stat().st_size for v in "AB"}
+    copies = [p.stat().st_size for p in (built / "students").glob("*/exam.pdf")]
+    assert len(copies) == 5
+    assert max(copies) < max(versions.values()) + 50_000  # the version plus the stamp's text and font subset
+    # five exams in one file cost about two versions and the stamps, not five whole copies
+    assert (built / "print-all.pdf").stat().st_size < sum(versions.values()) + 100_000 < sum(copies)
+
+
+def test_print_all_starts_every_exam_on_a_new_sheet_unless_no_duplex(seated, built):
+    manifest = json.loads((built / "manifest.json").read_text())
+    assert page_count(built / "A" / "exam.pdf") == 3
+    all_pages = pages_text(built / "print-all.pdf")
+    assert len(all_pages) == 5 * 4
+    for i, s in enumerate(manifest["students"]):
+        assert s["sid"] in " ".join(all_pages[4 * i].split())  # each student's cover, in roster order
+        assert all_pages[4 * i + 3].strip() == ""  # the blank back of the last sheet
+    plain = build(seated, "--out", "p", "--no-duplex")
+    assert page_count(plain / "print-all.pdf") == 2 * 3
+    padded = build(seated, "--out", "q")
+    assert page_count(padded / "print-all.pdf") == 2 * 4
+
+
+def test_verify_accepts_stamped_copies_and_catches_a_missing_or_wrong_one(seated, built, tmp_path):
+    from click.testing import CliRunner
+    runner = CliRunner()
+    import os
+    os.chdir(seated)
+    r = runner.invoke(main, ["verify", "o"])
+    assert r.exit_code == 0, r.output
+    broken = tmp_path / "broken"
+    shutil.copytree(built, broken)
+    (broken / "students" / "3031" / "exam.pdf").unlink()
+    shutil.copyfile(broken / "grader-summary.pdf", broken / "students" / "x" / "exam.pdf")
+    r = runner.invoke(main, ["verify", str(broken)])
+    assert r.exit_code == 1
+    assert "student '3031': students/3031/exam.pdf is missing" in r.output
+    assert "student '../x': students/x/exam.pdf has 2 pages, version B's exam 3" in r.output
