@@ -44,8 +44,10 @@ def seated(tmp_path_factory):
     root = tmp_path_factory.mktemp("stamp")
     (root / "bank" / "problems").mkdir(parents=True)
     (root / "bank" / "exams").mkdir()
+    (root / "bank" / "qbank.yaml").write_text("library: false\n")
     for pid in ("argmax-attention", "translation"):
-        shutil.copy(ROOT / "bank" / "problems" / f"{pid}.yaml", root / "bank" / "problems")
+        shutil.copytree(ROOT / "bank" / "problems" / pid, root / "bank" / "problems" / pid,
+                        ignore=shutil.ignore_patterns("__pycache__", "test_*.py"))
     from .conftest import EXAM_HEADER
     (root / "bank" / "exams" / "tiny.yaml").write_text(
         EXAM_HEADER + "problems:\n  - problem: argmax-attention\n  - problem: translation\n")
