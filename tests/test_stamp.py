@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pikepdf
 import pytest
+from click.testing import CliRunner
 
 from generator.bank import load_exam
 from generator.build import Instance, cover_values, render_exam
 from generator.cli import main
 from generator.latex import compile_pdf
 
-from .conftest import ROOT
+from .conftest import EXAM_HEADER, ROOT
 
 EXAM = "bank/exams/tiny.yaml"
 LONG = "Maximiliane Aurelia Konstantinopoulou-Vanderbilt"  # wider than the name field
@@ -48,7 +49,6 @@ def seated(tmp_path_factory):
     for pid in ("argmax-attention", "translation"):
         shutil.copytree(ROOT / "bank" / "problems" / pid, root / "bank" / "problems" / pid,
                         ignore=shutil.ignore_patterns("__pycache__", "test_*.py"))
-    from .conftest import EXAM_HEADER
     (root / "bank" / "exams" / "tiny.yaml").write_text(
         EXAM_HEADER + "problems:\n  - problem: argmax-attention\n  - problem: translation\n")
     (root / "roster.csv").write_text(ROSTER, encoding="utf-8")
@@ -57,14 +57,9 @@ def seated(tmp_path_factory):
 
 
 def build(root: Path, *args: str) -> Path:
-    from click.testing import CliRunner
-    import os
-    cwd = os.getcwd()
-    os.chdir(root)
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
         r = CliRunner().invoke(main, ["build", EXAM, "--force", *args])
-    finally:
-        os.chdir(cwd)
     assert r.exit_code == 0, r.output
     return root / args[args.index("--out") + 1]
 
@@ -137,11 +132,9 @@ def test_print_all_starts_every_exam_on_a_new_sheet_unless_no_duplex(seated, bui
     assert page_count(padded / "print-all.pdf") == 2 * 4
 
 
-def test_verify_accepts_stamped_copies_and_catches_a_missing_or_wrong_one(seated, built, tmp_path):
-    from click.testing import CliRunner
+def test_verify_accepts_stamped_copies_and_catches_a_missing_or_wrong_one(seated, built, tmp_path, monkeypatch):
     runner = CliRunner()
-    import os
-    os.chdir(seated)
+    monkeypatch.chdir(seated)
     r = runner.invoke(main, ["verify", "o"])
     assert r.exit_code == 0, r.output
     broken = tmp_path / "broken"
