@@ -117,7 +117,7 @@ def _print_files(exam, built, stage: Path, layouts: dict[Path, dict], jobs: int 
     copies = [c for chunk in plan.copies for c in chunk]
     stamps = [pikepdf.open(stage / STAMPS_DIR / f"stamps-{i}.pdf") for i in range(len(plan.copies))]
     owner = [i for i, chunk in enumerate(plan.copies) for _ in chunk]
-    forms: dict[tuple[int, int], dict] = {}
+    forms: dict[int, dict] = {}  # per stamp document: its pages copied into print-all so far
     try:
         unite_pdfs([stage / v / "exam.pdf" for _, v, _ in copies], stage / "print-all.pdf", duplex=duplex,
                    decorate=lambda out, i, first: stamp_onto(out, first, stamps[owner[i]], copies[i][2],

@@ -443,7 +443,7 @@ def page_layout(aux: Path) -> dict:
     return {"starts": starts, "pages": int(pages.group(1)) if pages else None}
 
 
-def save_pdf(pdf: "pikepdf.Pdf", target: Path) -> None:
+def save_pdf(pdf: pikepdf.Pdf, target: Path) -> None:
     """Write a PDF compactly (object streams) and reproducibly (no random file ID)."""
     pdf.save(target, compress_streams=True, object_stream_mode=pikepdf.ObjectStreamMode.generate,
              deterministic_id=True)

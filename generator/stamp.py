@@ -19,6 +19,7 @@ from pathlib import Path
 import pikepdf
 
 from .build import cover_values
+from .errors import QbankError
 from .latex import clean_aux, compile_pdf, save_pdf
 from .output import forget_locks_after_fork
 from .texify import Tex, render
@@ -83,7 +84,12 @@ def plan_stamps(students: list[dict], marks: dict[str, dict[str, list[Mark]]],
             version = s["version"]
             made: dict[tuple, int] = {}
             over = {}
-            for page, items in placements(s, marks[version]).items():
+            stamps = placements(s, marks[version])
+            if not stamps:  # an exam template of a course's own, without \qbmark: the copy would be unnamed
+                raise QbankError(f"version {version}: its exam.pdf records no place for a student's name or SID "
+                                 "(the exam template has no \\qbmark fields), so students' copies cannot be named; "
+                                 "update the course's templates/exam.tex.j2 from qbank's")
+            for page, items in stamps.items():
                 if items not in made:
                     made[items] = len(pages)
                     pages.append((sizes[version], items))

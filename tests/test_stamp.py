@@ -145,3 +145,20 @@ def test_verify_accepts_stamped_copies_and_catches_a_missing_or_wrong_one(seated
     assert r.exit_code == 1
     assert "student '3031': students/3031/exam.pdf is missing" in r.output
     assert "student '../x': students/x/exam.pdf has 2 pages, version B's exam 3" in r.output
+
+
+def test_an_exam_template_without_stamp_marks_is_refused_not_left_unnamed(tmp_bank, runner):
+    """A course's own exam template from before stamping records no fields: no copy may go out unnamed."""
+    from generator.bank import PACKAGE_TEMPLATES
+    import re
+    old = re.sub(r"\\qbmark\{[^{}]*\}\{[^{}]*\}", "", (PACKAGE_TEMPLATES / "exam.tex.j2").read_text())
+    assert "\\qbmark{" not in old.split("\\begin{document}")[1]
+    (tmp_bank / "templates").mkdir()
+    (tmp_bank / "templates" / "exam.tex.j2").write_text(old)
+    (tmp_bank / "roster.csv").write_text("name,sid\nAda,1\n")
+    r = runner.invoke(main, ["build", EXAM, "--out", "o", "--roster", "roster.csv"])
+    assert r.exit_code == 2
+    assert r.stderr.strip().splitlines()[-1] == ("qbank: version A: its exam.pdf records no place for a student's name or SID (the "
+                                "exam template has no \\qbmark fields), so students' copies cannot be named; "
+                                "update the course's templates/exam.tex.j2 from qbank's")
+    assert not (tmp_bank / "o").exists()
