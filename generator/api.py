@@ -167,7 +167,11 @@ def merge(shards: list[str | Path], out: str | Path, *, force: bool = False,
     built = BuildPlan(exam, first["seed"], [rendered_from_manifest(exam, v) for v in versions], students,
                       {v["label"]: {int(n): k for n, k in v["padding"].items()} for v in versions if v.get("padding")})
     out = Path(out)
-    pdf = any((shards[i] / versions[0]["label"] / "exam.pdf").exists() for i in order)
+    with_pdf = [(shards[i] / manifests[i]["versions"][0]["label"] / "exam.pdf").exists() for i in order]
+    if len(set(with_pdf)) > 1:
+        raise QbankError(f"{shards[order[with_pdf.index(False)]]} was built with --no-pdf and "
+                         f"{shards[order[with_pdf.index(True)]]} with PDFs: build every shard the same way")
+    pdf = with_pdf[0]
     try:
         with locked(out), staged(out, force) as stage:
             for i in order:

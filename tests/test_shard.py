@@ -67,6 +67,9 @@ def test_merge_refuses_missing_or_foreign_shards(runner, roster):
              (["s1", "s1"], "merge needs shards 1/2 … 2/2, each once; got 1/2, 1/2"),
              (["s1", "s2"], "s2: its seed differs from s1's: shards of different builds"),
              (["s1", "whole"], "whole: not a shard (its manifest has no 'shard'; build it with --shard i/n)")]
+    (roster / "s1" / "A" / "exam.pdf").write_bytes(b"%PDF-1.5\n")  # as if shard 1 alone had PDFs
+    cases.append((["s1", "s2b"], "s2b was built with --no-pdf and s1 with PDFs: build every shard the same way"))
+    run(runner, "build", *common, "--out", "s2b", "--shard", "2/2")
     for shards, message in cases:
         r = runner.invoke(main, ["merge", *shards, "--out", "m"])
         assert r.exit_code == 2 and r.stderr.strip() == f"qbank: {message}", r.output
