@@ -70,6 +70,11 @@ def test_merge_refuses_missing_or_foreign_shards(runner, roster):
     (roster / "s1" / "A" / "exam.pdf").write_bytes(b"%PDF-1.5\n")  # as if shard 1 alone had PDFs
     cases.append((["s1", "s2b"], "s2b was built with --no-pdf and s1 with PDFs: build every shard the same way"))
     run(runner, "build", *common, "--out", "s2b", "--shard", "2/2")
+    run(runner, "build", *common, "--out", "s1c", "--shard", "1/2")
+    run(runner, "build", *common, "--out", "s2c", "--shard", "2/2")
+    (roster / "s2c" / "C" / "key.json").write_text("{}")
+    cases.append((["s1c", "s2c"], "s2c/C/key.json: not the file the shard's manifest lists (changed since it was "
+                                 "built?); run qbank verify s2c"))
     for shards, message in cases:
         r = runner.invoke(main, ["merge", *shards, "--out", "m"])
         assert r.exit_code == 2 and r.stderr.strip() == f"qbank: {message}", r.output
@@ -84,7 +89,13 @@ def test_shards_with_pdfs_and_students_merge_into_a_verified_build(runner, roste
     run(runner, "build", *common, "--out", "s1", "--shard", "1/2")
     run(runner, "build", *common, "--out", "s2", "--shard", "2/2")
     run(runner, "merge", "s1", "s2", "--out", "merged")
-    assert text_files(roster / "merged") == text_files(roster / "whole")
+    merged, whole = text_files(roster / "merged"), text_files(roster / "whole")
+    manifests = [json.loads(m.pop("manifest.json")) for m in (merged, whole)]
+    assert merged == whole
+    # the same manifest but for the PDFs' hashes (a PDF records when it was made)
+    assert [{k: v for k, v in m.items() if k != "files"} for m in manifests[:1]] == \
+        [{k: v for k, v in manifests[1].items() if k != "files"}]
+    assert sorted(manifests[0]["files"]) == sorted(manifests[1]["files"])
     students = json.loads((roster / "whole" / "manifest.json").read_text())["students"]
     for s in students:
         assert (roster / "merged" / "students" / s["folder"] / "exam.pdf").is_file()

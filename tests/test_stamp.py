@@ -132,19 +132,20 @@ def test_print_all_starts_every_exam_on_a_new_sheet_unless_no_duplex(seated, bui
     assert page_count(padded / "print-all.pdf") == 2 * 4
 
 
-def test_verify_accepts_stamped_copies_and_catches_a_missing_or_wrong_one(seated, built, tmp_path, monkeypatch):
+def test_verify_reads_the_stamped_copies_and_catches_a_missing_or_wrong_one(seated, built, tmp_path, monkeypatch):
     runner = CliRunner()
     monkeypatch.chdir(seated)
     r = runner.invoke(main, ["verify", "o"])
     assert r.exit_code == 0, r.output
+    assert "5 students checked" in r.stdout
     broken = tmp_path / "broken"
     shutil.copytree(built, broken)
     (broken / "students" / "3031" / "exam.pdf").unlink()
-    shutil.copyfile(broken / "grader-summary.pdf", broken / "students" / "x" / "exam.pdf")
+    shutil.copyfile(broken / "B" / "exam.pdf", broken / "students" / "x" / "exam.pdf")  # unstamped
     r = runner.invoke(main, ["verify", str(broken)])
     assert r.exit_code == 1
-    assert "student '3031': students/3031/exam.pdf is missing" in r.output
-    assert "student '../x': students/x/exam.pdf has 2 pages, version B's exam 3" in r.output
+    assert "file students/3031/exam.pdf: missing" in r.output
+    assert "file students/x/exam.pdf: field name 'Łukasz, Zoë' is not on its cover" in r.output, r.output
 
 
 def test_an_exam_template_without_stamp_marks_is_refused_not_left_unnamed(tmp_bank, runner):
