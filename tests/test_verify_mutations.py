@@ -315,7 +315,7 @@ MUTATIONS = {
     "key.pdf a FIFO": (key_fifo, "version A, file key.pdf: not a regular file"),
     "key.pdf not a PDF, rehashed": (garbage_pdf, "version B, file key.pdf: not a readable PDF"),
     "versions' labels swapped in the manifest": (swap_versions_in_manifest, "version B"),
-    "a student's version in the manifest": (student_version, "file students/3031/exam.tex"),
+    "a student's version in the manifest": (student_version, "file students/3031/exam.pdf: page 1 says version A"),
     "print-all.pdf replaced": (lambda f: shutil.copy(f / "A/exam.pdf", f / "print-all.pdf"), "file print-all.pdf: SHA-256"),
     "padding with a junk key": (padding_junk, "version A, file manifest.json: field padding"),
     "a file outside the build listed": (set_manifest(["files", "../../../etc/hostname"], "0" * 64),
