@@ -449,7 +449,7 @@ def save_pdf(pdf: pikepdf.Pdf, target: Path) -> None:
              deterministic_id=True)
 
 
-def unite_pdfs(pdfs: list[Path], target: Path, *, duplex: bool = True,
+def unite_pdfs(pdfs: list[Path], target: Path, *, duplex: bool = False,
                decorate: Callable[[pikepdf.Pdf, int, int], None] | None = None) -> None:
     """Concatenate PDFs into one print file.
 

@@ -133,10 +133,8 @@ def preview(target: str, *, root: Path | None = None, seed: int | None = None, p
             done.result()
     pdf = folder / "preview.pdf"
     partial = folder / ".preview.pdf"
-    if unite_pdfs([t.with_suffix(".pdf") for t in texs], partial):
-        os.replace(partial, pdf)
-    else:
-        pdf = folder
+    unite_pdfs([t.with_suffix(".pdf") for t in texs], partial)  # pikepdf: no tool that may be missing
+    os.replace(partial, pdf)
     return Preview(pdf, folder, page_images(pdf) if png else [])
 
 
