@@ -14,7 +14,8 @@ import pikepdf
 from .bank import did_you_mean, find_root, load_exam, problems_in_exams, sha256
 from .build import (BuildPlan, _env as template_env, common_layout_padding, file_hashes, plan, read_json,
                     rendered_from_manifest, shard_labels, version_labels)
-from .check import RENDER_SEEDS, compile_checks, exam_checks, render_checks, stress, unused_templates, validate_bank
+from .check import (RENDER_SEEDS, TRIAL_BUILDS, compile_checks, distinctness, exam_checks, render_checks, stress,
+                    unused_templates, validate_bank)
 from .errors import OutputError, QbankError
 from .export import export_latex
 from .latex import clean_aux, compile_pdf, make_format, page_layout, preamble, require_tex, unite_pdfs
@@ -336,11 +337,15 @@ def verify(build_dir: str | Path, exam_path: str | Path | None = None, *, bank: 
 
 
 def check(root: str | Path | None = None, *, seeds: int = 500, only: list[str] | None = None, pdf: bool = True,
-          jobs: int | None = None, echo: Callable[[str], None] = print) -> bool:
+          jobs: int | None = None, echo: Callable[[str], None] = print, versions: int = 4,
+          report: str | Path | None = None) -> bool:
     """Everything a build would catch, for every problem and exam spec of a bank: validate the specs,
     stress the generators over ``seeds`` seeds, render each problem's exam and key at a few seeds
     and every exam spec's version A, and (``pdf``) compile, one pdflatex pass each, every problem's
-    key and every exam's version A; print a table and one line per failure; True when all is well."""
+    key and every exam's version A; print a table and one line per failure; True when all is well.
+
+    Also lists the final answers that ``versions`` versions of one build cannot keep apart, and
+    with ``report`` writes the fairness report there (see :mod:`generator.report`)."""
     root = find_root() if root is None else Path(root)
     if pdf:
         require_tex()
@@ -361,6 +366,7 @@ def check(root: str | Path | None = None, *, seeds: int = 500, only: list[str] |
     echo(f"{'PROBLEM':<24} {'SEEDS':>6} {'FAILED':>6} {'DISTINCT':>8} {'TIME':>7}")
     failed = bool(errors)
     stressed: set[tuple[str, str]] = set()
+    failing: set[str] = set()  # problems whose draws fail: no trial builds of them
     for pid in ids:
         r = stress(bank.problems[pid], seeds, bank=bank)
         stressed.update((pid, msg) for msg in r.failures)
@@ -370,6 +376,8 @@ def check(root: str | Path | None = None, *, seeds: int = 500, only: list[str] |
         if len(r.failures) > 5:
             echo(f"  … and {len(r.failures) - 5} more failures of {pid}")
         failed |= bool(r.failures)
+        if r.failures:
+            failing.add(pid)
     failures, docs = render_checks(bank, ids)
     failures = [f for f in failures if f not in stressed]  # a render failure stress already showed
     if not only:
@@ -381,6 +389,16 @@ def check(root: str | Path | None = None, *, seeds: int = 500, only: list[str] |
     for name, msg in failures:
         echo(f"  FAIL {name}: {msg}")
     failed |= bool(failures)
+    echo(f"Final answers versions cannot keep apart ({TRIAL_BUILDS} trial builds of {versions} versions per problem):")
+    trials = [distinctness(bank.problems[pid], versions) for pid in ids if pid not in failing]
+    for line in [line for t in trials for line in t.lines()] or ["none: every problem kept every final answer apart"]:
+        echo(f"  {line}")
+    failed |= any(t.failure for t in trials)
+    if report is not None and not failed:
+        from .report import write_report  # matplotlib loads only for a report
+        echo(f"Wrote the fairness report {write_report(bank, Path(report), seeds, ids)}")
+    elif report is not None:
+        echo(f"The fairness report {report} was not written: the check failed")
     what = f"rendered at {RENDER_SEEDS} seeds" + (f", {len(docs)} documents compiled" if pdf else " (no PDFs, --no-pdf)")
     echo("check: FAILED" if failed else
          f"check: specs valid; all {len(ids)} problems passed {seeds} seeds each; {what}")

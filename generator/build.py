@@ -1,6 +1,7 @@
 """The build pipeline: draw → solve → render → write (→ compile), for every version of an exam."""
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import functools
@@ -23,6 +24,7 @@ import numpy as np
 
 from .bank import SPEC, Bank, BankProblem, Exam, sha256, shown
 from .errors import GenerationError, QbankError, Reject, SpecError
+from .problem import Problem
 from .latex import MARKER
 from .output import forget_locks_after_fork
 from .registry import get_kind, raised_at
@@ -108,26 +110,135 @@ class Instance:
         return sum(self.points.values())
 
 
-def draw_params(bp: BankProblem, seed: int) -> dict[str, Any]:
-    """Draw non-degenerate parameters with bounded retries; errors name the problem and seed."""
+AVOID_TRIES = 200
+"""Draws a version tries for final answers no earlier version has, before it settles for the fewest shared."""
+UNAVOIDABLE_AFTER = 30
+"""A final answer that every one of a version's first this many draws shares is not avoided any more."""
+
+
+def draw_params(bp: BankProblem, seed: int, load: dict[str, Any] | None = None,
+                score: Callable[[dict[str, Any]], list[str]] | None = None) -> dict[str, Any]:
+    """Draw non-degenerate parameters with bounded retries; errors name the problem and seed.
+
+    Only draws of workload ``load`` count, when given. ``score(params)`` lists what is wrong
+    with a draw: the first draw with nothing wrong is taken, else, after AVOID_TRIES such
+    draws, the one with least wrong.
+    """
     gen = bp.generator
     rng = np.random.default_rng(seed)
     reasons: dict[str, int] = {}
+    best: tuple[list[str], dict[str, Any]] | None = None
+    scored = off_load = 0
     for _ in range(gen.max_tries):
         try:
             params = gen.draw(rng)
+            if load is not None and workload(bp, params) != load:  # before validate: it is cheaper
+                off_load += 1
+                continue
             gen.validate(params)
-            return params
+            wrong = score(params) if score is not None else []
         except Reject as r:
             reasons[str(r)] = reasons.get(str(r), 0) + 1
+            continue
+        if not wrong:
+            return params
+        if best is None or len(wrong) < len(best[0]):
+            best = (wrong, params)
+        scored += 1
+        if scored >= AVOID_TRIES:
+            break
+    if best is not None:
+        return best[1]
     common = max(reasons, key=reasons.get) if reasons else "?"
+    other = f" ({off_load} drew a workload other than this build's {json.dumps(load)})" if off_load else ""
     raise GenerationError(f"problem '{bp.spec.id}' (seed {seed}): no acceptable draw in {gen.max_tries} "
-                          f"tries; most common rejection: {common}. Widen its space in {shown(bp.path)}")
+                          f"tries{other}; most common rejection: {common}. Widen its space in {shown(bp.path)}")
 
 
-def solve_params(bp: BankProblem, params: dict[str, Any]) -> tuple[dict, list[dict]]:
-    """Answers and solve-contract items for ``params``, as plain JSON data."""
-    answers = jsonable(bp.generator.solve(params), "answers")
+def canonical(value: Any) -> str:
+    """A final answer as comparable text: numbers to 9 significant digits, 2.0 the same as 2."""
+    def norm(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: norm(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [norm(x) for x in v]
+        if isinstance(v, float):
+            v = float(f"{v:.9g}")
+            return int(v) if v.is_integer() else v
+        return v
+    return json.dumps(norm(jsonable(value, "final answer")), sort_keys=True, ensure_ascii=False)
+
+
+def final_answers(bp: BankProblem, answers: dict[str, Any]) -> dict[str, str]:
+    """The problem's final answers (see Problem.final_answers) in canonical form."""
+    return {name: canonical(v) for name, v in bp.generator.final_answers(answers).items()}
+
+
+def workload(bp: BankProblem, params: dict[str, Any]) -> dict[str, Any]:
+    """The problem's workload for ``params`` (see Problem.workload), as JSON data."""
+    return jsonable(bp.generator.workload(params), "workload")
+
+
+class VersionDraws:
+    """How one build draws: one workload per problem, and final answers no two versions share.
+
+    The workload comes from the exam seed alone. Versions are drawn in label order and each
+    avoids the final answers of the versions before it; a name that no draw could keep apart
+    is marked unavoidable and no longer avoided in the rest of the build.
+    """
+
+    def __init__(self, exam_seed: int):
+        self.exam_seed = exam_seed
+        self.workloads: dict[str, dict] = {}
+        self.taken: dict[str, dict[str, set[str]]] = {}
+        self.unavoidable: dict[str, set[str]] = {}
+
+    def workload(self, bp: BankProblem) -> dict[str, Any]:
+        """The workload every version of this build gets for ``bp``."""
+        pid = bp.spec.id
+        if pid not in self.workloads:
+            self.workloads[pid] = workload(bp, draw_params(bp, derive_seed(self.exam_seed, "workload", pid)))
+        return self.workloads[pid]
+
+    def draw(self, bp: BankProblem, seed: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Parameters of ``bp`` for the next version (the build's workload, answers not yet taken),
+        and the generator's answers to them when already solved."""
+        pid, gen = bp.spec.id, bp.generator
+        cls = type(gen)
+        if cls.workload is Problem.workload and cls.final_answers is Problem.final_answers:
+            return draw_params(bp, seed), None
+        target = self.workload(bp)
+        taken = self.taken.setdefault(pid, {})
+        unavoidable = self.unavoidable.setdefault(pid, set())
+        scored, avoided = [0], set()  # draws of the build's workload so far; names some draw kept apart
+        solved: dict[int, tuple[dict, dict[str, str]]] = {}  # id(params) -> answers, final answers
+
+        def shared(params: dict[str, Any]) -> list[str]:
+            answers = jsonable(gen.solve(jsonable(params, "params")), "answers")
+            finals = final_answers(bp, answers)
+            solved[id(params)] = answers, finals
+            wrong = [k for k, v in finals.items() if v in taken.get(k, ()) and k not in unavoidable]
+            avoided.update(k for k in finals if k not in wrong)
+            scored[0] += 1
+            if scored[0] == UNAVOIDABLE_AFTER:  # no draw kept these apart: the space has no other value left
+                unavoidable.update(k for k in wrong if k not in avoided)
+                wrong = [k for k in wrong if k in avoided]
+            return wrong
+
+        params = draw_params(bp, seed, target, shared)
+        answers, finals = solved[id(params)]
+        for k, v in finals.items():
+            if v in taken.setdefault(k, set()):
+                unavoidable.add(k)
+            taken[k].add(v)
+        return params, answers
+
+
+def solve_params(bp: BankProblem, params: dict[str, Any], answers: dict | None = None) -> tuple[dict, list[dict]]:
+    """Answers (``answers``, when already solved into plain JSON data) and solve-contract items for
+    ``params``, as plain JSON data."""
+    if answers is None:
+        answers = jsonable(bp.generator.solve(params), "answers")
     items = []
     for kind, item_params in bp.generator.items(params):
         item_params = jsonable(item_params, f"{kind} params")
@@ -155,8 +266,12 @@ def version_entries(exam: Exam, version: str, exam_seed: int) -> list[ExamProble
     return out
 
 
-def make_instance(exam: Exam, entry: ExamProblem, number: int, version: str, exam_seed: int) -> Instance:
-    """Draw (or take the pinned parameters of) one problem for ``version`` and solve it."""
+def make_instance(exam: Exam, entry: ExamProblem, number: int, version: str, exam_seed: int,
+                  draws: VersionDraws | None = None) -> Instance:
+    """Draw (or take the pinned parameters of) one problem for ``version`` and solve it.
+
+    ``draws`` holds the build's workloads and the final answers earlier versions took.
+    """
     bp = exam.bank.problems[entry.problem]
     points = dict(entry.points or bp.spec.points)
     seed = derive_seed(exam_seed, version, bp.spec.id)
@@ -171,11 +286,11 @@ def make_instance(exam: Exam, entry: ExamProblem, number: int, version: str, exa
                     msg = e.message if isinstance(e, QbankError) else str(e)
                     loc, _ = exam.entry(entry.problem)
                     raise SpecError([exam.located.error(loc + ("params",), msg)]) from None
-                seed = None
+                seed, answers = None, None
             else:
-                params = draw_params(bp, seed)
+                params, answers = (draws or VersionDraws(exam_seed)).draw(bp, seed)
             params = jsonable(params, "params")
-            answers, items = solve_params(bp, params)
+            answers, items = solve_params(bp, params, answers)
     except QbankError:
         raise
     except Exception as e:  # a generator bug: keep the cause, name the problem and seed
@@ -552,26 +667,53 @@ def rendered_from_manifest(exam: Exam, version: dict) -> Rendered:
                           {int(n): pages for n, pages in version.get("padding", {}).items()})
 
 
+def label_number(label: str) -> int:
+    """1 for A, 26 for Z, 27 for AA: the inverse of version_labels."""
+    number = 0
+    for ch in label:
+        number = number * 26 + ord(ch) - 64
+    return number
+
+
+def iter_versions(exam: Exam, labels: list[str], seed: int) -> Iterator[tuple[str, list[Instance]]]:
+    """Every version of ``labels`` drawn and solved, in label order (see VersionDraws).
+
+    A version avoids the final answers of the versions before it, so those are drawn too (a
+    shard D-F draws A-C first), but only the versions of ``labels`` are yielded.
+    """
+    wanted = set(labels)
+    draws = VersionDraws(seed)
+    for label in version_labels(max(map(label_number, labels), default=0)):
+        instances = [make_instance(exam, e, n, label, seed, draws)
+                     for n, e in enumerate(version_entries(exam, label, seed), 1)]
+        if label in wanted:
+            yield label, instances
+
+
+def draw_versions(exam: Exam, labels: list[str], seed: int) -> dict[str, list[Instance]]:
+    """Every version drawn and solved, as ``plan`` draws them."""
+    return dict(iter_versions(exam, labels, seed))
+
+
 def _render_one(exam: Exam, label: str, seed: int) -> Rendered:
-    """Draw, solve and render one version."""
-    entries = version_entries(exam, label, seed)
-    return render_version(exam, label, [make_instance(exam, e, n, label, seed) for n, e in enumerate(entries, 1)])
+    """Draw and render one version as a build does (drawing the versions before it, which it avoids)."""
+    return render_version(exam, label, draw_versions(exam, [label], seed)[label])
 
 
-_WORKER: tuple[Exam, int] | None = None
+_WORKER: Exam | None = None
 
 
-def _worker_init(exam: Exam, seed: int) -> None:
+def _worker_init(exam: Exam) -> None:
     global _WORKER
-    _WORKER = (exam, seed)
+    _WORKER = exam
     forget_locks_after_fork()
     with contextlib.suppress(OSError, AttributeError):  # Linux: die with the parent, even on SIGKILL
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def _worker_render(label: str) -> Rendered:
+def _worker_render(label: str, instances: list[Instance]) -> Rendered:
     assert _WORKER is not None
-    return _render_one(_WORKER[0], label, _WORKER[1])
+    return render_version(_WORKER, label, instances)
 
 
 PARALLEL_FROM = 8  # versions; below this, starting worker processes costs more than it saves
@@ -580,10 +722,11 @@ PARALLEL_FROM = 8  # versions; below this, starting worker processes costs more 
 def plan(exam: Exam, versions: int | list[str], seed: int | None = None, progress: Callable[[str], None] | None = None,
          students: list[dict] | None = None, jobs: int | None = None,
          on_version: Callable[[Rendered], None] | None = None) -> BuildPlan:
-    """Draw, solve and render every version in memory (in worker processes for many versions).
+    """Draw every version in label order and render it in memory (in worker processes for many).
 
-    Each version depends only on the exam, the seed and its label, so the result is the same
-    however the work is split. ``on_version`` sees each version as soon as it is rendered.
+    Drawing is sequential, because each version avoids the final answers of those before it;
+    rendering is not, and the result is the same however it is split. ``on_version`` sees each
+    version as soon as it is rendered, in label order.
     """
     def done(rendered: Rendered) -> None:
         p.rendered.append(rendered)
@@ -595,19 +738,23 @@ def plan(exam: Exam, versions: int | list[str], seed: int | None = None, progres
     seed = exam.spec.seed if seed is None else seed
     p = BuildPlan(exam, seed, students=list(students or []))
     labels = version_labels(versions) if isinstance(versions, int) else versions
+    drawn = iter_versions(exam, labels, seed)
     jobs = jobs or os.cpu_count() or 1
     if jobs > 1 and len(labels) >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods():
-        # The first version is made here, so that the forked workers inherit what it warmed up
+        # The first version is rendered here, so that the forked workers inherit what it warmed up
         # (compiled templates, symbolic derivations) along with the loaded exam and modules.
-        done(_render_one(exam, labels[0], seed))
-        rest = labels[1:]
+        done(render_version(exam, *next(drawn)))
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(min(jobs, len(rest)), mp_context=context, initializer=_worker_init,
-                                 initargs=(exam, seed)) as pool:
-            # small chunks: the workers finish together instead of one waiting on the other's last chunk
-            for rendered in pool.map(_worker_render, rest, chunksize=max(1, min(8, len(rest) // (8 * jobs)))):
-                done(rendered)
+        with ProcessPoolExecutor(min(jobs, len(labels) - 1), mp_context=context, initializer=_worker_init,
+                                 initargs=(exam,)) as pool:
+            pending: collections.deque = collections.deque()
+            for label, instances in drawn:  # workers render while this process draws the next version
+                pending.append(pool.submit(_worker_render, label, instances))
+                while pending and pending[0].done():
+                    done(pending.popleft().result())
+            for future in pending:
+                done(future.result())
         return p
-    for label in labels:
-        done(_render_one(exam, label, seed))
+    for label, instances in drawn:
+        done(render_version(exam, label, instances))
     return p

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from .bank import TEMPLATE, Bank, BankProblem, exam_specs, load_bank, load_exam, shown
-from .build import (GENERATE_TIMEOUT_S, Instance, _render_one as render_one, derive_seed, draw_params, generator_code,
-                    jsonable, problem_body, render_exam, solve_params, time_limit)
+from .build import (GENERATE_TIMEOUT_S, Instance, VersionDraws, _render_one as render_one, derive_seed, draw_params,
+                    final_answers, generator_code, jsonable, problem_body, render_exam, solve_params, time_limit,
+                    version_labels)
 from .errors import LatexError, QbankError, SpecError
 from .latex import compile_pdf, make_format, preamble
 from .problem import close
@@ -122,6 +123,59 @@ def stress(bp: BankProblem, seeds: int, exam_seed: int = 0, bank: Bank | None = 
     result.distinct = len(distinct)
     result.seconds = time.perf_counter() - start
     return result
+
+
+TRIAL_BUILDS = 20
+
+
+@dataclass
+class Distinctness:
+    """Trial builds of one problem: which final answers two versions of a build had to share."""
+
+    problem: str
+    versions: int
+    builds: int = 0
+    declared: list[str] = field(default_factory=list)
+    shared: dict[str, int] = field(default_factory=dict)
+    """Final answer -> trial builds in which two versions share it (drawn as a build draws them)."""
+    failure: str | None = None
+    """Why a trial build could not be drawn (a workload too rare to redraw, a generator error)."""
+
+    def lines(self) -> list[str]:
+        """What ``qbank check`` says: nothing when every final answer could be kept apart."""
+        if self.failure:
+            return [f"FAIL {self.problem}: {self.failure}"]
+        if not self.declared:
+            return [f"{self.problem}: declares no final answers; its versions are not kept apart"]
+        return [f"{self.problem}: final answer {name}: two of {self.versions} versions share it in {n} of "
+                f"{self.builds} trial builds (no draw of its space kept them apart)"
+                for name, n in self.shared.items()]
+
+
+def distinctness(bp: BankProblem, versions: int, builds: int = TRIAL_BUILDS) -> Distinctness:
+    """Draw ``builds`` trial builds of ``versions`` versions of ``bp``; count shared final answers."""
+    result = Distinctness(bp.spec.id, versions)
+    try:
+        _trial_builds(bp, versions, builds, result)
+    except QbankError as e:
+        result.failure = f"trial build {result.builds + 1} of {versions} versions: {e.message}"
+    except Exception as e:  # a generator bug
+        result.failure = f"trial build {result.builds + 1} of {versions} versions: {type(e).__name__}: {e}"
+    return result
+
+
+def _trial_builds(bp: BankProblem, versions: int, builds: int, result: Distinctness) -> None:
+    for b in range(builds):
+        draws = VersionDraws(derive_seed(b, "distinct", bp.spec.id))
+        finals = []
+        for label in version_labels(versions):
+            params, answers = draws.draw(bp, derive_seed(draws.exam_seed, label, bp.spec.id))
+            finals.append(final_answers(bp, answers if answers is not None else bp.generator.solve(params)))
+        result.declared = list(finals[0])
+        for name in finals[0]:
+            if len({f[name] for f in finals}) < versions:
+                result.shared[name] = result.shared.get(name, 0) + 1
+        result.builds += 1
 
 
 def validate_bank(root: Path) -> tuple[Bank | None, list[str]]:

@@ -200,12 +200,17 @@ def verify(build_dir, exam_path, bank, strict):
 @click.option("--no-pdf", is_flag=True, help="Render every problem and exam, but compile nothing.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
               help="PDFs compiled at once; default: the number of cores.")
-def check(bank, seeds, only, no_pdf, jobs):
+@click.option("--versions", type=click.IntRange(2, 702), default=4, show_default=True,
+              help="Versions per trial build when listing the final answers versions cannot keep apart.")
+@click.option("--report", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the fairness report (plots per problem, a table per exam's build) to this folder.")
+def check(bank, seeds, only, no_pdf, jobs, versions, report):
     """Catch what a build would, without building: validate every problem and exam spec of the
     course, stress every generator over many seeds, render every problem (exam and key, a few
     seeds) and every exam's version A, and compile (one pdflatex pass each) every problem's key
-    and every exam's version A."""
-    ok = api.check(bank, seeds=seeds, only=list(only), pdf=not no_pdf, jobs=jobs, echo=click.echo)
+    and every exam's version A. Also list the final answers versions cannot keep apart."""
+    ok = api.check(bank, seeds=seeds, only=list(only), pdf=not no_pdf, jobs=jobs, echo=click.echo,
+                   versions=versions, report=report)
     if not ok:
         raise click.exceptions.Exit(1)
 

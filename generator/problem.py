@@ -62,6 +62,21 @@ class Problem:
         """Part name -> short final answer for the grader's summary (trusted LaTeX)."""
         raise NotImplementedError
 
+    def workload(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The shape of what a student computes (steps, images, cells to fill, rows), as JSON data.
+
+        Every version of one build gets the same workload. None declared by default.
+        """
+        return {}
+
+    def final_answers(self, answers: dict[str, Any]) -> dict[str, Any]:
+        """Name (a part, or ``a.mean``) -> a final answer that no two versions of one build may
+        share, where the space allows: a numeric result, the key of a multiple-choice part.
+
+        None declared by default.
+        """
+        return {}
+
 
 def close(a: Any, b: Any, rel: float = 1e-6, abs_tol: float = 1e-9) -> bool:
     """Deep comparison of JSON-like answers with the contract's relative tolerance."""

@@ -54,7 +54,8 @@ class ProblemUnderTest:
         return self.problem.spec.id
 
     def draw(self, seed: int) -> dict[str, Any]:
-        """Parameters drawn at ``seed`` (as JSON data), the way a build draws them."""
+        """Parameters drawn at ``seed`` (as JSON data), as a build draws them before it holds its
+        versions to one workload and apart in their final answers (``generator.build.VersionDraws``)."""
         return jsonable(draw_params(self.problem, seed), "params")
 
     def seed(self, exam_seed: int = 0, version: str = "A") -> int:

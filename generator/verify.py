@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .bank import find_root, load_exam, sha256, shown
-from .build import (MANIFEST_FORMAT, BuildPlan, Instance, derive_seed, draw_params, jsonable, key_json, manifest_hashes,
+from .build import (MANIFEST_FORMAT, BuildPlan, Instance, VersionDraws, derive_seed, jsonable, key_json, manifest_hashes,
                     render_version, solve_params, template_hash, version_entries)
 from .check import first_difference, rounded_params
 from .errors import QbankError, VerifyFailure
@@ -221,6 +221,7 @@ def _verify(build_dir: Path, manifest: dict, exam_path: str | Path | None, root:
     versions = manifest["versions"]
     labels = [v["label"] for v in versions]
     rendered, expected_marks = [], {}
+    draws = VersionDraws(seed)  # redraws replay the build's, version after version
     for version in versions:
         label = version["label"]
         report.versions += 1
@@ -232,7 +233,7 @@ def _verify(build_dir: Path, manifest: dict, exam_path: str | Path | None, root:
             fail(f"version {label}: manifest.json field problems differs from what the exam spec and seed give")
         instances = []
         for stored in version["problems"]:
-            inst = _verify_problem(exam, label, seed, stored, entries.get(stored["id"]), report, changed)
+            inst = _verify_problem(exam, label, seed, stored, entries.get(stored["id"]), report, changed, draws)
             if inst is not None:
                 instances.append(inst)
         if len(instances) != len(version["problems"]):
@@ -278,7 +279,7 @@ def _verify(build_dir: Path, manifest: dict, exam_path: str | Path | None, root:
 
 
 def _verify_problem(exam, label: str, exam_seed: int, stored: dict, entry, report: Report,
-                    changed: list[str]) -> Instance | None:
+                    changed: list[str], draws: VersionDraws) -> Instance | None:
     """Check one stored problem: its seed and draw, its answers against the independent checks.
 
     ``entry`` is the exam spec's entry of the problem in this version (None when it has none)."""
@@ -308,7 +309,7 @@ def _verify_problem(exam, label: str, exam_seed: int, stored: dict, entry, repor
             fail(f"{where}: manifest.json field seed is {stored['seed']!r}, the exam seed gives {expected_seed}")
         elif same["spec"] and same["generator"]:
             try:
-                redrawn = jsonable(draw_params(bp, expected_seed), "params")
+                redrawn = jsonable(draws.draw(bp, expected_seed)[0], "params")
             except QbankError as e:
                 redrawn = {"error": e.message}
             if not close(redrawn, params):

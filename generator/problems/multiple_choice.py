@@ -113,6 +113,9 @@ class MultipleChoice(Problem):
     def context(self, params: dict, answers: dict) -> dict:
         return {"question": SpecText(self.space.question, ("space", "question")), "many": self.space.select == "many"}
 
+    def final_answers(self, answers: dict) -> dict:
+        return {"key": answers["correct"]}
+
     def summary(self, params: dict, answers: dict) -> dict[str, str]:
         """A single part (the grader's page uses the one entry whatever the part is called)."""
         note = " (exactly these)" if self.space.select == "many" else ""

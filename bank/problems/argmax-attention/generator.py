@@ -86,6 +86,8 @@ class ArgmaxAttention(Problem):
         scores = [sum(q * k for q, k in zip(params["query"], key)) for key in params["keys"]]
         if int(np.argmax([sum(k) for k in params["keys"]])) == int(np.argmax(scores)):
             raise Reject("the largest key wins; too easy")
+        if sum(1 for q in params["query"] if q) < 2:
+            raise Reject("a query with one nonzero entry reduces scoring to reading one coordinate")
         return params
 
     def validate(self, params: dict) -> None:
@@ -119,6 +121,13 @@ class ArgmaxAttention(Problem):
             if best_s is None or s > best_s:
                 best_i, best_s = i, s
         return {"scores": scores, "argmax": best_i, "output": list(params["values"][best_i])}
+
+    def workload(self, params: dict) -> dict:
+        """Keys to score, and the multiplications each score takes (the query's nonzero entries)."""
+        return {"keys": len(params["keys"]), "terms": sum(1 for q in params["query"] if q)}
+
+    def final_answers(self, answers: dict) -> dict:
+        return {"a.winner": answers["argmax"], "a.output": answers["output"]}
 
     def summary(self, params: dict, answers: dict) -> dict[str, str]:
         """Part name -> the short final answer a grader checks, as trusted LaTeX."""

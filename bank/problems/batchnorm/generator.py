@@ -152,6 +152,8 @@ class BatchNorm(Problem):
         gamma = float(rng.choice(s.gamma_choices)) * (-1 if rng.random() < s.negative_gamma_prob else 1)
         s1, s2 = (float(rng.choice(s.std_choices)) for _ in range(2))
         rho = 0 if rng.random() < s.zero_rho_prob else float(rng.choice(s.rho_choices)) * int(rng.choice([-1, 1]))
+        if abs(gamma) == 1:  # (only for draws: the original exam's instance, pinned, has gamma = 1)
+            raise Reject("gamma = ±1 keeps the output's spread at 1; only the shift is tested")
         return {
             "mu": tenth(s.mu_range),
             "sigma": tenth(s.sigma_range),
@@ -263,6 +265,13 @@ class BatchNorm(Problem):
                   "out_mean": two["out_mean"], "out_cov": two["out_cov"],
                   "in_ellipse": closed_form(params["mean"], S), "out_ellipse": closed_form(two["out_mean"], two["out_cov"])},
         }
+
+    def workload(self, params: dict) -> dict:
+        """Whether (b) has a correlation to carry through (a zero one leaves axis-aligned ellipses)."""
+        return {"correlated": params["cov"][0][1] != 0}
+
+    def final_answers(self, answers: dict) -> dict:
+        return {"a.mean": answers["a"]["out_mean"], "a.std": answers["a"]["out_std"], "b": answers["b"]["rho"]}
 
     def summary(self, params: dict, answers: dict) -> dict[str, str]:
         """Part name -> the short final answer a grader checks, as trusted LaTeX."""

@@ -424,6 +424,10 @@ class BeamSearch(Problem):
         out.update(leaves=leaves, greedy_steps=greedy_steps, beam_steps=beam_steps)
         return out
 
+    def final_answers(self, answers: dict) -> dict:
+        return {part: [answers[which]["sequence"], answers[which]["logp"]]
+                for part, which in (("a", "exhaustive"), ("b", "greedy"), ("c", "beam"))}
+
     def summary(self, params: dict, answers: dict) -> dict[str, str]:
         """Part name -> the short final answer a grader checks, as trusted LaTeX."""
         seq = lambda words: f"\\textsf{{{escape(' '.join(words), what='beam-search word')}}}"

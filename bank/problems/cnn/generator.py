@@ -306,6 +306,11 @@ class Cnn(Problem):
             if len(given) < s.n_given and cells[k][0] not in {g[0] for g in given}:
                 given.append(cells[k])
         given.sort()
+        # A given FLATTEN shape shows the last POOL's shape in its product, a given FC parameter
+        # count (F + 1) x classes the flatten size F: each would give away a cell to be computed.
+        if any(layers[i] == "FLATTEN" and what == "shape" or layers[i].startswith("FC") and what == "params"
+               for i, what in given):
+            raise Reject("a given cell gives away another cell of the table")
 
         n = int(rng.integers(s.image_sizes[0], s.image_sizes[1] + 1))
         edge = lambda: (int(rng.integers(2, n - 1)), bool(rng.integers(2)))  # edge index, dark first?
@@ -440,6 +445,16 @@ class Cnn(Problem):
                 raise AssertionError(f"asked[{k}]: not a unique circular shift of the {orient} image")
             shifted.append({"of": orient, "shift": amounts.pop(), "features": params[orient]["features"]})
         return {"rows": rows, "shifted": shifted}
+
+    def workload(self, params: dict) -> dict:
+        """Rows of the table, its cells left to fill (a shape and a parameter count per row), images in (b)."""
+        return {"layers": len(params["layers"]), "cells": 2 * len(params["layers"]) - len(params["given"]),
+                "images": len(params["asked"])}
+
+    def final_answers(self, answers: dict) -> dict:
+        rows = answers["rows"]
+        return {"a.flatten": next(r["shape"] for r in rows if r["layer"] == "FLATTEN"), "a.fc": rows[-1]["params"],
+                "b": [a["features"] for a in answers["shifted"]]}
 
     def summary(self, params: dict, answers: dict) -> dict[str, str]:
         """Part name -> the short final answer a grader checks, as trusted LaTeX."""

@@ -366,6 +366,15 @@ class Gnn(Problem):
                            for i in params["asked"]],
         }
 
+    def workload(self, params: dict) -> dict:
+        """Candidates to judge, held-out nodes (the loss has a term per other node), nodes to expand."""
+        return {"candidates": len(params["candidates"]), "held_out": len(params["held_out"]),
+                "asked": len(params["asked"])}
+
+    def final_answers(self, answers: dict) -> dict:
+        return {"a": [c["valid"] for c in answers["candidates"]], "b": answers["loss"],
+                "c": [answers["w1_shape"], answers["expansions"]]}
+
     def summary(self, params: dict, answers: dict) -> dict[str, str]:
         """Part name -> the short final answer a grader checks, as trusted LaTeX."""
         roman = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x"]

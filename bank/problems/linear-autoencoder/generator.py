@@ -182,6 +182,9 @@ class LinearAutoencoder(Problem):
             keyed[q.id] = indices
         return {"keyed": keyed, "orthonormal": _penalty_balances_decoder()}
 
+    def final_answers(self, answers: dict) -> dict:
+        return {**{f"a.{q}": keyed for q, keyed in answers["keyed"].items()}, "b": answers["orthonormal"]}
+
     def summary(self, params: dict, answers: dict) -> dict[str, str]:
         """Part name -> the short final answer a grader checks, as trusted LaTeX."""
         roman = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x"]

@@ -362,6 +362,15 @@ class RnnBackprop(Problem):
                 "backward": packed[m + 2: 2 * m + 2], "edges": packed[2 * m + 2: 2 * m + 2 + T],
                 "edge_sum": packed[-1]}
 
+    def workload(self, params: dict) -> dict:
+        """T: the unrolled steps (2T - 1 nodes forward and backward, T edges)."""
+        return {"T": params["T"]}
+
+    def final_answers(self, answers: dict) -> dict:
+        value = lambda packed: packed.get("value", packed["expr"])
+        return {"a": [value(e) for e in answers["forward"]], "b": value(answers["dy_dw"]),
+                "c": [value(e) for e in answers["backward"]], "d": [value(e) for e in answers["edges"]]}
+
     def summary(self, params: dict, answers: dict) -> dict[str, str]:
         """Part name -> the short final answer a grader checks, as trusted LaTeX.
 

@@ -174,6 +174,13 @@ class Translation(Problem):
                 error_step = t
         return {"train_inputs": train, "eval_inputs": gen, "error_step": error_step}
 
+    def workload(self, params: dict) -> dict:
+        """The words of the reference translation: one decoder step each."""
+        return {"target_words": len(params["target"])}
+
+    def final_answers(self, answers: dict) -> dict:
+        return {"b": answers["train_inputs"], "c": answers["eval_inputs"]}
+
     def summary(self, params: dict, answers: dict) -> dict[str, str]:
         """Part name -> the short final answer a grader checks, as trusted LaTeX."""
         def tok(w: str) -> str:

@@ -6,6 +6,8 @@ may be ticked. No solve kind: the key is the pool's keyed answers with a one-lin
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from pydantic import model_validator
 
@@ -14,6 +16,8 @@ from generator.registry import register
 from generator.texify import Tex
 
 FIELDS = {"text": str, "vanishing": bool, "exploding": bool, "why": str}
+# A row about recurrent networks needs RNN/LSTM knowledge: every version of a build asks as many.
+RECURRENT = re.compile(r"\b(RNN|LSTM|GRU|recurrent)\b", re.IGNORECASE)
 
 
 class Row(Space):
@@ -88,6 +92,14 @@ class VanishingGradients(Problem):
         found = [by_text[r["text"]] for r in params["rows"]]
         return {"vanishing": [r.vanishing for r in found], "exploding": [r.exploding for r in found],
                 "why": [r.why for r in found]}
+
+    def workload(self, params: dict) -> dict:
+        """Rows to tick, and how many of them are about recurrent networks (RNN, LSTM, GRU)."""
+        return {"rows": len(params["rows"]),
+                "recurrent": sum(1 for r in params["rows"] if RECURRENT.search(r["text"]))}
+
+    def final_answers(self, answers: dict) -> dict:
+        return {"all": [list(p) for p in zip(answers["vanishing"], answers["exploding"])]}
 
     def summary(self, params: dict, answers: dict) -> dict[str, str]:
         """Part name -> the short final answer a grader checks, as trusted LaTeX."""
