@@ -157,12 +157,12 @@ def _argmax_spec(bank_root):
 
 def test_check_says_which_final_answers_the_space_cannot_keep_apart(runner, tmp_bank):
     from generator.cli import main
-    r = runner.invoke(main, ["check", "--seeds", "5"])
+    r = runner.invoke(main, ["check", "--seeds", "5", "--no-pdf"])
     assert r.exit_code == 0, r.output
     assert "none: every problem kept every final answer apart" in r.stdout
     spec = _argmax_spec(tmp_bank)
     spec.write_text(spec.read_text().replace("value_range: [-1, 4]", "value_range: [1, 1]"))  # one output only
-    r = runner.invoke(main, ["check", "--seeds", "5", "--versions", "3"])
+    r = runner.invoke(main, ["check", "--seeds", "5", "--no-pdf", "--versions", "3"])
     assert r.exit_code == 0, r.output
     assert ("argmax-attention: final answer a.output: two of 3 versions share it in 20 of 20 trial builds "
             "(no draw of its space kept them apart)") in r.stdout
@@ -171,7 +171,7 @@ def test_check_says_which_final_answers_the_space_cannot_keep_apart(runner, tmp_
 
 def test_check_report_writes_plots_and_build_tables(runner, tmp_bank):
     from generator.cli import main
-    r = runner.invoke(main, ["check", "--seeds", "40", "--report", "rep"])
+    r = runner.invoke(main, ["check", "--seeds", "40", "--no-pdf", "--report", "rep"])
     assert r.exit_code == 0, r.output
     assert "Wrote the fairness report rep" in r.stdout
     png = (tmp_bank / "rep" / "argmax-attention.png").read_bytes()
@@ -181,10 +181,10 @@ def test_check_report_writes_plots_and_build_tables(runner, tmp_bank):
     row = next(line for line in report.splitlines() if line.startswith("| argmax-attention |"))
     assert '"keys": 4' in row and "| yes |" in row and row.endswith("| none |")
     # Run again: the earlier report is replaced; a folder that is no report is never touched.
-    assert runner.invoke(main, ["check", "--seeds", "5", "--report", "rep"]).exit_code == 0
+    assert runner.invoke(main, ["check", "--seeds", "5", "--no-pdf", "--report", "rep"]).exit_code == 0
     (tmp_bank / "notes").mkdir()
     (tmp_bank / "notes" / "mine.txt").write_text("keep")
-    r = runner.invoke(main, ["check", "--seeds", "5", "--report", "notes"])
+    r = runner.invoke(main, ["check", "--seeds", "5", "--no-pdf", "--report", "notes"])
     assert r.exit_code == 2 and "notes exists and is not a qbank report" in r.output
     assert (tmp_bank / "notes" / "mine.txt").read_text() == "keep"
 
@@ -196,7 +196,7 @@ def test_check_fails_when_a_build_cannot_redraw_its_workload(runner, tmp_bank):
     old = 'return {"keys": len(params["keys"]), "terms": sum(1 for q in params["query"] if q)}'
     assert old in text
     gen.write_text(text.replace(old, 'return {"keys": params["keys"]}'))  # almost never drawn twice
-    r = runner.invoke(main, ["check", "--seeds", "3"])
+    r = runner.invoke(main, ["check", "--seeds", "3", "--no-pdf"])
     assert r.exit_code == 1, r.output
     assert "FAIL argmax-attention: trial build 1 of 4 versions: problem 'argmax-attention'" in r.stdout
     assert "drew a workload other than this build's {\"keys\": [[" in r.stdout
