@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from .bank import find_root, load_exam, sha256, shown
-from .build import (MANIFEST_FORMAT, BuildPlan, Instance, VersionDraws, derive_seed, jsonable, key_json, manifest_hashes,
-                    render_version, solve_params, template_hash, version_entries)
+from .build import (MANIFEST_FORMAT, BuildPlan, Instance, VersionDraws, derive_seed, jsonable, key_json, label_number,
+                    manifest_hashes, render_version, solve_params, template_hash, version_entries, version_labels)
 from .check import first_difference, rounded_params
 from .errors import QbankError, VerifyFailure
 from .problem import close
@@ -222,6 +222,7 @@ def _verify(build_dir: Path, manifest: dict, exam_path: str | Path | None, root:
     labels = [v["label"] for v in versions]
     rendered, expected_marks = [], {}
     draws = VersionDraws(seed)  # redraws replay the build's, version after version
+    _replay_before(exam, seed, labels, draws)
     for version in versions:
         label = version["label"]
         report.versions += 1
@@ -276,6 +277,19 @@ def _verify(build_dir: Path, manifest: dict, exam_path: str | Path | None, root:
     _check_assignments(build_dir, students, report)
     _check_pdfs(build_dir, manifest, labels, expected_marks, students, report)
     return report
+
+
+def _replay_before(exam, seed: int, labels: list, draws: VersionDraws) -> None:
+    """Draw the versions before the first stored one (a shard's build drew them too: its versions
+    avoid their final answers), so that redraws continue from where the build's did."""
+    numbers = [label_number(label) for label in labels if isinstance(label, str) and _LABEL.fullmatch(label)]
+    for label in version_labels(min(numbers, default=1) - 1):
+        for entry in version_entries(exam, label, seed):
+            if entry.params is None:
+                try:
+                    draws.draw(exam.bank.problems[entry.problem], derive_seed(seed, label, entry.problem))
+                except QbankError:  # changed sources: the redraws that need this one say so
+                    pass
 
 
 def _verify_problem(exam, label: str, exam_seed: int, stored: dict, entry, report: Report,

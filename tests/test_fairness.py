@@ -89,7 +89,7 @@ def test_no_two_versions_share_a_final_answer_where_the_space_allows(builds):
                     f"{len(available)} values for it at this workload")
     # Every problem with a computed answer declares final answers, and most of them are never shared.
     assert {pid for pid, _ in declared} == set(BANK.problems) - {"honor-code"}
-    assert len(declared) >= 25 and len(shared) <= 4, shared
+    assert len(declared) >= 25 and len(shared) <= len(declared) // 3, shared
     # These are shared because the space cannot do otherwise: |gamma| is 0.5 or 1.5 once 1 is
     # rejected, and the orthonormal-decoder answer is Yes in every version.
     assert shared["batchnorm", "a.std"] == BUILDS and shared["linear-autoencoder", "b"] == BUILDS
