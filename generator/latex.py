@@ -449,9 +449,13 @@ def save_pdf(pdf: pikepdf.Pdf, target: Path) -> None:
              deterministic_id=True)
 
 
+MAX_PRINT_ALL_BYTES = 4 * 2**30  # a joined print file: 5,000 merged-shard copies stay well under it
+
+
 def unite_pdfs(pdfs: list[Path], target: Path, *, duplex: bool = False,
-               decorate: Callable[[pikepdf.Pdf, int, int], None] | None = None) -> None:
-    """Concatenate PDFs into one print file.
+               decorate: Callable[[pikepdf.Pdf, int, int], None] | None = None,
+               max_bytes: int = MAX_PRINT_ALL_BYTES) -> None:
+    """Concatenate PDFs into one print file (at most ``max_bytes``; LatexError past it).
 
     With ``duplex``, a blank page follows every PDF with an odd page count, so each one starts on a
     new sheet when printed double-sided. A PDF listed many times (one version, many students) is read
@@ -473,7 +477,13 @@ def unite_pdfs(pdfs: list[Path], target: Path, *, duplex: bool = False,
                 if duplex and len(src.pages) % 2:
                     box = [float(v) for v in src.pages[-1].mediabox]
                     out.add_blank_page(page_size=(box[2] - box[0], box[3] - box[1]))
+            # Its inputs are capped compiles, but there may be thousands: bound the joined file too.
+            if sum(p.stat().st_size for p in opened) > max_bytes:
+                raise LatexError(f"{target.name}: its PDFs add up to more than {max_bytes // 2**20} MiB; refused")
             save_pdf(out, target)
+        if target.stat().st_size > max_bytes:
+            target.unlink()
+            raise LatexError(f"{target.name}: larger than {max_bytes // 2**20} MiB; refused")
     finally:
         for pdf in opened.values():
             pdf.close()

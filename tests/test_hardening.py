@@ -490,3 +490,23 @@ def test_17_unclosed_bracket_names_where_it_was_opened(runner, tmp_bank):
     assert one_line(runner.invoke(main, ["build", exam, "--no-pdf"])) == (
         f"qbank: {exam}:14: (top level): invalid YAML: expected ',' or ']', but got ':' "
         "(while parsing a flow sequence started on line 13)")
+
+
+@pytest.mark.pdf
+def test_07_print_all_is_capped_too(tmp_path):
+    """Case 7: the joined print file has a size cap of its own; past it nothing is left behind."""
+    import pikepdf
+
+    from generator.errors import LatexError
+    from generator.latex import unite_pdfs
+
+    one = tmp_path / "one.pdf"
+    with pikepdf.new() as pdf:
+        pdf.add_blank_page()
+        pdf.save(one)
+    size = one.stat().st_size
+    unite_pdfs([one, one], tmp_path / "ok.pdf", max_bytes=10 * size)  # within the cap: written
+    assert (tmp_path / "ok.pdf").stat().st_size > 0
+    with pytest.raises(LatexError, match="print-all.pdf: .*refused"):
+        unite_pdfs([one] * 200, tmp_path / "print-all.pdf", max_bytes=size + 10)
+    assert not (tmp_path / "print-all.pdf").exists()
