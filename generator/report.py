@@ -161,7 +161,10 @@ def build_table(exam_path: Path, root: Path, versions: int | None) -> str:
              "|---|---|---|---|"]
     for pid, insts in by_problem.items():
         bp = exam.bank.problems[pid]
-        pinned = exam.entry(pid)[1].params is not None
+        if exam.entry(pid)[1].params is not None:
+            # Pinned: one instance for every version (possibly symbolic, with no numbers to weigh).
+            lines.append(f"| {pid} | pinned | yes | pinned: the same instance in every version |")
+            continue
         loads = {label: json.dumps(workload(bp, i.params), sort_keys=True) for label, i in insts.items()}
         same = "yes" if len(set(loads.values())) == 1 else "NO: " + "; ".join(f"{k} {v}" for k, v in loads.items())
         shared = []
@@ -173,8 +176,6 @@ def build_table(exam_path: Path, root: Path, versions: int | None) -> str:
             shared += [f"{name} = {_short(v, 40)} ({'='.join(ls)})" for v, ls in by_value.items() if len(ls) > 1]
         if not values:
             shared = ["(declares none)"]
-        elif pinned and shared:
-            shared = ["pinned: the same instance in every version"]
         first = next(iter(loads.values()))
         lines.append(f"| {pid} | {'(none declared)' if first == '{}' else first} | {same} | "
                      f"{'; '.join(shared) or 'none'} |".replace("|  |", "| |"))

@@ -213,3 +213,16 @@ def test_verify_redraws_versions_as_the_build_drew_them(tmp_path):
     # ... and verify redraws them the build's way.
     report = api.verify(out)
     assert report.versions == 4 and not report.failures
+
+
+def test_report_on_the_shipped_bank_covers_its_pinned_original(runner, in_root, tmp_path):
+    """The shipped bank's exams include the pinned original (symbolic instances): the report's
+    per-build table says pinned instead of weighing them (it raised a TypeError before)."""
+    from generator.cli import main
+
+    r = runner.invoke(main, ["check", "--report", str(tmp_path / "report"), "--problem", "argmax-attention",
+                             "--seeds", "20", "--no-pdf"])
+    assert r.exit_code == 0, r.output
+    table = (tmp_path / "report" / "report.md").read_text()
+    assert "| dropout-ridge | pinned | yes | pinned: the same instance in every version |" in table
+    assert (tmp_path / "report" / "argmax-attention.png").stat().st_size > 0
