@@ -52,13 +52,17 @@ class Report:
     marks_found: int = 0
     files_hashed: int = 0
     students: int = 0
+    pdfs: bool = False
+    """Whether the build has PDFs to read (a --no-pdf build has none)."""
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def summary(self, where: Path) -> str:
         skipped = f", {self.underived} not (their sources changed)" if self.underived else ""
         return (f"verified {where}: {self.problems} problems' answers re-derived ({self.items} solve items){skipped}, "
-                f"{self.marks_found} marked answers found in key PDFs, {self.files_hashed} files hashed, "
+                + (f"{self.marks_found} marked answers found in key PDFs, " if self.pdfs else
+                   "no PDFs to read (built with --no-pdf), ")
+                + f"{self.files_hashed} files hashed, "
                 f"{self.students} students checked")
 
 
@@ -463,6 +467,7 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
     fail = report.failures.append
     listed = manifest["files"] if isinstance(manifest["files"], dict) else {}
     pdfs = {rel for rel in listed if rel.endswith(".pdf")}
+    report.pdfs = bool(pdfs)
     for label in labels:
         for name in ("exam.pdf", "key.pdf"):
             rel = f"{label}/{name}"
