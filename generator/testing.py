@@ -71,6 +71,13 @@ class ProblemUnderTest:
         """The independent check's answers for ``params``."""
         return jsonable(self.generator.check(params), "check")
 
+    def summaries(self, n: int = 50, exam_seed: int = 7):
+        """``n`` drawn instances, each with the grader's summary: ``(params, answers, summary)``."""
+        for s in range(n):
+            params = self.draw(self.seed(exam_seed, "S") + s)
+            answers = self.solve(params)
+            yield params, answers, self.generator.summary(params, answers)
+
     def instance(self, params: dict[str, Any], number: int = 1) -> Instance:
         answers, items = solve_params(self.problem, params)
         return Instance(number, self.id, None, dict(self.problem.spec.points), params, answers, items)

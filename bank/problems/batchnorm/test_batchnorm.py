@@ -259,10 +259,7 @@ def test_key_text_for_negative_gamma_and_circles():
 
 def test_summary_shows_the_key_answers():
     """The grader's summary holds this problem's final answers, over many seeds."""
-    for s in range(50):
-        params = P.draw(P.seed(7, "S") + s)
-        answers = P.solve(params)
-        summary = P.generator.summary(params, answers)
+    for params, answers, summary in P.summaries(50):
         assert f"\\beta = {fmt_num(params['beta'])}" in summary["a"]
         assert f"|\\gamma| = {fmt_num(abs(params['gamma']))}" in summary["a"]
         assert str(vec(answers["b"]["out_mean"])) in summary["b"] and has_num(summary["b"], answers["b"]["rho"])

@@ -347,10 +347,7 @@ def test_key_shows_answers_and_exam_does_not():
 
 def test_summary_shows_the_key_answers():
     """The grader's summary holds this problem's final answers, over many seeds."""
-    for s in range(50):
-        params = P.draw(P.seed(7, "S") + s)
-        answers = P.solve(params)
-        summary = P.generator.summary(params, answers)
+    for params, answers, summary in P.summaries(50):
         for part, which in (("a", "exhaustive"), ("b", "greedy"), ("c", "beam")):
             words = escape(" ".join(answers[which]["sequence"]))
             assert f"\\textsf{{{words}}}" in summary[part], (part, which)

@@ -142,10 +142,7 @@ def test_fraction_formatting():
 
 def test_summary_shows_the_key_answers():
     """The grader's summary holds this problem's final answers, over many seeds."""
-    for s in range(50):
-        params = P.draw(P.seed(7, "S") + s)
-        answers = P.solve(params)
-        summary = P.generator.summary(params, answers)
+    for params, answers, summary in P.summaries(50):
         assert f"\\operatorname{{diag}}({', '.join(fmt_num(g) for g in answers['gamma'])})" in summary["a"]
         assert f"\\lambda = (1-p)/p = {fmt_num(answers['lam'])}" in summary["a"]
         for row in answers["x_tilde"]:

@@ -124,10 +124,7 @@ def test_fits_on_the_cover_page_with_the_longest_question_and_answer(runner, tmp
 
 def test_summary_shows_the_key_answers():
     """The grader's summary holds this problem's final answers, over many seeds."""
-    for s in range(50):
-        params = P.draw(P.seed(7, "S") + s)
-        answers = P.solve(params)
-        summary = P.generator.summary(params, answers)
+    for params, answers, summary in P.summaries(50):
         # The warm-up gist is whole sentences of the model answer: its first one leads.
         answer = " ".join(answers["warmup_answer"].split())
         first = summary["warmup"].split(". Full credit")[0]

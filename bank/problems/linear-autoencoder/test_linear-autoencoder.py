@@ -179,10 +179,7 @@ def test_rendering_substitutes_sizes_and_hides_the_key():
 
 def test_summary_shows_the_key_answers():
     """The grader's summary holds this problem's final answers, over many seeds."""
-    for s in range(50):
-        params = P.draw(P.seed(7, "S") + s)
-        answers = P.solve(params)
-        summary = P.generator.summary(params, answers)
+    for params, answers, summary in P.summaries(50):
         letters = "ABCDEFGHIJ"
         found = re.findall(r"\((i+|iv|v)\) ([A-J](?:, [A-J])*)", summary["a"])
         assert [f[1] for f in found] == [", ".join(letters[i] for i in keyed) for keyed in answers["keyed"].values()]

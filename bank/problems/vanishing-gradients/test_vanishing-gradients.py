@@ -104,10 +104,7 @@ def test_render_ticks_only_in_key():
 
 def test_summary_shows_the_key_answers():
     """The grader's summary holds this problem's final answers, over many seeds."""
-    for s in range(50):
-        params = P.draw(P.seed(7, "S") + s)
-        answers = P.solve(params)
-        summary = P.generator.summary(params, answers)
+    for params, answers, summary in P.summaries(50):
         names = {(True, True): "both", (True, False): "vanishing only", (False, True): "exploding only",
                  (False, False): "neither"}
         for i, pattern in enumerate(zip(answers["vanishing"], answers["exploding"]), start=1):
