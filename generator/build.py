@@ -24,7 +24,7 @@ import numpy as np
 
 from .bank import SPEC, Bank, BankProblem, Exam, sha256, shown
 from .errors import GenerationError, QbankError, Reject, SpecError
-from .problem import Problem
+from .problem import Problem, close, first_difference
 from .latex import MARKER
 from .output import forget_locks_after_fork
 from .registry import get_kind, raised_at
@@ -291,11 +291,25 @@ def make_instance(exam: Exam, entry: ExamProblem, number: int, version: str, exa
                 params, answers = (draws or VersionDraws(exam_seed)).draw(bp, seed)
             params = jsonable(params, "params")
             answers, items = solve_params(bp, params, answers)
+            confirm(bp, params, answers, items, where)
     except QbankError:
         raise
     except Exception as e:  # a generator bug: keep the cause, name the problem and seed
         raise generator_error(e, bp, where) from e
     return Instance(number, bp.spec.id, seed, points, params, answers, items)
+
+
+def confirm(bp: BankProblem, params: dict, answers: dict, items: list[dict], where: str) -> None:
+    """No key is written that the problem's independent check (and each solve kind's) contradicts."""
+    independent = jsonable(bp.generator.check(params), "check")
+    if not close(answers, independent):
+        raise GenerationError(f"{where}: solve and the independent check disagree, so no key is written: "
+                              f"{first_difference(answers, independent)} (solve vs check)")
+    for it in items:
+        again = jsonable(get_kind(it["kind"]).check(it["params"]), "kind check")
+        if not close(it["answers"], again):
+            raise GenerationError(f"{where}: solve kind {it['kind']} and its check disagree, so no key is written: "
+                                  f"{first_difference(it['answers'], again)}")
 
 
 def generator_error(e: Exception, bp: BankProblem, where: str) -> GenerationError:

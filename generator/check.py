@@ -19,7 +19,7 @@ from .build import (GENERATE_TIMEOUT_S, Instance, VersionDraws, _render_one as r
                     version_labels)
 from .errors import LatexError, QbankError, SpecError
 from .latex import compile_pdf, make_format, preamble
-from .problem import close
+from .problem import close, first_difference  # noqa: F401  (re-exported for verify)
 from .registry import get_kind, raised_at
 from .texify import fmt_num
 
@@ -62,21 +62,6 @@ def check_instance(bp: BankProblem, params: dict) -> list[str]:
         if not close(it["answers"], again):
             problems.append(f"{it['kind']}: solver and check disagree: {first_difference(it['answers'], again)}")
     return problems
-
-
-def first_difference(a, b, path: str = "") -> str:
-    """``path: a vs b`` for the first place two JSON values differ."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        for k in list(a) + [k for k in b if k not in a]:
-            if k not in a or k not in b:
-                return f"{path}.{k}: present on one side only"
-            if not close(a[k], b[k]):
-                return first_difference(a[k], b[k], f"{path}.{k}")
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        for i, (x, y) in enumerate(zip(a, b)):
-            if not close(x, y):
-                return first_difference(x, y, f"{path}[{i}]")
-    return f"{path.lstrip('.') or 'value'}: {json.dumps(a)} vs {json.dumps(b)}"
 
 
 RENDER_EVERY = 50  # seeds between two renders of the exam and key (rendering costs more than solving)

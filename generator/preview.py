@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .bank import Bank, Exam, bank_dirs, did_you_mean, find_root, load_bank, load_exam, problem_folders
-from .build import (GENERATE_TIMEOUT_S, Instance, _render_one, draw_params, generator_error, jsonable,
+from .build import (GENERATE_TIMEOUT_S, confirm, Instance, _render_one, draw_params, generator_error, jsonable,
                     render_exam, solve_params, time_limit)
 from .errors import QbankError, Reject, SpecError
 from .latex import TIMEOUT_S, compile_pdf, make_format, require_tex, unite_pdfs
@@ -61,6 +61,7 @@ def problem_instance(bank: Bank, pid: str, seed: int, params: dict[str, Any] | N
                     raise QbankError(f"{where}: the parameters are degenerate: {e}") from None
             drawn = jsonable(draw_params(bp, seed) if params is None else params, "params")
             answers, items = solve_params(bp, drawn)
+            confirm(bp, drawn, answers, items, where)
     except QbankError:
         raise
     except Exception as e:  # a generator bug

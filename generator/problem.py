@@ -6,6 +6,7 @@ parameters from a ``numpy.random.Generator`` it is handed, refuses degenerate dr
 """
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, ClassVar
 
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .errors import Reject  # re-exported for generator modules
 
-__all__ = ["Problem", "Space", "Reject", "close"]
+__all__ = ["Problem", "Space", "Reject", "close", "first_difference"]
 
 
 class Space(BaseModel):
@@ -89,3 +90,18 @@ def close(a: Any, b: Any, rel: float = 1e-6, abs_tol: float = 1e-9) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return math.isclose(a, b, rel_tol=rel, abs_tol=abs_tol)
     return a == b
+
+
+def first_difference(a, b, path: str = "") -> str:
+    """``path: a vs b`` for the first place two JSON values differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in list(a) + [k for k in b if k not in a]:
+            if k not in a or k not in b:
+                return f"{path}.{k}: present on one side only"
+            if not close(a[k], b[k]):
+                return first_difference(a[k], b[k], f"{path}.{k}")
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            if not close(x, y):
+                return first_difference(x, y, f"{path}[{i}]")
+    return f"{path.lstrip('.') or 'value'}: {json.dumps(a)} vs {json.dumps(b)}"

@@ -35,7 +35,7 @@ def _fill(text: str, values: dict[str, str]) -> str:
 def _names(pid: str) -> dict[str, str]:
     """``softmax-temperature`` → generator ``softmax_temperature``, class ``SoftmaxTemperature``."""
     return {"ID": pid, "NAME": pid.replace("-", "_"), "CLASS": "".join(p.capitalize() for p in pid.split("-")),
-            "TITLE": "A ReLU neuron"}
+            "TITLE": pid.replace("-", " ").capitalize()}
 
 
 def _write_tree(target: Path, files: dict[str, str]) -> None:

@@ -166,9 +166,44 @@ def answer(context, value: Any, part: str, name: str) -> Tex:
     if isinstance(value, (list, tuple, dict)):
         raise TemplateError(f"answer mark {part}:{name}: format the value first (num, vec, matrix, join)")
     text = _MARKS.sub("", str(_finalize(value)))  # no source marks in what verify reads back
+    _agrees_with_answer(context.get("answers"), name, value, text, part)
     tag = mark_tag(context["number"], part, name)
     marks.append([tag, text])
     return Tex(f"{{\\qbans{{{escape(tag)}}}{{{text}}}}}")  # braced: one atom, also after _ or ^
+
+
+_PLAIN_NUMBER = re.compile(r"^\$?\s*(-?\d+(?:\.(\d+))?)\s*\$?$")
+
+
+def _agrees_with_answer(answers: Any, name: str, value: Any, text: str, part: str) -> None:
+    """A mark whose field names a number among the answers must print that number.
+
+    ``name`` is read as a path into the answers (``rows.2.params``); where it leads to a number and
+    the mark prints one plain number, the two must agree to the printed precision, so a template
+    that puts another value in an answer's slot fails when it renders, at build, check and verify.
+    Other marks (formatted vectors, words, fields that are not answer paths) are not compared here.
+    """
+    target: Any = answers
+    for step in name.split("."):
+        if isinstance(target, dict) and step in target:
+            target = target[step]
+        elif isinstance(target, list) and step.isdigit() and int(step) < len(target):
+            target = target[int(step)]
+        else:
+            return
+    if isinstance(target, bool) or not isinstance(target, (int, float)):
+        return
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        printed, decimals = float(value), None
+    else:
+        m = _PLAIN_NUMBER.match(text.replace("\\,", "").replace("{-}", "-"))
+        if not m:
+            return
+        printed, decimals = float(m.group(1)), len(m.group(2) or "")
+    slack = 1e-9 * max(1.0, abs(target)) if decimals is None else 0.5 * 10 ** -decimals + 1e-9
+    if abs(printed - target) > slack:
+        raise TemplateError(f"answer mark {part}:{name} prints {text} but answers.{name} is {fmt_num(target)}: "
+                            "a key must show the answer it names")
 
 
 def unmark(tex: str) -> str:

@@ -193,3 +193,31 @@ def test_adding_a_problem_to_the_shipped_bank_needs_no_edit_elsewhere(tmp_path, 
     r = runner.invoke(main, ["check", "--seeds", "20", "--problem", "extra-problem"])
     assert r.exit_code == 0, r.output
     assert "extra-problem" in runner.invoke(main, ["list"]).output
+
+
+def test_a_template_that_prints_another_value_in_an_answer_slot_fails(course, runner):
+    """Found by a new user: the key showed answers.y where part (a) marks answers.z, and both check
+    and verify passed. The mark's field names the answer; the printed number must be that answer."""
+    template = course / "bank" / "problems" / "example-neuron" / "template.tex.j2"
+    text = template.read_text()
+    assert "<< answers.z|answer('a', 'z') >>" in text
+    template.write_text(text.replace("<< answers.z|answer('a', 'z') >>", "<< answers.y|answer('a', 'z') >>"))
+    r = runner.invoke(main, ["build", "--no-pdf"])
+    assert r.exit_code == 2
+    assert "answer mark a:z prints " in r.stderr and "a key must show the answer it names" in r.stderr
+    assert not (course / "output" / "example").exists()
+    r = runner.invoke(main, ["check", "--seeds", "20", "--no-pdf", "--problem", "example-neuron"])
+    assert r.exit_code == 1 and "answer mark a:z prints " in r.output
+
+
+def test_a_build_never_writes_a_key_its_independent_check_contradicts(course, runner):
+    """Found by a new user: a solver off by one built a key silently (only verify noticed later)."""
+    gen = course / "bank" / "problems" / "example-neuron" / "generator.py"
+    gen.write_text(gen.read_text().replace('return {"z": z, "y": max(z, 0)', 'return {"z": z + 1, "y": max(z, 0)'))
+    r = runner.invoke(main, ["build", "--no-pdf"])
+    assert r.exit_code == 2
+    assert "problem 'example-neuron' (version A, seed " in r.stderr
+    assert "solve and the independent check disagree, so no key is written: z: " in r.stderr
+    assert not (course / "output" / "example").exists()
+    r = runner.invoke(main, ["preview", "example-neuron", "--seed", "3"])
+    assert r.exit_code == 2 and "independent check disagree" in r.stderr

@@ -2,7 +2,8 @@
 
 A generator draws hand-computable parameters, refuses degenerate draws (raise Reject), solves,
 and checks its solution by an independent route. qbank loads this file by path; nothing needs
-installing or listing. See docs/writing-a-problem.md.
+installing or listing. See "Writing a problem" in qbank's documentation
+(docs/writing-a-problem.md in its source).
 """
 from __future__ import annotations
 
@@ -61,6 +62,10 @@ class __CLASS__(Problem):
             grad.append(round((y(up) - y(down)) / (2 * h), 6) + 0)
         z = sum(wi * xi for wi, xi in zip(w, params["x"])) + params["b"]
         return {"z": z, "y": y(w), "grad_w": [int(g) if float(g).is_integer() else g for g in grad]}
+
+    def final_answers(self, answers: dict) -> dict:
+        """Answers no two versions of one build may share (where the space allows)."""
+        return {"a.z": answers["z"], "b.y": answers["y"]}
 
     def summary(self, params: dict, answers: dict) -> dict[str, str]:
         """Part -> the short final answer printed on the grader's page (trusted LaTeX)."""
