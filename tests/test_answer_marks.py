@@ -21,7 +21,7 @@ TEMPLATE = "bank/problems/argmax-attention/template.tex.j2"
 def test_a_key_part_that_marks_no_answer_fails_check(runner, tmp_bank):
     path = tmp_bank / TEMPLATE
     text = path.read_text()
-    marked = "$v_<< (answers.argmax + 1)|answer('a', 'argmax') >> = \\boxed{<< answers.output|vec|answer('a', 'output') >>}$."
+    marked = "$v_<< (answers.argmax + 1)|answer('a', 'key_number') >> = \\boxed{<< answers.output|vec|answer('a', 'output') >>}$."
     assert marked in text
     path.write_text(text.replace(marked, "$\\boxed{\\text{(see lecture)}}$."))
     r = runner.invoke(main, ["check", "--seeds", "3"])
@@ -60,7 +60,7 @@ def test_the_manifest_records_marks_and_pinned_instances(runner, tmp_bank):
     data = json.loads((tmp_bank / "o" / "manifest.json").read_text())
     stored = data["versions"][0]["problems"][0]
     assert stored["pinned"] is True and stored["seed"] is None
-    assert stored["marks"] == [["1:a:argmax", "2"], ["1:a:output", "(2)"]]
+    assert stored["marks"] == [["1:a:key_number", "2"], ["1:a:output", "(2)"]]
     assert runner.invoke(main, ["verify", "o"]).exit_code == 0
     stored["params"]["values"][0] = [9]  # no longer the pinned parameters
     (tmp_bank / "o" / "manifest.json").write_text(json.dumps(data))
