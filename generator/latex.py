@@ -50,6 +50,8 @@ def _env(format_dir: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
     # TeX Live lets a document read any file by default; keep reads and writes to this folder.
     env.update(openin_any="p", openout_any="p", shell_escape="f", TEXMFOUTPUT="")
+    # Unwrapped log lines (TeX wraps at 79 by default), so an error message is read whole.
+    env.update(max_print_line="10000", error_line="254", half_error_line="238")
     if format_dir is not None:
         env["TEXFORMATS"] = f"{format_dir}:"  # trailing colon: then the default search path
     return env

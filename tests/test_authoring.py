@@ -56,6 +56,17 @@ def test_jinja_syntax_error_is_caught_by_check(tmp_bank, runner):
 
 
 @pytest.mark.pdf
+@pytest.mark.pdf
+def test_a_long_latex_message_is_read_whole(tmp_bank, runner):
+    """Found by a new user: TeX wraps its log at 79 characters, and the message was cut mid-word
+    ("ended by \\en"). Compiles now write unwrapped logs."""
+    edit(TEMPLATE, "<% endif %>\n\\end{solutionorbox}\n\n\\part", "<% endif %>\n\n\\part")
+    r = runner.invoke(main, ["build", "--out", "o"])
+    assert r.exit_code == 2
+    msg = one_line(r.output, "LaTeX Error: \\begin{", " on input line")
+    assert "ended by \\end{parts}." in msg
+
+
 def test_unbalanced_dollar_is_placed_at_its_template_line(tmp_bank, runner):
     line = edit(TEMPLATE, "query $q = << params.query|vec >>^\\top$.", "query $q = << params.query|vec >>^\\top.")
     r = runner.invoke(main, ["check", "--seeds", "2"])
