@@ -165,11 +165,17 @@ def _ruleset(writable: Path, readable: tuple[Path, ...]) -> int | None:
 
 
 def _confine(ruleset: int | None, max_bytes: int):
-    """The child's last steps before exec: a file-size limit, then the Landlock ruleset if any."""
+    """The child's last steps before exec: die with qbank, a file-size limit, then the Landlock ruleset."""
     libc = ctypes.CDLL(None, use_errno=True)  # looked up before fork
     prctl, syscall = libc.prctl, libc.syscall
+    parent = os.getpid()
 
     def apply() -> None:
+        # PR_SET_PDEATHSIG here, before exec: set later (by setpriv), a qbank killed in between
+        # would leave an orphan pdflatex running; the getppid test closes the remaining window.
+        prctl(1, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
         resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
         if ruleset is not None:
             if prctl(38, 1, 0, 0, 0) != 0 or syscall(_SYS_RESTRICT, ruleset, 0) != 0:  # PR_SET_NO_NEW_PRIVS
