@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -276,7 +278,19 @@ def init(directory, course):
     """Create a course repository in DIRECTORY: a bank with two example problems, an example exam,
     a README for course staff, a .gitignore and a CI workflow."""
     path = scaffold.init_course(directory, course)
-    click.echo(f"Created {path}: cd {path} && qbank check && qbank build && qbank verify output/example")
+    q = _this_qbank()
+    click.echo(f"Created {path}. Next: cd {shlex.quote(str(path))} && {q} check && {q} build && "
+               f"{q} verify output/example")
+
+
+def _this_qbank() -> str:
+    """How to run this qbank from any folder: ``qbank`` when that is on PATH, else its full path
+    (a relative ``.venv/bin/qbank`` stops working after ``cd`` into the new course)."""
+    me = Path(sys.argv[0]).resolve()
+    on_path = shutil.which("qbank")
+    if me.name == "qbank" and (on_path is None or Path(on_path).resolve() != me):
+        return shlex.quote(str(me))
+    return "qbank"
 
 
 @main.command()

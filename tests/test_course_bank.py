@@ -221,3 +221,22 @@ def test_a_build_never_writes_a_key_its_independent_check_contradicts(course, ru
     assert not (course / "output" / "example").exists()
     r = runner.invoke(main, ["preview", "example-neuron", "--seed", "3"])
     assert r.exit_code == 2 and "independent check disagree" in r.stderr
+
+
+@pytest.mark.pdf
+def test_the_next_steps_init_prints_run_as_printed(tmp_path):
+    """Found in review: run as `.venv/bin/qbank init course`, the next steps said `qbank check`, and a
+    relative `.venv/bin/qbank` no longer exists after `cd course`. The printed line now runs as is."""
+    import os
+    import subprocess
+    import sys
+
+    qbank = Path(sys.executable).parent / "qbank"
+    env = {**os.environ, "PATH": "/usr/local/bin:/usr/bin:/bin"}  # qbank not on PATH
+    r = subprocess.run([str(qbank), "init", "course"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    steps = r.stdout.strip().split("Next: ", 1)[1]
+    assert steps.startswith("cd course && ") and str(qbank.resolve()) in steps
+    done = subprocess.run(["bash", "-c", steps], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "verified output/example" in done.stdout
