@@ -51,18 +51,25 @@ versions: 2
 """
 
 
+def make_course(root: Path, problems: list[str]) -> Path:
+    """A course at ``root`` holding copies of shipped ``problems`` and an exam ``tiny`` of them.
+
+    It does not use the shipped library, so its copies can be edited freely."""
+    (root / "bank" / "problems").mkdir(parents=True)
+    (root / "bank" / "exams").mkdir()
+    (root / "bank" / "qbank.yaml").write_text("library: false\n")
+    for pid in problems:
+        shutil.copytree(ROOT / "bank" / "problems" / pid, root / "bank" / "problems" / pid,
+                        ignore=shutil.ignore_patterns("__pycache__", "test_*.py"))
+    (root / "bank" / "exams" / "tiny.yaml").write_text(
+        EXAM_HEADER + "problems:\n" + "".join(f"  - problem: {pid}\n" for pid in problems))
+    return root
+
+
 @pytest.fixture
 def tmp_bank(tmp_path, monkeypatch):
-    """A small bank in a temporary folder with a copy of the argmax-attention problem and a tiny exam.
-
-    It does not use the shipped library, so its copy of a shipped problem can be edited freely."""
-    (tmp_path / "bank" / "problems").mkdir(parents=True)
-    (tmp_path / "bank" / "exams").mkdir()
-    (tmp_path / "bank" / "qbank.yaml").write_text("library: false\n")
-    shutil.copytree(ROOT / "bank" / "problems" / "argmax-attention", tmp_path / "bank" / "problems" / "argmax-attention",
-                    ignore=shutil.ignore_patterns("__pycache__", "test_*.py"))
-    (tmp_path / "bank" / "exams" / "tiny.yaml").write_text(
-        EXAM_HEADER + "problems:\n  - problem: argmax-attention\n")
+    """A small course in a temporary folder (the current one) with argmax-attention and a tiny exam."""
+    make_course(tmp_path, ["argmax-attention"])
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

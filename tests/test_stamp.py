@@ -16,7 +16,7 @@ from generator.build import Instance, cover_values, render_exam
 from generator.cli import main
 from generator.latex import compile_pdf
 
-from .conftest import EXAM_HEADER, ROOT
+from .conftest import make_course
 
 EXAM = "bank/exams/tiny.yaml"
 LONG = "Maximiliane Aurelia Konstantinopoulou-Vanderbilt"  # wider than the name field
@@ -42,15 +42,7 @@ def page_count(pdf: Path) -> int:
 @pytest.fixture(scope="module")
 def seated(tmp_path_factory):
     """A 3-page exam (two problems after the cover), 5 seated students, 2 versions, with PDFs."""
-    root = tmp_path_factory.mktemp("stamp")
-    (root / "bank" / "problems").mkdir(parents=True)
-    (root / "bank" / "exams").mkdir()
-    (root / "bank" / "qbank.yaml").write_text("library: false\n")
-    for pid in ("argmax-attention", "translation"):
-        shutil.copytree(ROOT / "bank" / "problems" / pid, root / "bank" / "problems" / pid,
-                        ignore=shutil.ignore_patterns("__pycache__", "test_*.py"))
-    (root / "bank" / "exams" / "tiny.yaml").write_text(
-        EXAM_HEADER + "problems:\n  - problem: argmax-attention\n  - problem: translation\n")
+    root = make_course(tmp_path_factory.mktemp("stamp"), ["argmax-attention", "translation"])
     (root / "roster.csv").write_text(ROSTER, encoding="utf-8")
     (root / "seating.csv").write_text(SEATING)
     return root

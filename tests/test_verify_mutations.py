@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from generator.cli import main
 from generator.latex import compile_pdf
 
-from .conftest import EXAM_HEADER, ROOT
+from .conftest import make_course
 
 pytestmark = [pytest.mark.pdf, pytest.mark.xdist_group("pdf")]
 
@@ -25,15 +25,7 @@ SEATING = "sid,row,seat\n3031,1,1\n3032,1,2\n3033,2,1\n3034,2,2\n"
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """One roster build with PDFs (argmax-attention and a multiple-choice problem), made once."""
-    root = tmp_path_factory.mktemp("course")
-    (root / "bank" / "problems").mkdir(parents=True)
-    (root / "bank" / "exams").mkdir()
-    (root / "bank" / "qbank.yaml").write_text("library: false\n")
-    for pid in ("argmax-attention", "activation-functions"):
-        shutil.copytree(ROOT / "bank" / "problems" / pid, root / "bank" / "problems" / pid,
-                        ignore=shutil.ignore_patterns("__pycache__", "test_*.py"))
-    (root / "bank" / "exams" / "tiny.yaml").write_text(
-        EXAM_HEADER + "problems:\n  - problem: argmax-attention\n  - problem: activation-functions\n")
+    root = make_course(tmp_path_factory.mktemp("course"), ["argmax-attention", "activation-functions"])
     (root / "roster.csv").write_text(ROSTER)
     (root / "seating.csv").write_text(SEATING)
     old = os.getcwd()
