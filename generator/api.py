@@ -11,16 +11,15 @@ from typing import Any, Callable
 
 import pikepdf
 
-from .bank import did_you_mean, find_root, load_exam, problems_in_exams, sha256
+from .bank import all_kinds, did_you_mean, find_root, load_exam, problems_in_exams, sha256
 from .build import (BuildPlan, _env as template_env, common_layout_padding, file_hashes, plan, read_json,
                     rendered_from_manifest, shard_labels, version_labels)
 from .check import (RENDER_SEEDS, TRIAL_BUILDS, compile_checks, distinctness, exam_checks, render_checks, stress,
                     unused_templates, validate_bank)
-from .errors import OutputError, QbankError
+from .errors import OutputError, QbankError, UnknownNameError
 from .export import export_latex
 from .latex import clean_aux, compile_pdf, make_format, page_layout, preamble, require_tex, unite_pdfs
 from .output import locked, safe_child, staged, write_file
-from .registry import get_kind
 from .roster import assign_versions, read_roster, read_seating, records
 from .stamp import STAMPS_DIR, read_marks, stamp_onto, write_copies
 from .verify import Report, verify as verify_build
@@ -323,9 +322,13 @@ def layout_warnings(layouts: dict[Path, dict], stage: Path) -> list[str]:
             "problems that move more answer room or newpage breaks"]
 
 
-def solve(kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Answers of one solve-contract kind for ``params`` (raises ParamError when invalid)."""
-    return get_kind(kind).solve(params)
+def solve(kind: str, params: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
+    """Answers of one solve-contract kind for ``params`` (raises ParamError when invalid): a kind of
+    the course found from ``root`` (or the current folder), else of the shipped library."""
+    kinds = all_kinds(root)
+    if kind not in kinds:
+        raise UnknownNameError("solve kind", kind, sorted(kinds))
+    return kinds[kind].solve(params)
 
 
 def verify(build_dir: str | Path, exam_path: str | Path | None = None, *, bank: str | Path | None = None,

@@ -19,7 +19,7 @@ import difflib
 import functools
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import jinja2
@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from .errors import QbankError, SpecError, shown
 from .problem import Problem
-from .registry import Kind, builtin_generator, builtin_names, load_file
+from .registry import BUILTIN, Kind, builtin_generator, builtin_names, load_file
 from .schema import BankSettings, ExamProblem, ExamSpec, PoolEntry, ProblemSpec, validate, validation_messages
 from .yamlio import Located, load_yaml
 
@@ -78,6 +78,19 @@ class BankProblem:
     """How the problem's folder is named in messages and .tex markers (``bank/problems/<id>``)."""
     template_file: Path | None
     """The problem's own template file; None for a built-in generator's template or a ``body:``."""
+    kinds: dict[str, Kind] = field(default_factory=dict)
+    """The solve kinds of the bank the problem was loaded with (its items name them)."""
+
+    def kind(self, name: str) -> Kind:
+        """The solve kind ``name`` of this problem's bank, or an error listing the valid ones.
+
+        Looked up in the bank, never in whatever else this process has loaded: two courses (or two
+        test courses) may each define a kind of the same name."""
+        from .errors import UnknownNameError
+
+        if name not in self.kinds:
+            raise UnknownNameError("solve kind", name, sorted(self.kinds))
+        return self.kinds[name]
 
     @property
     def path(self) -> Path:
@@ -299,7 +312,8 @@ def load_bank(root: str | Path | None = None, only: list[str] | None = None,
     errors += _clashes(problems, kinds_of)
     if errors:
         raise SpecError(errors)
-    kinds = {name: kind for ks in kinds_of.values() for name, kind in ks.items()}
+    kinds = {**BUILTIN.kinds, **{name: kind for ks in kinds_of.values() for name, kind in ks.items()}}
+    problems = {pid: replace(bp, kinds=kinds) for pid, bp in problems.items()}
     return Bank(root, tuple(dirs), problems, kinds)
 
 

@@ -27,7 +27,7 @@ from .errors import GenerationError, QbankError, Reject, SpecError
 from .problem import Problem, close, first_difference
 from .latex import MARKER
 from .output import forget_locks_after_fork
-from .registry import get_kind, raised_at
+from .registry import raised_at
 from .roster import assignments_csv
 from .schema import ExamProblem, PoolEntry
 from .texify import MARKS, Mapped, SpecText, Tex, make_env, render, with_map
@@ -243,7 +243,7 @@ def solve_params(bp: BankProblem, params: dict[str, Any], answers: dict | None =
     for kind, item_params in bp.generator.items(params):
         item_params = jsonable(item_params, f"{kind} params")
         items.append({"kind": kind, "params": item_params,
-                      "answers": jsonable(get_kind(kind).solve(item_params), f"{kind} answers")})
+                      "answers": jsonable(bp.kind(kind).solve(item_params), f"{kind} answers")})
     return answers, items
 
 
@@ -306,7 +306,7 @@ def confirm(bp: BankProblem, params: dict, answers: dict, items: list[dict], whe
         raise GenerationError(f"{where}: solve and the independent check disagree, so no key is written: "
                               f"{first_difference(answers, independent)} (solve vs check)")
     for it in items:
-        again = jsonable(get_kind(it["kind"]).check(it["params"]), "kind check")
+        again = jsonable(bp.kind(it["kind"]).check(it["params"]), "kind check")
         if not close(it["answers"], again):
             raise GenerationError(f"{where}: solve kind {it['kind']} and its check disagree, so no key is written: "
                                   f"{first_difference(it['answers'], again)}")

@@ -20,7 +20,7 @@ from .build import (GENERATE_TIMEOUT_S, Instance, VersionDraws, _render_one as r
 from .errors import LatexError, QbankError, SpecError
 from .latex import compile_pdf, make_format, preamble
 from .problem import close, first_difference  # noqa: F401  (re-exported for verify)
-from .registry import get_kind, raised_at
+from .registry import raised_at
 from .texify import fmt_num
 
 
@@ -58,7 +58,7 @@ def check_instance(bp: BankProblem, params: dict) -> list[str]:
     if not close(answers, independent):
         problems.append(f"solve and independent check disagree: {first_difference(answers, independent)}")
     for it in items:
-        again = jsonable(get_kind(it["kind"]).check(it["params"]), "kind check")
+        again = jsonable(bp.kind(it["kind"]).check(it["params"]), "kind check")
         if not close(it["answers"], again):
             problems.append(f"{it['kind']}: solver and check disagree: {first_difference(it['answers'], again)}")
     return problems

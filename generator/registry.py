@@ -154,17 +154,3 @@ def raised_at(exc: BaseException, code: list[Path]) -> str:
                                     for r in roots if r.is_dir() or r.is_file())]
     frame = (own or frames)[-1]
     return f"{shown(frame.filename)}:{frame.lineno}"
-
-
-def get_kind(name: str) -> Kind:
-    """The solve kind called ``name`` among the built-in ones and those of the bank files loaded so far
-    (the most recently loaded file that registers it), or an error listing the valid kinds."""
-    from .errors import UnknownNameError
-
-    for loaded in reversed(list(_LOADED.values())):
-        if name in loaded.registered.kinds:
-            return loaded.registered.kinds[name]
-    if name in BUILTIN.kinds:
-        return BUILTIN.kinds[name]
-    valid = {k for f in _LOADED.values() for k in f.registered.kinds} | set(BUILTIN.kinds)
-    raise UnknownNameError("solve kind", name, sorted(valid))

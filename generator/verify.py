@@ -30,7 +30,6 @@ from .build import (MANIFEST_FORMAT, BuildPlan, Instance, VersionDraws, derive_s
 from .check import first_difference, rounded_params
 from .errors import QbankError, VerifyFailure
 from .problem import close
-from .registry import get_kind
 
 MAX_JSON_BYTES = 64 << 20
 MAX_PDF_BYTES = 256 << 20
@@ -364,7 +363,7 @@ def _verify_problem(exam, label: str, exam_seed: int, stored: dict, entry, repor
              f"({first_difference(stored_answers, [i['answers'] for i in items])})")
     for it in items:
         report.items += 1
-        again = jsonable(get_kind(it["kind"]).check(it["params"]), "kind check")
+        again = jsonable(bp.kind(it["kind"]).check(it["params"]), "kind check")
         if not close(it["answers"], again):
             fail(f"{where}: {it['kind']} answer differs from its independent check: "
                  f"{first_difference(it['answers'], again)} (solver vs check)")

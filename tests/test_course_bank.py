@@ -95,6 +95,26 @@ def test_a_course_solve_kind_works_with_qbank_solve_and_a_clash_is_refused(cours
     assert "solve kind 'argmax-attention' is also defined by " in r.stderr
 
 
+def test_a_kind_of_one_course_is_never_used_by_another_loaded_in_the_same_process(tmp_path, runner, monkeypatch):
+    """Seen in CI: a course registered a kind named like a shipped one, and a later build of another
+    course in the same process solved its items with that course's kind (a global lookup)."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    for course in (a, b):
+        r = runner.invoke(main, ["init", str(course)])
+        assert r.exit_code == 0, r.output
+    assert runner.invoke(main, ["list", "--bank", str(b)]).exit_code == 0  # the shipped files load first
+    gen = a / "bank" / "problems" / "example-neuron" / "generator.py"
+    gen.write_text(gen.read_text() + '\n\nfrom generator.registry import register_kind\n'
+                   'register_kind("argmax-attention", lambda p: {"y": p["z"]}, lambda p: {"y": p["z"]})\n')
+    r = runner.invoke(main, ["solve", "argmax-attention", "--params", str(gen), "--bank", str(a)])
+    assert r.exit_code == 2 and "solve kind 'argmax-attention' is also defined by " in r.stderr
+    monkeypatch.chdir(b)
+    r = runner.invoke(main, ["build", "--no-pdf"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["verify", "output/example"])
+    assert r.exit_code == 0, r.output
+
+
 def test_a_generator_that_does_not_import_is_one_line_with_its_line(course, runner):
     gen = course / "bank" / "problems" / "example-neuron" / "generator.py"
     lines = gen.read_text().splitlines()

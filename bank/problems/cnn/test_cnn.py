@@ -10,7 +10,6 @@ import pytest
 from generator.build import Instance, derive_seed, draw_params, problem_body, solve_params
 from generator.errors import ParamError, Reject
 from generator.problem import close
-from generator.registry import get_kind
 from generator.testing import load_problem
 from generator.texify import vec
 from generator.testing import has_num
@@ -293,9 +292,9 @@ def test_check_catches_a_wrong_key():
     assert not close(wrong, GEN.check(ORIGINAL))
     # A kind answer with a wrong count is caught by the kind's check.
     item = {"input": [28, 28, 1], "layers": ORIGINAL_LAYERS}
-    kind_answers = get_kind("cnn-shapes").solve(item)
+    kind_answers = P.bank.kinds["cnn-shapes"].solve(item)
     kind_answers["rows"][5]["params"] = 490 * 3
-    assert not close(kind_answers, get_kind("cnn-shapes").check(item))
+    assert not close(kind_answers, P.bank.kinds["cnn-shapes"].check(item))
 
 
 def test_check_refuses_an_image_that_is_not_a_shift():

@@ -11,7 +11,6 @@ import pytest
 from generator.build import Instance, problem_body, solve_params
 from generator.errors import ParamError, Reject
 from generator.problem import close
-from generator.registry import get_kind
 from generator.testing import load_problem
 from generator.texify import unmark
 import re
@@ -22,7 +21,7 @@ P = load_problem(__file__)
 BANK = P.bank
 BP = BANK.problems["gnn"]
 GEN = BP.generator
-KIND = get_kind("gnn-bce-loss")
+KIND = P.bank.kinds["gnn-bce-loss"]
 POOL = {c.formula: c for c in GEN.space.pool}
 
 

@@ -8,7 +8,6 @@ import pytest
 from generator.build import draw_params, problem_body, solve_params, Instance
 from generator.errors import ParamError
 from generator.problem import Reject, close
-from generator.registry import get_kind
 from generator.testing import load_problem
 from generator.texify import unmark
 from generator.texify import escape
@@ -47,7 +46,7 @@ def test_eos_step_feeds_back_a_slip_at_the_last_word():
 
 
 def test_kind_feeds_back_a_slip_and_what_follows_it():
-    kind = get_kind("teacher-forcing")
+    kind = P.bank.kinds["teacher-forcing"]
     params = {"target": ["the", "girl", "has", "a", "small", "dog"],
               "predicted": ["the", "girl", "has", "a", "dog", "small"]}
     expected = {"train_inputs": ["<sos>", "the", "girl", "has", "a", "small", "dog"],
@@ -68,7 +67,7 @@ def test_kind_feeds_back_a_slip_and_what_follows_it():
 ])
 def test_bad_kind_params_name_the_parameter(params, name):
     with pytest.raises(ParamError) as e:
-        get_kind("teacher-forcing").solve(params)
+        P.bank.kinds["teacher-forcing"].solve(params)
     assert e.value.param == name
 
 
@@ -108,7 +107,7 @@ def test_check_catches_a_wrong_key():
     # So is a key whose parameters were altered after solving.
     altered = {**ORIGINAL, "predicted": ["I", "see", "the", "dog"]}
     assert not close(answers, GEN.check(altered))
-    kind = get_kind("teacher-forcing")
+    kind = P.bank.kinds["teacher-forcing"]
     item = GEN.items(ORIGINAL)[0][1]
     assert not close({**kind.solve(item), "eval_inputs": ["<sos>", "I", "see", "a", "dog"]}, kind.check(item))
     # A key that forgot the <eos> step (the contract before the original exam was followed) is caught.
