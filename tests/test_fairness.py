@@ -90,9 +90,11 @@ def test_no_two_versions_share_a_final_answer_where_the_space_allows(builds):
     # Every problem with a computed answer declares final answers, and most of them are never shared.
     assert {pid for pid, _ in declared} == set(BANK.problems) - {"honor-code"}
     assert len(declared) >= 25 and len(shared) <= len(declared) // 3, shared
-    # These are shared because the space cannot do otherwise: |gamma| is 0.5 or 1.5 once 1 is
-    # rejected, and the orthonormal-decoder answer is Yes in every version.
-    assert shared["batchnorm", "a.std"] == BUILDS and shared["linear-autoencoder", "b"] == BUILDS
+    # Shared because the space cannot do otherwise: the orthonormal-decoder answer is Yes in every
+    # version. (|gamma| had two values, so batchnorm's a.std was shared in every build, and the
+    # translation space one pair of some lengths: both spaces were widened.)
+    assert shared["linear-autoencoder", "b"] == BUILDS
+    assert shared["batchnorm", "a.std"] <= BUILDS // 20 and shared["translation", "b"] == 0, shared
 
 
 def test_plan_draws_each_version_as_draw_versions_does_and_is_deterministic():

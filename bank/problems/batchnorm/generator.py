@@ -118,7 +118,7 @@ class BatchNormSpace(Space):
     """(a) input standard deviation, one decimal (so sigma^2 is exact)."""
     beta_range: tuple[float, float] = (-2.0, 4.0)
     beta_step: float = 0.5
-    gamma_choices: tuple[float, ...] = (0.5, 1.0, 1.5)
+    gamma_choices: tuple[float, ...] = (0.5, 0.8, 1.2, 1.5, 2.0)
     """(a) magnitudes of gamma; the sign is negative with probability negative_gamma_prob."""
     negative_gamma_prob: float = 0.3
     x_range: tuple[int, int] = (-6, 8)
