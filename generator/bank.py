@@ -21,6 +21,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import jinja2
 import qbank_bank
@@ -256,7 +257,7 @@ def load_problem(folder: Path, root: Path) -> tuple[BankProblem | None, dict[str
     try:
         spec = validate(ProblemSpec, located.data)
     except ValidationError as e:
-        return None, {}, validation_messages(e, located)
+        return None, {}, validation_messages(e, located) + _space_errors(located, folder)
     if spec.id != folder.name:
         return None, {}, [located.error(("id",), f"the id must match the folder name: expected '{folder.name}', "
                                         f"got '{spec.id}'")]
@@ -274,6 +275,25 @@ def load_problem(folder: Path, root: Path) -> tuple[BankProblem | None, dict[str
     except ValidationError as e:
         return None, {}, validation_messages(e, located, ("space",))
     return BankProblem(spec, folder, located, cls(space), origin_of(folder, root), template), kinds, []
+
+
+def _space_errors(located: Located, folder: Path) -> list[str]:
+    """The ``space:`` errors of a spec whose other keys are invalid, when its generator can be found,
+    so that an author sees every error of the spec in one run."""
+    data = located.data
+    if not (isinstance(data, dict) and isinstance(data.get("generator"), str) and isinstance(data.get("space"), dict)):
+        return []
+    try:
+        cls, _, errors = _generator_class(SimpleNamespace(generator=data["generator"]), folder, located)
+    except QbankError:
+        return []  # the generator does not load: the build reports that once the spec is valid
+    if cls is None or errors:
+        return []
+    try:
+        validate(cls.Space, data["space"])
+    except ValidationError as e:
+        return validation_messages(e, located, ("space",))
+    return []
 
 
 def _clashes(problems: dict[str, BankProblem], kinds_of: dict[str, dict[str, Kind]]) -> list[str]:

@@ -24,8 +24,8 @@ class QbankError(click.ClickException):
 
     exit_code = 2
 
-    def show(self, file=None) -> None:  # one line, no "Error:" decoration noise
-        click.echo(f"qbank: {self.format_message()}", err=True, file=file)
+    def show(self, file=None) -> None:  # one line per error, no "Error:" decoration noise
+        click.echo("\n".join(f"qbank: {line}" for line in self.format_message().split("\n")), err=True, file=file)
 
     def __reduce__(self):
         # Subclasses take other constructor arguments; rebuild from the message and attributes so

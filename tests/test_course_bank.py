@@ -260,3 +260,16 @@ def test_the_next_steps_init_prints_run_as_printed(tmp_path):
     done = subprocess.run(["bash", "-c", steps], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "verified output/example" in done.stdout
+
+
+def test_a_spec_with_errors_in_and_outside_its_space_shows_them_all_at_once(course, runner):
+    """An author used to see the space's errors only after fixing the rest of the spec."""
+    spec = course / "bank" / "problems" / "example-neuron" / "problem.yaml"
+    spec.write_text(spec.read_text().replace("points: {a: 4, b: 6}", "points: {a: four, b: 6}")
+                    .replace("  n: 3 ", "  n: three "))
+    r = runner.invoke(main, ["build", "--no-pdf"])
+    assert r.exit_code == 2
+    assert r.stderr.splitlines() == [
+        "qbank: bank/problems/example-neuron/problem.yaml:7: points.a: expected an integer, got 'four'",
+        "qbank: bank/problems/example-neuron/problem.yaml:9: space.n: expected an integer, got 'three'"]
+    assert not (course / "output" / "example").exists()

@@ -16,7 +16,7 @@ def build(runner, *extra):
 def assert_refused(r, tmp_bank, *lines):
     assert r.exit_code == 2, r.output
     assert "Traceback" not in r.output
-    assert r.stderr.splitlines() == ["qbank: " + lines[0], *lines[1:]]
+    assert r.stderr.splitlines() == ["qbank: " + line for line in lines]  # every error on its own line
     assert not (tmp_bank / "o").exists()
     assert not list(tmp_bank.glob(".o.staging-*"))
 
