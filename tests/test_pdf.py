@@ -24,6 +24,7 @@ def test_exam_and_key_pdfs(runner, tmp_bank):
     assert "Version A" in exam and "10 points in all" in exam
     assert "Solution" not in exam and "ANSWER KEY" not in exam
     assert "ANSWER KEY" in key and "Solution:" in key
+    assert "Do not turn this page" in exam and "Do not turn this page" not in key  # the proctor's banner
     answers = json.loads((tmp_bank / "o/A/key.json").read_text())["problems"][0]["answers"]
     shown = "(" + ", ".join(str(v) for v in answers["output"]) + ")"
     assert shown in key.replace("−", "-")
