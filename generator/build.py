@@ -11,6 +11,7 @@ import json
 import math
 import multiprocessing
 import os
+import re
 import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
@@ -23,7 +24,7 @@ import jinja2
 import numpy as np
 
 from .bank import SPEC, Bank, BankProblem, Exam, sha256, shown
-from .errors import GenerationError, QbankError, Reject, SpecError
+from .errors import GenerationError, QbankError, Reject, SpecError, TemplateError
 from .problem import Problem, close, first_difference
 from .latex import MARKER
 from .output import forget_locks_after_fork
@@ -343,16 +344,34 @@ class Rendered:
                 f"{self.version}/key.json": self.key_json}
 
 
-def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool, extra: dict | None = None,
-                 marks: list | None = None) -> Tex:
+RESERVED = frozenset({"params", "points", "total", "key", "version", "number", "title", "answers", "items", MARKS})
+"""Template variables qbank sets itself; a generator's given() or key_context() may not redefine them."""
+
+
+def template_values(bp: BankProblem, inst: Instance, key: bool) -> dict:
+    """A generator's own template variables: ``given(params)``, and in the key ``key_context(params,
+    answers)`` too. The exam's come from the parameters alone: no answer is ever passed in."""
+    given = bp.generator.given(inst.params)
+    extra = bp.generator.key_context(inst.params, inst.answers) if key else {}
+    where = f"generator '{bp.spec.generator}' of problem '{bp.spec.id}'"
+    for what, names in (("given() defines {}, which qbank sets itself", given.keys() & RESERVED),
+                        ("key_context() defines {}, which qbank sets itself", extra.keys() & RESERVED),
+                        # the key would show another value than the exam under the same name
+                        ("both given() and key_context() define {}", given.keys() & extra.keys())):
+        if names:
+            raise GenerationError(f"{where}: {what.format(', '.join(sorted(names)))}")
+    return {**given, **extra}
+
+
+def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool, marks: list | None = None) -> Tex:
     """The LaTeX of one drawn problem (statement, and solutions when ``key``).
 
-    The key's marked answers are appended to ``marks``; the exam's context has no ``answers``
-    or ``items`` at all, so a template that reaches for them outside the key fails to render.
+    The key's marked answers are appended to ``marks``. The exam's context has no ``answers``,
+    ``items`` or ``key_context()`` values at all (see :func:`template_values`), so a template
+    that reaches for them outside the key fails to render.
     """
     bp = bank.problems[inst.problem_id]
-    if extra is None:
-        extra = bp.generator.context(inst.params, inst.answers)
+    extra = template_values(bp, inst, key)
     spec_file = f"{bp.origin}/{SPEC}"
     extra = {k: Mapped(v, [f"{spec_file}:{bp.located.line(v.key)}"] * (v.count("\n") + 1))
              if isinstance(v, SpecText) else v for k, v in extra.items()}
@@ -363,16 +382,35 @@ def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool, extra
         **({"answers": inst.answers, "items": inst.items} if key else {}),
         **extra,
     }
-    if bp.spec.body is not None:
-        origin = f"{bp.origin}/{SPEC} (body)"
-        text = render(env, None, ctx, source=bp.spec.body, source_name=origin)
-        text = Mapped(text, [_body_line(bp, src) for src in text.sources])
-    else:
-        text = render(env, bp.template_name, ctx)
-        origin = bp.template_name if bp.template_file is not None else f"templates/{bp.template_name}"
+    try:
+        if bp.spec.body is not None:
+            origin = f"{bp.origin}/{SPEC} (body)"
+            text = render(env, None, ctx, source=bp.spec.body, source_name=origin)
+            text = Mapped(text, [_body_line(bp, src) for src in text.sources])
+        else:
+            text = render(env, bp.template_name, ctx)
+            origin = bp.template_name if bp.template_file is not None else f"templates/{bp.template_name}"
+    except TemplateError as e:
+        raise (e if key else _key_only(e, bp, inst)) from None
     # The marker names the problem; the lines keep their template lines (see texify.with_map).
     marker = f"{MARKER}problem {inst.number} '{inst.problem_id}', template {origin}\n"
     return Mapped(marker + text, marked=marker + text.raw)
+
+
+def _key_only(e: TemplateError, bp: BankProblem, inst: Instance) -> TemplateError:
+    """An exam render's undefined variable, said to be the key's only when it is one."""
+    m = re.search(r"'(\w+)' is undefined$", e.message)
+    if m is None:
+        return e
+    try:
+        key_names = {"answers", "items", *bp.generator.key_context(inst.params, inst.answers)}
+    except Exception:  # the key's own render reports a generator that fails
+        return e
+    if m.group(1) not in key_names:
+        return e
+    return TemplateError(f"{e.message[:m.start()]}'{m.group(1)}' is the key's only: the exam is rendered without "
+                         "answers, items and key_context() (print it inside <% if key %>, or give what the exam "
+                         "shows from the parameters in given())")
 
 
 def _body_line(bp: BankProblem, source: str) -> str:
@@ -400,25 +438,23 @@ def cover_values(student: dict) -> dict[str, str | None]:
 
 
 def render_exam(exam: Exam, version: str, instances: list[Instance], key: bool,
-                student: dict | None = None, contexts: list[dict] | None = None,
-                padding: dict[int, int] | None = None, marks: list[list] | None = None) -> str:
+                student: dict | None = None, padding: dict[int, int] | None = None,
+                marks: list[list] | None = None) -> str:
     """The LaTeX of one exam document (the key when ``key``; a student's copy when ``student``).
 
-    ``contexts`` are the problems' extra template variables, when already computed; ``padding``
-    maps a problem number to the blank pages that follow it (to keep versions' pages aligned);
+    ``padding`` maps a problem number to the blank pages that follow it (to keep versions' pages aligned);
     ``marks`` receives, per problem, the answers the key marks.
     """
     padding = padding or {}
     env = _env(exam)
-    contexts = contexts or [None] * len(instances)
     if marks is not None:
         marks[:] = [[] for _ in instances]
     problems = [{"number": inst.number, "id": inst.problem_id,
                  "title": exam.bank.problems[inst.problem_id].spec.title,
                  "points": inst.points, "total": inst.total,
                  "newpage": exam.entry(inst.problem_id)[1].newpage, "pad": 0 if key else padding.get(inst.number, 0),
-                 "body": problem_body(exam.bank, env, inst, version, key, extra, marks[k] if marks is not None else None)}
-                for k, (inst, extra) in enumerate(zip(instances, contexts))]
+                 "body": problem_body(exam.bank, env, inst, version, key, marks[k] if marks is not None else None)}
+                for k, inst in enumerate(instances)]
     ctx = {"exam": exam.spec, "version": version, "key": key, "problems": problems,
            "total_points": sum(i.total for i in instances), "student": student, "stamped_fields": STAMPED_FIELDS}
     return with_map(render(env, "exam.tex.j2", ctx))
@@ -427,11 +463,9 @@ def render_exam(exam: Exam, version: str, instances: list[Instance], key: bool,
 def render_version(exam: Exam, version: str, instances: list[Instance],
                    padding: dict[int, int] | None = None) -> Rendered:
     """Render the exam and key LaTeX, key.json and grader's page of one version."""
-    contexts = [exam.bank.problems[i.problem_id].generator.context(i.params, i.answers) for i in instances]
     marks: list[list] = []
-    key_tex = render_exam(exam, version, instances, True, contexts=contexts, marks=marks)
-    return Rendered(version, instances,
-                    render_exam(exam, version, instances, False, contexts=contexts, padding=padding), key_tex,
+    key_tex = render_exam(exam, version, instances, True, marks=marks)
+    return Rendered(version, instances, render_exam(exam, version, instances, False, padding=padding), key_tex,
                     dumps(key_json(exam, version, instances)), render_summary_page(exam, version, instances), marks)
 
 

@@ -55,8 +55,15 @@ class Problem:
         """The same answers as :meth:`solve`, derived independently (brute force, a forward pass…)."""
         raise NotImplementedError
 
-    def context(self, params: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
-        """Extra template variables (figures, formatted tables); none by default."""
+    def given(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Template variables the exam and the key both show (figures, worked cells), from the
+        parameters alone: the exam is rendered with ``params`` and these, never with the answers.
+        None by default."""
+        return {}
+
+    def key_context(self, params: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
+        """Template variables only the key sees (formatted solutions, where a search went wrong),
+        besides ``answers`` and ``items``; an exam template that uses one fails to render. None by default."""
         return {}
 
     def summary(self, params, answers) -> dict[str, str]:

@@ -66,6 +66,12 @@ def register(cls: type) -> type:
     name = getattr(cls, "name", None)
     if not name:
         raise RuntimeError(f"{cls.__qualname__} has no generator name")
+    if callable(getattr(cls, "context", None)):
+        # The old hook gave the exam and the key the same variables, answers included; refuse it
+        # rather than let its variables silently vanish from both renders.
+        raise RuntimeError(f"{cls.__qualname__} defines context(params, answers), which qbank no longer calls: "
+                           "split it into given(params) (what the exam and the key show, from the parameters) and "
+                           "key_context(params, answers) (the key's only); see docs/writing-a-problem.md")
     target = _target()
     if name in target.generators:
         raise RuntimeError(f"generator {name!r} registered twice")

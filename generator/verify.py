@@ -259,7 +259,7 @@ def _verify(build_dir: Path, manifest: dict, exam_path: str | Path | None, root:
         if not changed:
             try:
                 rendered.append((render_version(exam, label, instances, padding), padding))
-            except Exception as e:  # parameters a generator's context() or a template cannot take
+            except Exception as e:  # parameters a generator's given(), key_context() or a template cannot take
                 why = e.message if isinstance(e, QbankError) else f"{type(e).__name__}: {e}"
                 fail(f"version {label}: the stored parameters do not render: {why}")
     students = manifest.get("students", [])

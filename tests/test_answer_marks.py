@@ -34,7 +34,9 @@ def test_an_exam_template_reaching_for_answers_fails_at_render_time(runner, tmp_
     path.write_text(path.read_text().replace("Compute the score", "(hint: $<< answers.output|vec >>$) Compute the score"))
     r = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o"])
     assert r.exit_code == 2
-    assert r.stderr.strip() == f"qbank: {TEMPLATE}:19: undefined template variable: 'answers' is undefined"
+    assert r.stderr.strip() == (f"qbank: {TEMPLATE}:19: undefined template variable: 'answers' is the key's only: the "
+                                "exam is rendered without answers, items and key_context() (print it inside "
+                                "<% if key %>, or give what the exam shows from the parameters in given())")
     assert not (tmp_bank / "o").exists()
 
 

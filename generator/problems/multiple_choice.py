@@ -110,7 +110,7 @@ class MultipleChoice(Problem):
     def _why(self, text: str) -> str:
         return next(o.why for o in self.space.options if o.text == text)
 
-    def context(self, params: dict, answers: dict) -> dict:
+    def given(self, params: dict) -> dict:
         return {"question": SpecText(self.space.question, ("space", "question")), "many": self.space.select == "many"}
 
     def final_answers(self, answers: dict) -> dict:

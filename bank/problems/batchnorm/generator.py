@@ -292,30 +292,38 @@ class BatchNorm(Problem):
 
     # -- figures ----------------------------------------------------------------------------
 
-    def context(self, params: dict, answers: dict) -> dict:
-        def contour(ell: dict, r: float, style: str) -> Tex:
-            # 36 points with smooth curves: as round as 72 straight ones, at half the pgfplots time
-            pts = " ".join(f"({x:.3f},{y:.3f})" for x, y in ellipse_points(ell, r, n=36))
-            return Tex(f"\\addplot[{style}, smooth] coordinates {{{pts}}};")
-
-        def density(mean: float, std: float, style: str, n: int = 64) -> Tex:
-            # Sampled here rather than by pgfplots: evaluating exp() in TeX was most of a pass's time.
-            xs = [mean + std * (8 * k / n - 4) for k in range(n + 1)]
-            pts = " ".join(f"({x:.4f},{math.exp(-((x - mean) / std) ** 2 / 2) / (std * math.sqrt(2 * math.pi)):.5f})"
-                           for x in xs)
-            return Tex(f"\\addplot[{style}, smooth] coordinates {{{pts}}};")
-
-        b = answers["b"]
+    def given(self, params: dict) -> dict:
+        """The input's variance and plots, the axes of both blank grids."""
         sigma = params["sigma"]
+        in_ellipse = ellipse(params["mean"], params["cov"])
         return {
-            "in_density": density(params["mu"], sigma, "thick, black"),
-            "in_var": answers["a"]["in_var"],  # the exam states the input's variance
-            "out_density": density(params["beta"], answers["a"]["out_std"], "very thick, blue"),
+            "in_density": _density(params["mu"], sigma, "thick, black"),
+            "in_var": _clean(sigma ** 2),  # the exam states the input's variance
             "x_lo": self.space.x_range[0], "x_hi": self.space.x_range[1],
             "y_max_in": math.ceil(1.15 / (sigma * math.sqrt(2 * math.pi)) * 10) / 10,
             "y_max_out": self.y_max_out(),
             "grid_in": self.space.grid, "grid_out": OUT_GRID,
-            "in_contours": [contour(b["in_ellipse"], 1, "thick, black"), contour(b["in_ellipse"], 2, "thick, black, dashed")],
-            "out_contours": [contour(b["out_ellipse"], 1, "very thick, blue"),
-                             contour(b["out_ellipse"], 2, "very thick, blue, dashed")],
+            "in_contours": [_contour(in_ellipse, 1, "thick, black"), _contour(in_ellipse, 2, "thick, black, dashed")],
         }
+
+    def key_context(self, params: dict, answers: dict) -> dict:
+        """The output's density and contours, drawn on the key's grids."""
+        out = answers["b"]["out_ellipse"]
+        return {
+            "out_density": _density(params["beta"], answers["a"]["out_std"], "very thick, blue"),
+            "out_contours": [_contour(out, 1, "very thick, blue"), _contour(out, 2, "very thick, blue, dashed")],
+        }
+
+
+def _contour(ell: dict, r: float, style: str) -> Tex:
+    # 36 points with smooth curves: as round as 72 straight ones, at half the pgfplots time
+    pts = " ".join(f"({x:.3f},{y:.3f})" for x, y in ellipse_points(ell, r, n=36))
+    return Tex(f"\\addplot[{style}, smooth] coordinates {{{pts}}};")
+
+
+def _density(mean: float, std: float, style: str, n: int = 64) -> Tex:
+    # Sampled here rather than by pgfplots: evaluating exp() in TeX was most of a pass's time.
+    xs = [mean + std * (8 * k / n - 4) for k in range(n + 1)]
+    pts = " ".join(f"({x:.4f},{math.exp(-((x - mean) / std) ** 2 / 2) / (std * math.sqrt(2 * math.pi)):.5f})"
+                   for x in xs)
+    return Tex(f"\\addplot[{style}, smooth] coordinates {{{pts}}};")

@@ -218,7 +218,7 @@ def test_drawn_ellipses_are_the_contours(s):
     """Every drawn point x satisfies (x - m)^T Sigma^-1 (x - m) = r^2 for r = 1, 2; input and output."""
     params = draw_params(BP, derive_seed(5, "A", f"ellipses-{s}"))
     answers = GEN.solve(params)
-    ctx = GEN.context(params, answers)
+    ctx = {**GEN.given(params), **GEN.key_context(params, answers)}
     b = answers["b"]
     cases = [(ctx["in_contours"], params["mean"], params["cov"]), (ctx["out_contours"], [0, 0], b["out_cov"])]
     for drawn, m, S in cases:

@@ -445,7 +445,7 @@ class BeamSearch(Problem):
         return {"a": Tex(final("exhaustive")), "b": Tex(final("greedy")),
                 "c": Tex(f"{final('beam')}; beams: {beams}")}
 
-    def context(self, params: dict, answers: dict) -> dict:
+    def given(self, params: dict) -> dict:
         """Node positions of the left-to-right tree figure (cm): leaves evenly spaced, parents centred."""
         vocab, depth, logp = params["vocab"], params["depth"], params["logp"]
         dx, dy = 3.6, 0.68
@@ -464,7 +464,12 @@ class BeamSearch(Problem):
                               "logp": logp[" ".join(vocab[i] for i in parent)][seq[-1]],
                               "x": length * dx, "y": round(y, 3), "leaf": length == depth,
                               "upper": seq[-1] == 0, "sequence": " ".join(vocab[i] for i in seq)})
-        # Where beam search lost the best sequence: the step that dropped its prefix.
+        labels = [x for row in logp.values() for x in row]
+        decimals = 1 if all(decimals_at_most(x) for x in labels) else 2
+        return {"tree": nodes, "decimals": decimals}
+
+    def key_context(self, params: dict, answers: dict) -> dict:
+        """Where beam search lost the best sequence (the step that dropped its prefix), and ties."""
         best, lost = answers["exhaustive"]["sequence"], None
         for t, step in enumerate(answers["beam_steps"]):
             for c in step:
@@ -472,7 +477,5 @@ class BeamSearch(Problem):
                     lost = {"step": t + 1, "sequence": c["sequence"], "logp": c["logp"]}
             if lost:
                 break
-        labels = [x for row in logp.values() for x in row]
-        decimals = 1 if all(decimals_at_most(x) for x in labels) else 2
         ties = [{"step": t, "tied": tied} for t, tied in _cut_ties(answers["beam_steps"], params["beam_width"]).items()]
-        return {"tree": nodes, "lost": lost, "decimals": decimals, "ties": ties}
+        return {"lost": lost, "ties": ties}

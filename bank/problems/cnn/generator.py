@@ -468,27 +468,41 @@ class Cnn(Problem):
 
     # -- rendering ----------------------------------------------------------------------------
 
-    def context(self, params: dict, answers: dict) -> dict:
+    def given(self, params: dict) -> dict:
+        """The table's rows and its given cells, the statement's sizes and the images of (b)."""
         times = r"\times "
+        # The layer table from the parameters, by the solver's own formula: the exam prints its
+        # given cells and the number of classes.
+        table = _layer_rows(params)
         given = {(g[0], g[1]): g[2] if len(g) == 3 else "full" for g in params["given"]}
-        prev_shapes = [params["input"]] + [r["shape"] for r in answers["rows"]]
         cells = []
-        for i, (r, prev) in enumerate(zip(answers["rows"], prev_shapes)):
-            product = f"{times.join(map(str, r['weights']))} + {r['bias']}" if r["weights"] else None
-            ptex = f"{product} = {r['params']}" if product else "0"
-            if r["layer"] == "FLATTEN":
-                stex = f"{times.join(map(str, prev))} = {r['shape'][0]}"
-            else:
-                stex = times.join(map(str, r["shape"]))
+        for i, (r, prev) in enumerate(zip(table, [params["input"]] + [r["shape"] for r in table])):
+            product, ptex, stex = _cell_tex(r, prev)
             # What the exam prints in a given cell (the key always shows the whole working).
             shown = {"params": {"full": ptex, "product": product, "value": str(r["params"])},
                      "shape": {"full": stex, "product": None, "value": times.join(map(str, r["shape"]))}}
-            cells.append({"layer": r["layer"], "params": Tex(ptex), "shape": Tex(stex),
+            cells.append({"layer": r["layer"],
                           "given_params": (i, "params") in given, "given_shape": (i, "shape") in given,
                           # a count given as a bare product still asks for its value
                           "asked_params": given.get((i, "params"), "product") == "product",
                           "exam_params": Tex(shown["params"][given.get((i, "params"), "full")] or ""),
                           "exam_shape": Tex(shown["shape"][given.get((i, "shape"), "full")] or "")})
+        rows, cols = len(params["asked"][0]), len(params["asked"][0][0])
+        feats = {o: Tex("(" + ",\\ ".join(fmt_num(x) for x in params[o]["features"]) + ")") for o in _ORIENTATIONS}
+        even = any(r["layer"].startswith("CONV") and r["weights"][0] % 2 == 0 for r in table)
+        return {"cells": cells, "even_kernel": even, "input_tex": Tex(times.join(map(str, params["input"]))),
+                "n_classes": table[-1]["shape"][0], "feats": feats,
+                "rows": rows, "cols": cols, "net": params.get("net"),
+                "pix": {o: _tikz_image(params[o]["pixels"]) for o in _ORIENTATIONS},
+                "asked_pix": [_tikz_image(p) for p in params["asked"]]}
+
+    def key_context(self, params: dict, answers: dict) -> dict:
+        """Every cell of the table worked out (``worked``, aligned with ``cells``), and each shift in words."""
+        prev_shapes = [params["input"]] + [r["shape"] for r in answers["rows"]]
+        worked = []
+        for r, prev in zip(answers["rows"], prev_shapes):
+            _, ptex, stex = _cell_tex(r, prev)
+            worked.append({"params": Tex(ptex), "shape": Tex(stex)})
         rows, cols = len(params["asked"][0]), len(params["asked"][0][0])
         moves = []
         for a in answers["shifted"]:
@@ -500,13 +514,20 @@ class Cnn(Problem):
             else:
                 moves.append(f"right by {s} column{'s' * (s > 1)}" if 2 * s <= n else
                              f"left by {n - s} column{'s' * (n - s > 1)}")
-        feats = {o: Tex("(" + ",\\ ".join(fmt_num(x) for x in params[o]["features"]) + ")") for o in _ORIENTATIONS}
-        even = any(r["layer"].startswith("CONV") and r["weights"][0] % 2 == 0 for r in answers["rows"])
-        return {"cells": cells, "even_kernel": even, "input_tex": Tex(times.join(map(str, params["input"]))),
-                "n_classes": answers["rows"][-1]["shape"][0], "feats": feats, "moves": moves,
-                "rows": rows, "cols": cols, "net": params.get("net"),
-                "pix": {o: _tikz_image(params[o]["pixels"]) for o in _ORIENTATIONS},
-                "asked_pix": [_tikz_image(p) for p in params["asked"]]}
+        return {"worked": worked, "moves": moves}
+
+
+def _cell_tex(row: dict, prev: list) -> tuple[str | None, str, str]:
+    """A table row's parameter count as a product plus biases (None without weights), that product
+    with its value, and its output shape (FLATTEN's as the product of the shape before it)."""
+    times = r"\times "
+    product = f"{times.join(map(str, row['weights']))} + {row['bias']}" if row["weights"] else None
+    ptex = f"{product} = {row['params']}" if product else "0"
+    if row["layer"] == "FLATTEN":
+        stex = f"{times.join(map(str, prev))} = {row['shape'][0]}"
+    else:
+        stex = times.join(map(str, row["shape"]))
+    return product, ptex, stex
 
 
 def _tikz_image(pixels: list[str], width_cm: float = 2.2) -> Tex:

@@ -239,19 +239,23 @@ class DropoutRidge(Problem):
                      "then weight decay"),
         }
 
-    def context(self, params: dict, answers: dict) -> dict:
-        """X̃ written with fractions, as a student would (3/5 rather than 0.6); the form flags."""
-        flags = {"numeric": params.get("X") is not None, "gform": params.get("penalty") == "gamma",
-                 # the key's formula answers (the same in every instance of a form)
-                 "tex": {"w": Tex(r"p\,\check w"), "gamma": Tex(r"\sqrt{\tfrac{1-p}{p}}\;\check\Gamma"),
-                         "lam": Tex(r"\frac{1-p}{p}"), "w_tilde": Tex(r"\Gamma w"), "x_tilde": Tex(r"X\Gamma^{-1}")}}
+    def given(self, params: dict) -> dict:
+        """The form flags, and X by its columns when numeric."""
+        flags = {"numeric": params.get("X") is not None, "gform": params.get("penalty") == "gamma"}
         if not flags["numeric"]:
             return flags
-        rows = [" & ".join(_frac_tex(v) for v in row) for row in answers["x_tilde"]]
         # X is printed by its columns: one line whatever the number of samples (one page layout).
-        columns = [list(c) for c in zip(*params["X"])]
-        return {**flags, "columns": columns,
-                "x_tilde_tex": Tex(r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}")}
+        return {**flags, "columns": [list(c) for c in zip(*params["X"])]}
+
+    def key_context(self, params: dict, answers: dict) -> dict:
+        """The key's formula answers (the same in every instance of a form); X̃ written with
+        fractions, as a student would (3/5 rather than 0.6)."""
+        tex = {"w": Tex(r"p\,\check w"), "gamma": Tex(r"\sqrt{\tfrac{1-p}{p}}\;\check\Gamma"),
+               "lam": Tex(r"\frac{1-p}{p}"), "w_tilde": Tex(r"\Gamma w"), "x_tilde": Tex(r"X\Gamma^{-1}")}
+        if params.get("X") is None:
+            return {"tex": tex}
+        rows = [" & ".join(_frac_tex(v) for v in row) for row in answers["x_tilde"]]
+        return {"tex": tex, "x_tilde_tex": Tex(r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}")}
 
 
 # The symbolic answers (the original exam gives no numbers), as sympy strings in p and Gc = Γ̌.

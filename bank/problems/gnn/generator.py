@@ -388,7 +388,7 @@ class Gnn(Problem):
                          for e in answers["expansions"])
         letters = ", ".join(LETTERS)
         loss = (f"$L \\approx {fmt_num(answers['loss'], 3)}$" if answers["loss"] is not None
-                else f"$L = {self.context(params, answers)['loss_symbolic']}$ (predictions ${letters}$)")
+                else f"$L = {self.key_context(params, answers)['loss_symbolic']}$ (predictions ${letters}$)")
         return {
             "a": Tex("; ".join(verdicts)),
             "b": Tex(f"training nodes ${nodes}$; {loss}"),
@@ -396,8 +396,16 @@ class Gnn(Problem):
                      f"attention {yes(p['attention'])}; $W_1 \\in \\mathbb R^{{{d} \\times {k}}}$; {sets}"),
         }
 
-    def context(self, params: dict, answers: dict) -> dict:
-        """The figure, the ln table and the key's formulas, as trusted LaTeX."""
+    def given(self, params: dict) -> dict:
+        """The figure, the update rule, the prediction letters and the ln table, as trusted LaTeX."""
+        preds = params["predictions"]
+        # Logs of every prediction and its complement, so the table does not hint which are needed.
+        shown = sorted({round(x, 10) for p in preds or [] for x in (p, 1 - p)})
+        return {"figure": Tex(self._figure(params)), "rule": Tex(UPDATE_RULE), "letters": LETTERS,
+                "ln_table": [(x, round(math.log(x), 3)) for x in shown]}
+
+    def key_context(self, params: dict, answers: dict) -> dict:
+        """The key's formulas: the loss, symbolic and numeric, and the expanded updates."""
         labels, preds = params["labels"], params["predictions"]
         train = answers["train_nodes"]
         m = len(train)
@@ -411,8 +419,6 @@ class Gnn(Problem):
             if preds is not None:
                 numeric.append(rf"\ln {fmt_num(preds[i - 1])}" if labels[i - 1]
                                else rf"\ln(1-{fmt_num(preds[i - 1])})")
-        # Logs of every prediction and its complement, so the table does not hint which are needed.
-        shown = sorted({round(x, 10) for p in preds or [] for x in (p, 1 - p)})
         expansions = []
         for e in answers["expansions"]:
             i, js = e["node"], e["neighbours"]
@@ -420,13 +426,9 @@ class Gnn(Problem):
             expansions.append(Tex(rf"s_{i} \leftarrow s_{i} + W_1 \cdot \frac{{1}}{{{len(js)}}}"
                                   rf"\Bigl({terms}\Bigr)"))
         return {
-            "figure": Tex(self._figure(params)),
-            "rule": Tex(UPDATE_RULE),
-            "letters": LETTERS,
             "loss_symbolic": Tex(rf"-{frac}\Bigl[{' + '.join(sym)}\Bigr]"),
             "loss_numeric": Tex(rf"-{frac}\Bigl[{' + '.join(numeric)}\Bigr]"),
             "loss_lns": Tex(rf"-{frac}\bigl({' '.join(_signed(math.log(q)) for q in answers['likelihoods'] or [])}\bigr)"),
-            "ln_table": [(x, round(math.log(x), 3)) for x in shown],
             "expansions": expansions,
         }
 

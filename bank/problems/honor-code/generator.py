@@ -116,8 +116,11 @@ class HonorCode(Problem):
         return {"honor": Tex("complete, legible copy of the statement, signed"),
                 "warmup": Tex(_gist(answers["warmup_answer"]))}
 
-    def context(self, params: dict, answers: dict) -> dict:
+    def given(self, params: dict) -> dict:
         """Pool text is instructor-authored LaTeX, printed as is; the writing-space heights."""
         return {"statement": Tex(params["statement"]), "question": Tex(params["warmup"]),
-                "model_answer": Tex(answers["warmup_answer"]),
                 "copy_lines": Tex(self.space.copy_lines), "answer_lines": Tex(self.space.answer_lines)}
+
+    def key_context(self, params: dict, answers: dict) -> dict:
+        """The warm-up's model answer (instructor LaTeX)."""
+        return {"model_answer": Tex(answers["warmup_answer"])}

@@ -200,7 +200,7 @@ class LinearAutoencoder(Problem):
             b = "No"
         return {"a": Tex("ticked: " + "; ".join(ticks)), "b": Tex(b)}
 
-    def context(self, params: dict, answers: dict) -> dict:
+    def given(self, params: dict) -> dict:
         """The questions of (a) with their options printed (sizes substituted) and lettered."""
         m, k = params["m"], params["k"]
         questions = []
@@ -210,6 +210,9 @@ class LinearAutoencoder(Problem):
                 "prompt": Tex(q.prompt),
                 "select": q.select,
                 "options": [{"letter": LETTERS[i], "text": Tex(_substitute(t, m, k))} for i, t in enumerate(shown)],
-                "keyed": [LETTERS[i] for i in answers["keyed"][q.id]],
             })
         return {"questions": questions}
+
+    def key_context(self, params: dict, answers: dict) -> dict:
+        """The keyed letters of each question of (a), aligned with ``questions``."""
+        return {"keyed": [[LETTERS[i] for i in answers["keyed"][q.id]] for q in self.space.questions]}

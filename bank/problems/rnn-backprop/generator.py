@@ -409,8 +409,19 @@ class RnnBackprop(Problem):
             "d": Tex(f"contributions ${edges} = {total}$ $= dy/dw$"),
         }
 
-    def context(self, params: dict, answers: dict) -> dict:
-        """The graph figure and the chain-rule forms the key shows beside each answer."""
+    def given(self, params: dict) -> dict:
+        """The graph figure, the node names and partials the questions use, and the forward values
+        the exam gives (the first ``given`` ones, solved from the parameters)."""
+        T, names = params["T"], params["names"]
+        h0 = bool(params.get("h0_node"))
+        return {"figure": Tex(_figure(T, names, h0)), "h0": h0,
+                "y_def": Tex(f"w\\,{names[-1]}" if h0 else names[-1]),
+                "numeric": "w" in params, "nodes": [Tex(n) for n in names],
+                "partials": [Tex(f"\\partial y/\\partial {n}") for n in names],
+                "given_forward": self.solve(params)["forward"][:params["given"]]}
+
+    def key_context(self, params: dict, answers: dict) -> dict:
+        """The chain-rule forms the key shows beside each answer."""
         T, names = params["T"], params["names"]
         h0 = bool(params.get("h0_node"))
         # Which step of the chain each named node is (the first addition is drawn only with h0).
@@ -435,13 +446,8 @@ class RnnBackprop(Problem):
             out = names[i] if i < 2 * T - 1 else "y"
             edge_targets.append(Tex(out))
             edge_forms.append(other if out == "y" else f"(\\partial y/\\partial {out})\\cdot {other}")
-        return {"figure": Tex(_figure(T, names, h0)), "defs": [Tex(d) for d in defs],
-                "h0": h0, "edge_targets": edge_targets,
-                "y_def": Tex(f"w\\,{names[-1]}" if h0 else names[-1]),
-                "chain": [Tex(c) for c in chain], "edge_forms": [Tex(e) for e in edge_forms],
-                "numeric": "w" in params, "nodes": [Tex(n) for n in names],
-                "partials": [Tex(f"\\partial y/\\partial {n}") for n in names],
-                "given_forward": answers["forward"][:params["given"]]}  # the exam gives these nodes
+        return {"defs": [Tex(d) for d in defs], "edge_targets": edge_targets,
+                "chain": [Tex(c) for c in chain], "edge_forms": [Tex(e) for e in edge_forms]}
 
 
 def _quantities(T: int, w: Fraction, u: list[Fraction], h0: bool = False) -> list[Fraction]:

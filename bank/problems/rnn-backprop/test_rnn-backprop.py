@@ -77,7 +77,7 @@ def test_the_original_graph_symbolic(gen):
     assert [sympy.expand(parsed(e) - x) for e, x in zip(a["edges"], edges)] == [0] * 3
     assert close(a, gen.check(REAL))
     assert not close(gen.solve(ORIGINAL), gen.check(REAL))  # the two graphs' keys differ
-    ctx = gen.context(REAL, a)
+    ctx = {**gen.given(REAL), **gen.key_context(REAL, a)}
     assert [str(d) for d in ctx["defs"]] == ["u_{1} + h_{0}", r"w\,p", "u_{2} + q", r"w\,r", "u_{3} + s"]
     assert [str(e) for e in ctx["edge_forms"]] == [r"(\partial y/\partial q)\cdot p", r"(\partial y/\partial s)\cdot r", "t"]
     fig = str(ctx["figure"])
@@ -244,7 +244,7 @@ def test_edges_sum_to_total_derivative_over_many_draws(gen):
 
 def test_figure_names_every_node(gen):
     p = {**ORIGINAL, "T": 4, "names": [r"\alpha", r"\beta", r"\gamma", r"\kappa", r"\lambda", r"\mu", r"\nu"]}
-    ctx = gen.context(p, gen.solve(p))
+    ctx = gen.given(p)
     fig = str(ctx["figure"])
     assert fig.count(r"\times") == 4 and fig.count("{$+$}") == 3
     for n in p["names"]:

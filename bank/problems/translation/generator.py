@@ -200,7 +200,8 @@ class Translation(Problem):
                      + f" (own outputs; slip at step {answers['error_step']} fed back)"),
         }
 
-    def context(self, params: dict, answers: dict) -> dict:
+    def given(self, params: dict) -> dict:
+        """The figure's geometry and the decoder's outputs (all stated in the question)."""
         m, n = len(params["source"]), len(params["target"])
         # The questions environment indents the body, so the figure gets about 14 cm of the page;
         # the decoder has n + 1 steps (the last emits <eos>).

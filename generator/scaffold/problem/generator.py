@@ -63,6 +63,15 @@ class __CLASS__(Problem):
         z = sum(wi * xi for wi, xi in zip(w, params["x"])) + params["b"]
         return {"z": z, "y": y(w), "grad_w": [int(g) if float(g).is_integer() else g for g in grad]}
 
+    def given(self, params: dict) -> dict:
+        """Template variables the exam and the key both show (a figure, a worked example), from the
+        parameters alone: the exam is rendered without the answers. None here."""
+        return {}
+
+    def key_context(self, params: dict, answers: dict) -> dict:
+        """Template variables only the key shows; an exam template that uses one fails to build."""
+        return {"active": answers["z"] > 0}
+
     def final_answers(self, answers: dict) -> dict:
         """Answers no two versions of one build may share (where the space allows)."""
         return {"a.z": answers["z"], "b.y": answers["y"]}
