@@ -10,6 +10,7 @@ What it compares (docs/verify.md says what that proves and what it does not):
 """
 from __future__ import annotations
 
+import collections
 import csv
 import hashlib
 import io
@@ -487,7 +488,8 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
             else:
                 if "@@qb:" in text or "ANSWER KEY" in text or "Solution:" in text:
                     fail(f"version {label}, file exam.pdf: shows answer-key text (marks, 'ANSWER KEY' or 'Solution:')")
-                _check_exam_leaks(text, build_dir / label / "exam.tex", label, expected_marks.get(label, []), report)
+                _check_exam_leaks(text, build_dir / label / "exam.tex", label, expected_marks.get(label, []),
+                                  _total_points(manifest, label), report)
     folders = set()
     for s in students:
         if manifest.get("shard") and s["version"] not in labels:
@@ -543,21 +545,92 @@ def _check_assignments(build_dir: Path, students: list, report: Report) -> None:
 
 
 LEAK_MIN = 3  # shorter marked answers (a digit, "A") are everywhere in an exam
+_TOKEN = re.compile(r"[A-Za-z]+|(?:(?<![A-Za-z0-9.])-)?\d+(?:\.\d+)?|[\x01\x02(),\u00d7+=&]")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_COORDINATES = re.compile(r"\((?:axis cs:)?\s*-?[\d.]+\s*,\s*-?[\d.]+\s*\)")
 
 
-def _check_exam_leaks(text: str, exam_tex: Path, label: str, marks: list[list[str]], report: Report) -> None:
-    """No marked answer of the key is in exam.pdf, unless exam.tex itself prints it (given values)."""
+def _total_points(manifest: dict, label: str) -> int:
+    """A version's points in all, as the manifest records them (0 when it cannot say)."""
     try:
-        source = plain(read_bytes(exam_tex, MAX_JSON_BYTES).decode("utf-8", errors="replace"))
+        version = next(v for v in manifest["versions"] if v["label"] == label)
+        return sum(int(x) for p in version["problems"] for x in p["points"].values())
+    except (StopIteration, KeyError, TypeError, ValueError, AttributeError):
+        return 0
+
+
+def _tokens(text: str) -> list[str]:
+    """A text's words, numbers (with a minus only where it is a sign), ticked and empty boxes,
+    brackets, commas, ×, + and = (so that 6×7×8 is not 6 7 8), in order; everything else separates
+    them. (A table's & never reaches a PDF's text: a mark spanning cells is never found there.)"""
+    text = unicodedata.normalize("NFKC", text).replace("\u2212", "-")
+    for k, v in _SYMBOLS.items():
+        text = text.replace(k, f" {v} ")
+    return _TOKEN.findall(text)
+
+
+def _latex_tokens(latex: str) -> list[str]:
+    """The tokens of what a piece of LaTeX prints: commands, environment names and braces dropped."""
+    for k, v in {**_SYMBOLS, "\\times": "\u00d7"}.items():
+        latex = latex.replace(k, f" {v} ")
+    latex = re.sub(r"\\(?:begin|end)\{[^}]*\}", " ", latex)
+    return _tokens(re.sub(r"\\[A-Za-z@]+\*?|\\.", " ", latex).replace("{", "").replace("}", ""))
+
+
+def _joined(tokens: list[str]) -> str:
+    """Tokens as one string in which a run of whole tokens is a substring (a regex does the search)."""
+    return "\0" + "\0".join(tokens) + "\0"
+
+
+def _printed(tex: str, total_points: int) -> str:
+    """The tokens an exam.tex prints, near enough (joined): its body without comments (the line
+    map), its TikZ pictures without their options and numeric coordinates (which print nothing),
+    and the total that the exam class counts for ``\\numpoints``."""
+    body = re.sub(r"(?<!\\)%.*", "", tex.split("\\begin{document}", 1)[-1])
+    body = re.sub(r"\\numpoints(?![A-Za-z])", f" {total_points} ", body)
+    first, *pictures = body.split("\\begin{tikzpicture}")
+    for picture in pictures:  # (split, not one regex: linear time on any file)
+        inside, _, after = picture.partition("\\end{tikzpicture}")
+        first += " " + re.sub(r"\[[^\[\]]*\]", " ", _COORDINATES.sub(" ", inside)) + " " + after
+    return _joined(_latex_tokens(first))
+
+
+def _pdf_lines(text: str) -> str:
+    """The tokens of each line of a PDF's text (joined, a line per line), but for lines that the
+    .tex does not write as such: lines that recur, digits aside, on two or more pages (running
+    headers and footers, written once) and lines of numbers alone (axis tick labels, which the
+    plotting package computes; rows of a matrix)."""
+    text = re.sub(r"([A-Za-z])-\n([a-z])", r"\1\2", text)  # a word hyphenated at a line end
+    pages = [page.splitlines() for page in text.split("\f")]
+    shape = lambda line: re.sub(r"\d+", "#", line)
+    recurring = collections.Counter(s for page in pages for s in {shape(line) for line in page})
+    lines = [_tokens(line) for page in pages for line in page if recurring[shape(line)] < 2]
+    return "\n".join(_joined(t) for t in lines if not all(_NUMBER.fullmatch(x) for x in t))
+
+
+def _check_exam_leaks(text: str, exam_tex: Path, label: str, marks: list[list[str]], total_points: int,
+                      report: Report) -> None:
+    """No marked answer of the key is shown in exam.pdf more often than its exam.tex prints it.
+
+    An exam legitimately gives some answers' values (the features of the image a shifted one is
+    a copy of, every sequence of a beam-search tree, a parameter that equals an answer); the same
+    value printed once more is a leak. Counted in tokens, within lines of the PDF's text."""
+    try:
+        source = _printed(read_bytes(exam_tex, MAX_JSON_BYTES).decode("utf-8", errors="replace"), total_points)
     except QbankError:
         return  # reported with the files
-    shown_text = _normal(text)
+    lines = _pdf_lines(text)
     for tag, latex in marks:
-        value = plain(latex)
-        if len(value) >= LEAK_MIN and value in shown_text and value not in source:
+        tokens = _latex_tokens(latex)
+        if len(plain(latex)) < LEAK_MIN or not tokens:
+            continue
+        needle = re.compile(f"(?={re.escape(_joined(tokens))})")  # overlapping: adjacent copies share a separator
+        shown_n, printed = len(needle.findall(lines)), len(needle.findall(source))
+        if shown_n > printed:
             number, part, name = tag.split(":", 2)
             report.failures.append(f"version {label}, file exam.pdf: shows the key's answer to problem {number} "
-                                   f"part {part} field {name} ({value!r}), which its exam.tex does not print")
+                                   f"part {part} field {name} ({plain(latex)!r}) {shown_n} time(s), its exam.tex "
+                                   f"prints it {printed} time(s)")
 
 
 def _check_label(text: str, label: str, where: str, report: Report) -> None:

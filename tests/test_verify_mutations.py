@@ -255,6 +255,22 @@ def forged_exam_with_answer(folder):
     rehash(folder, f"{label}/exam.pdf")
 
 
+def forged_exam_with_a_given_answer(folder):
+    """The attention output is one of the value vectors the exam gives; exam.pdf recompiled with it
+    once more (as a hint), hash rewritten: the value is in exam.tex, but not twice."""
+    tex = (folder / "A" / "key.tex").read_text()
+    output = re.search(r"qbans\{1:a:output\}\{(\([^)]*\))\}", tex).group(1)
+    exam = (folder / "A" / "exam.tex").read_text()
+    assert exam.count(f"${output}$") == 1  # given in the table of values
+    work = folder.parent / f"forge-{folder.name}"
+    work.mkdir()
+    (work / "exam.tex").write_text(exam.replace("Compute the score", f"(Hint: the output is ${output}$.) Compute the score", 1))
+    compile_pdf(work / "exam.tex")
+    shutil.copy(work / "exam.pdf", folder / "A" / "exam.pdf")
+    shutil.rmtree(work)
+    rehash(folder, "A/exam.pdf")
+
+
 def forged_rehashed(folder):
     forged_vector(folder)
     rehash(folder, "A/key.pdf")
@@ -271,6 +287,8 @@ MUTATIONS = {
                                           "version A, file key.pdf: page 1 says version B"),
     "exam.pdf recompiled with an answer, rehashed": (forged_exam_with_answer,
                                                      "file exam.pdf: shows the key's answer to problem 2 part all field correct"),
+    "exam.pdf recompiled with a given value's second copy, rehashed": (
+        forged_exam_with_a_given_answer, "version A, file exam.pdf: shows the key's answer to problem 1 part a field output"),
     "grader summary over exam.pdf": (lambda f: shutil.copy(f / "grader-summary.pdf", f / "A/exam.pdf"),
                                      "version A, file exam.pdf: SHA-256"),
     "key.pdf copied over exam.pdf, rehashed": (lambda f: (shutil.copy(f / "A/key.pdf", f / "A/exam.pdf"),
