@@ -152,11 +152,17 @@ def _normal(text: str) -> str:
     return re.sub(r"-(?!\d)", "", text)
 
 
+# LaTeX's and amsmath's operators, printed as their names.
+_OPERATORS = re.compile(r"\\(arccos|arcsin|arctan|arg|cosh|cos|coth|cot|csc|deg|det|dim|exp|gcd|hom|inf|ker|lg|"
+                        r"liminf|limsup|lim|ln|log|max|min|Pr|sec|sinh|sin|sup|tanh|tan)(?![A-Za-z])")
+
+
 def plain(latex: str) -> str:
     """The comparable text of a mark's LaTeX: commands and environment names dropped."""
     for k, v in _SYMBOLS.items():
         latex = latex.replace(k, f" {v} ")
     latex = re.sub(r"\\(?:begin|end)\{[^}]*\}", " ", latex)
+    latex = _OPERATORS.sub(r" \1 ", latex)  # \ln prints "ln": keep the name's letters
     latex = re.sub(r"\\[A-Za-z@]+\*?|\\.", " ", latex)
     return _normal(latex)
 

@@ -89,3 +89,15 @@ def test_no_key_page_ends_with_a_lone_solution_heading(midterm):
         for number, page in enumerate(text(out / version / "key.pdf").split("\f"), 1):
             lines = [l for l in page.splitlines() if l.strip() and "SID:" not in l and "Page " not in l]
             assert not lines or "Solution:" not in lines[-1], f"{version} key page {number}"
+
+
+def test_the_pinned_original_with_pdfs_verifies(runner, tmp_path, in_root):
+    """verify once failed a correct key here: pdftotext read the big brackets and the root sign of
+    two marked formulas (GNN's symbolic loss, dropout's Gamma) as letters, and \\ln was dropped from
+    the LaTeX side but printed in the PDF."""
+    out = tmp_path / "original"
+    r = runner.invoke(main, ["build", str(ROOT / "bank/exams/midterm-original.yaml"), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["verify", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "68 marked answers found in key PDFs" in r.stdout
