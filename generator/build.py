@@ -373,8 +373,15 @@ def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool, marks
     bp = bank.problems[inst.problem_id]
     extra = template_values(bp, inst, key)
     spec_file = f"{bp.origin}/{SPEC}"
-    extra = {k: Mapped(v, [f"{spec_file}:{bp.located.line(v.key)}"] * (v.count("\n") + 1))
-             if isinstance(v, SpecText) else v for k, v in extra.items()}
+
+    def placed(v: Any) -> Any:  # spec text (a value, or a list of them) keeps its spec line
+        if isinstance(v, list):
+            return [placed(x) for x in v]
+        if isinstance(v, SpecText):
+            return Mapped(v, [f"{spec_file}:{bp.located.line(v.key)}"] * (v.count("\n") + 1))
+        return v
+
+    extra = {k: placed(v) for k, v in extra.items()}
     ctx = {
         "params": inst.params, "points": inst.points,
         "total": inst.total, "key": key, "version": version, "number": inst.number,

@@ -109,6 +109,23 @@ def test_unclosed_brace_in_a_multiple_choice_question_names_the_spec(tmp_bank, r
     assert f"{folder}/problem.yaml:6:" in fail and "problem 1 'quiz'" in fail  # the line of space.question
 
 
+@pytest.mark.pdf
+@pytest.mark.parametrize("field, line", [("text", 9), ("why", 10)])
+def test_a_latex_error_in_a_multiple_choice_option_names_its_line_of_the_spec(tmp_bank, runner, field, line):
+    """An option's or reason's LaTeX error was placed at the shared multiple-choice template's line."""
+    folder = Path("bank/problems/quiz")
+    folder.mkdir()
+    options = {"text": ["{text: 'yes, \\textbf{always', correct: true}", "{text: 'no', correct: false}"],
+               "why": ["{text: 'yes', correct: true}", "{text: 'no', correct: false, why: 'it is $x'}"]}[field]
+    (folder / "problem.yaml").write_text(
+        "id: quiz\ntitle: Quiz\ngenerator: multiple_choice\npoints: {all: 2}\nspace:\n"
+        "  question: Which is true?\n  show: 2\n  options:\n" + "".join(f"    - {o}\n" for o in options))
+    r = runner.invoke(main, ["check", "--seeds", "2", "--problem", "quiz"])
+    assert r.exit_code == 1
+    fail = one_line(r.output, "FAIL quiz")
+    assert f"{folder}/problem.yaml:{line}:" in fail and "problem 1 'quiz'" in fail, fail
+
+
 def test_missing_template_is_caught_with_the_nearest_name(tmp_bank, runner):
     TEMPLATE.rename(PROBLEM / "argmax-attention.tex.j2")
     r = runner.invoke(main, ["check", "--seeds", "2", "--no-pdf"])

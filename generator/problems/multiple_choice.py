@@ -111,7 +111,17 @@ class MultipleChoice(Problem):
         return next(o.why for o in self.space.options if o.text == text)
 
     def given(self, params: dict) -> dict:
-        return {"question": SpecText(self.space.question, ("space", "question")), "many": self.space.select == "many"}
+        # Spec text keeps its place in the spec, so a LaTeX error in an option names the option's line.
+        return {"question": SpecText(self.space.question, ("space", "question")), "many": self.space.select == "many",
+                "options": [SpecText(o["text"], ("space", "options", self._index(o["text"]), "text"))
+                            for o in params["options"]]}
+
+    def key_context(self, params: dict, answers: dict) -> dict:
+        return {"whys": [SpecText(why, ("space", "options", self._index(o["text"]), "why"))
+                         for o, why in zip(params["options"], answers["why"])]}
+
+    def _index(self, text: str) -> int:
+        return next(i for i, o in enumerate(self.space.options) if o.text == text)
 
     def final_answers(self, answers: dict) -> dict:
         return {"key": answers["correct"]}
