@@ -11,14 +11,15 @@ from typing import Any, Callable
 
 import pikepdf
 
+from . import cache
 from .bank import all_kinds, did_you_mean, find_root, load_exam, problems_in_exams, sha256
 from .build import (BuildPlan, _env as template_env, common_layout_padding, file_hashes, plan, read_json,
                     rendered_from_manifest, shard_labels, version_labels)
 from .check import (RENDER_SEEDS, TRIAL_BUILDS, compile_checks, distinctness, exam_checks, render_checks, stress,
                     unused_templates, validate_bank)
-from .errors import OutputError, QbankError, UnknownNameError
+from .errors import LatexError, OutputError, QbankError, UnknownNameError
 from .export import export_latex
-from .latex import clean_aux, compile_pdf, make_format, page_layout, preamble, require_tex, unite_pdfs
+from .latex import aux_keys, clean_aux, compile_pdf, make_format, page_layout, preamble, require_tex, unite_pdfs
 from .output import locked, safe_child, staged, write_file
 from .roster import assign_versions, read_roster, read_seating, records
 from .stamp import STAMPS_DIR, read_marks, stamp_onto, write_copies
@@ -256,8 +257,10 @@ def compile_all(texs: list[Path], jobs: int | None, tick: Callable[[], None]) ->
     Returns the page layout of every exam.tex (where each question starts, how many pages).
 
     The exams' shared preamble is precompiled once; the first document of each name (exam.tex,
-    key.tex, …) is compiled from scratch, and every later one starts from that sibling's .aux
-    (same layout), so it usually needs a single pass. The first failure is raised.
+    key.tex, …) starts from the settled .aux of the same document or layout in an earlier build
+    (kept in the cache), and every later one from that first sibling's .aux (same layout), so each
+    usually needs a single pass. A seed that does not fit only costs passes: they repeat until the
+    .aux settles. The first failure is raised.
     """
     jobs = max(1, jobs or os.cpu_count() or 1)
     stage = texs[0].resolve().parent.parent
@@ -268,13 +271,13 @@ def compile_all(texs: list[Path], jobs: int | None, tick: Callable[[], None]) ->
         # Documents without the shared preamble need no format: they start while it is being made.
         fmt_future = pool.submit(make_format, texs[0]) if shared is not None else None
         alone = [t for t in firsts.values() if not uses_format[t]]
-        pending = [pool.submit(_compile_one, t, None, None, tick) for t in alone]
+        pending = [pool.submit(_lead, t, None, tick) for t in alone]
         format_dir = fmt_future.result() if fmt_future else None
 
         def with_format(tex: Path, seed: bytes | None) -> None:
             _compile_one(tex, format_dir if uses_format[tex] else None, seed, tick)
 
-        leaders = {name: pool.submit(with_format, t, None) for name, t in firsts.items() if t not in alone}
+        leaders = {name: pool.submit(_lead, t, format_dir, tick) for name, t in firsts.items() if t not in alone}
         for name, leader in leaders.items():
             leader.result()  # later siblings start from this document's settled .aux
             seed = firsts[name].with_suffix(".aux").read_bytes()
@@ -286,6 +289,19 @@ def compile_all(texs: list[Path], jobs: int | None, tick: Callable[[], None]) ->
     for tex in texs:
         clean_aux(tex)
     return layouts
+
+
+def _lead(tex: Path, format_dir: Path | None, tick: Callable[[], None]) -> None:
+    """Compile the first document of its name from the cached .aux of an earlier build, and cache its own."""
+    keys = aux_keys(tex)
+    seed = cache.read_aux(keys)
+    try:
+        _compile_one(tex, format_dir, seed, tick)
+    except LatexError:
+        if seed is None:
+            raise
+        _compile_one(tex, format_dir, None, tick)  # a damaged cache entry must not fail the build
+    cache.save_aux(keys, tex.with_suffix(".aux").read_bytes())
 
 
 def _compile_one(tex: Path, format_dir: Path | None, aux_seed: bytes | None, tick: Callable[[], None]) -> None:

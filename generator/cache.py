@@ -1,5 +1,6 @@
-"""qbank's cache folder, shared by every command and run: precompiled preamble formats, and the
-``.tex`` and ``.log`` of compiles that failed (so an error message can point at them).
+"""qbank's cache folder, shared by every command and run: precompiled preamble formats, the settled
+``.aux`` of earlier builds' documents (a rebuild's first pass then reads the page references it
+ends with), and the ``.tex`` and ``.log`` of compiles that failed (so an error message can point at them).
 
 The folder is ``$QBANK_CACHE_DIR`` when set, else the user's cache folder (``$XDG_CACHE_HOME/qbank``,
 ``~/.cache/qbank`` on Linux; platformdirs picks the right one elsewhere). Nothing in it is ever
@@ -112,6 +113,34 @@ def _publish(kind: str, key: str, make) -> Path | None:
         return final if final.is_dir() else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def read_aux(keys: list[str]) -> bytes | None:
+    """The ``.aux`` stored under the first of ``keys`` that has one (None when none has, or unreadable)."""
+    for key in keys:
+        try:
+            return cached("aux", f"{key}.aux").read_bytes()
+        except OSError:
+            continue
+    return None
+
+
+def save_aux(keys: list[str], aux: bytes) -> None:
+    """Store a settled ``.aux`` under each of ``keys`` (renamed into place: readers never see half a file)."""
+    try:
+        folder = cache_dir() / "aux"
+        folder.mkdir(exist_ok=True)
+        for key in keys:
+            fd, tmp = tempfile.mkstemp(prefix=f".{key}-", dir=folder)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(aux)
+                os.replace(tmp, folder / f"{key}.aux")
+            except OSError:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+    except OSError:  # no cache folder: the next build only compiles one pass more
+        pass
 
 
 def keep_failure(files: list[Path], name: str) -> Path | None:

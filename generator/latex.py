@@ -1,15 +1,17 @@
 """The one place that compiles LaTeX: pdflatex, sandboxed, time-limited, with as few passes as it takes.
 
 Speed comes from two levers measured on 2-core machines (see bench/): a format with the
-preamble precompiled (mylatexformat), and seeding each document's ``.aux`` from a sibling that
-shares its layout, so most documents settle in one pass. Correctness never depends on either:
-passes repeat until the ``.aux`` stops changing.
+preamble precompiled (mylatexformat), and seeding each document's ``.aux`` from one that shares
+its layout (a sibling of this build, or the same document of an earlier build, kept in the cache),
+so most documents settle in one pass. Correctness never depends on either: passes repeat until the
+``.aux`` stops changing.
 """
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import functools
+import hashlib
 import os
 import re
 import resource
@@ -441,6 +443,18 @@ def _compile_in(scratch: Path, source: Path, timeout: float, format_dir: Path | 
         if passes_for_errors or _settled(before, after) and "Rerun to get" not in log:
             return passes
     raise LatexError(f"{where}: cross-references still changing after {MAX_PASSES} passes")
+
+
+def aux_keys(tex: Path) -> list[str]:
+    """Cache keys of the settled ``.aux`` of ``tex`` (see :func:`cache.read_aux`), best first: this very
+    text, then its layout (the TeX version, the file's name, its preamble and which problems it holds
+    in which order: an exam drawn again with another seed usually ends with the same page references)."""
+    text = tex.read_text(encoding="utf-8", errors="replace")
+    head = text.split("\\begin{document}", 1)[0]
+    markers = "\n".join(line for line in text.splitlines() if line.startswith(MARKER))
+    digest = lambda *parts: hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]  # noqa: E731
+    version = cache.tex_version()
+    return [f"text-{digest(version, text)}", f"layout-{digest(version, tex.name, head, markers)}"]
 
 
 def page_layout(aux: Path) -> dict:

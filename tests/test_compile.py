@@ -1,9 +1,19 @@
 """The compile pipeline's decisions: when a document has settled, and when versions' layouts differ."""
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from generator import api, latex
 from generator.api import layout_warnings
 from generator.build import common_layout_padding
 from generator.latex import _settled, page_layout
+
+from .conftest import make_course
 
 AUX = "\\PgInfo{question@1}{1}\n\\PgInfo{part@1@1}{1}\n\\PgInfo{question@2}{%d}\n\\gdef\\exam@lastpage{%d}\n"
 
@@ -50,3 +60,66 @@ def test_padding_lines_up_every_problem_start():
     assert common_layout_padding(layouts, breaks) == {"C": {3: 1}}
     assert common_layout_padding({"A": layout(1, 2, pages=3), "B": layout(1, 2, pages=3)},
                                  {"A": [True, True], "B": [True, True]}) == {}
+
+
+# --- the first document of each kind starts from an earlier build's settled .aux (cached) ---
+
+def _build_counting_passes(monkeypatch, root: Path, out: str, seed: int = 5) -> dict[str, int]:
+    """Build the tiny exam with PDFs; return the pdflatex passes of each document, by path."""
+    passes: dict[str, int] = {}
+    compile_in = latex._compile_in
+
+    def counting(scratch, source, *args, **kwargs):
+        n = compile_in(scratch, source, *args, **kwargs)
+        rel = source.name if source.parent.name.startswith(".") else f"{source.parent.name}/{source.name}"
+        passes[rel] = passes.get(rel, 0) + n
+        return n
+    monkeypatch.setattr(latex, "_compile_in", counting)
+    api.build(root / "bank" / "exams" / "tiny.yaml", bank=root, out=root / out, seed=seed, force=True)
+    return passes
+
+
+def _texts(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): subprocess.run(["pdftotext", "-layout", str(p), "-"], check=True,
+                                                              capture_output=True, text=True).stdout
+            for p in sorted(folder.rglob("*.pdf"))}
+
+
+@pytest.fixture
+def course(tmp_path, monkeypatch):
+    monkeypatch.setenv("QBANK_CACHE_DIR", str(tmp_path / "cache"))
+    return make_course(tmp_path / "course", ["argmax-attention", "translation"])
+
+
+@pytest.mark.pdf
+def test_a_rebuild_compiles_every_document_in_one_pass(course, monkeypatch):
+    first = _build_counting_passes(monkeypatch, course, "one")
+    assert first["A/exam.tex"] > 1 and first["A/key.tex"] > 1  # nothing cached yet: passes until settled
+    again = _build_counting_passes(monkeypatch, course, "two")
+    assert again == {doc: 1 for doc in first}, again
+    assert _texts(course / "one") == _texts(course / "two")
+    # another seed draws other numbers into the same layout: its first documents start from it too
+    other = _build_counting_passes(monkeypatch, course, "three", seed=6)
+    assert other["A/exam.tex"] == 1 and other["A/key.tex"] == 1
+
+
+@pytest.mark.pdf
+@pytest.mark.parametrize("damage", ["shifted", "truncated", "another document's"])
+def test_a_wrong_cached_aux_costs_passes_never_a_wrong_page_reference(course, monkeypatch, damage):
+    clean = _build_counting_passes(monkeypatch, course, "clean")
+    cached = sorted((Path(os.environ["QBANK_CACHE_DIR"]) / "aux").glob("*.aux"))
+    assert cached
+    texts = [aux.read_bytes() for aux in cached]
+    for i, aux in enumerate(cached):
+        text = texts[i]
+        if damage == "shifted":  # every page number, count and position off by 7
+            text = re.sub(rb"\{(\d+)\}", lambda m: b"{%d}" % (int(m.group(1)) + 7), text)
+        elif damage == "truncated":
+            text = text[: len(text) // 2]
+        else:  # each document gets the .aux of another one (exam, key, grader's summary)
+            text = next(t for t in texts[i + 1:] + texts[:i] if t != text)
+        aux.write_bytes(text)
+    passes = _build_counting_passes(monkeypatch, course, "seeded")
+    assert passes["A/exam.tex"] > 1 and passes["A/key.tex"] > 1
+    assert _texts(course / "seeded") == _texts(course / "clean")
+    assert set(passes) == set(clean)
