@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -55,12 +56,55 @@ def derive_seed(exam_seed: int, version: str, problem_id: str) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
+class _Refused(Exception):
+    """A value jsonable refuses: :func:`_jsonable` then finds where, for the message."""
+
+
+def _plain(value: Any) -> Any:
+    """jsonable without the path of each value (built only for an error message): the common types by
+    their exact type first, everything else as :func:`_jsonable` takes it."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        if value - value == 0:  # finite
+            return value
+        raise _Refused
+    if kind is dict:
+        return {str(k): _plain(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in list(value)]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        if not math.isfinite(f):
+            raise _Refused
+        return f
+    if isinstance(value, str):
+        return value
+    raise _Refused
+
+
 def jsonable(value: Any, where: str) -> Any:
     """Plain JSON data from generator output: numpy scalars/arrays unwrapped, NaN/inf refused."""
+    try:
+        return _plain(value)
+    except _Refused:
+        return _jsonable(value, where)
+
+
+def _jsonable(value: Any, where: str) -> Any:
     if isinstance(value, dict):
-        return {str(k): jsonable(v, f"{where}.{k}") for k, v in value.items()}
+        return {str(k): _jsonable(v, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
-        return [jsonable(v, f"{where}[{i}]") for i, v in enumerate(list(value))]
+        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(list(value))]
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):
@@ -434,6 +478,24 @@ def _env(exam: Exam) -> jinja2.Environment:
     return exam.bank.env()
 
 
+@contextlib.contextmanager
+def templates_checked_once(exam: Exam) -> Iterator[None]:
+    """Within: templates are not checked for changes on every use (two file stats per problem and
+    version, about 7% of a --no-pdf build), but once, here: a template changed since this process
+    compiled it is compiled again."""
+    env = _env(exam)
+    if not env.auto_reload:  # nested: already checked
+        yield
+        return
+    if not all(t.is_up_to_date for t in env.cache.values()):
+        env.cache.clear()
+    env.auto_reload = False
+    try:
+        yield
+    finally:
+        env.auto_reload = True
+
+
 STAMPED_FIELDS = {"Name (printed)": "name", "Student ID": "sid", "Row and seat": "seat"}
 """Cover fields a student's copy fills in (cover field → key of :func:`cover_values`)."""
 
@@ -755,23 +817,86 @@ def _render_one(exam: Exam, label: str, seed: int) -> Rendered:
     return render_version(exam, label, draw_versions(exam, [label], seed)[label])
 
 
-_WORKER: Exam | None = None
+_WORKER: tuple[Exam, VersionDraws] | None = None
 
 
-def _worker_init(exam: Exam) -> None:
+def _worker_init(exam: Exam, draws: VersionDraws) -> None:
     global _WORKER
-    _WORKER = exam
+    _WORKER = exam, draws
     forget_locks_after_fork()
     with contextlib.suppress(OSError, AttributeError):  # Linux: die with the parent, even on SIGKILL
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def _worker_render(label: str, instances: list[Instance]) -> Rendered:
+def _worker_draw(slots: list[tuple[str, int, ExamProblem, bool]]) -> tuple[list[tuple[str, Instance]], tuple | None]:
+    """One problem's instances in every version it is in, in label order (``slots``: label, number,
+    entry, wanted), and the first error as ``(label, number, exception)``: its draws depend only on
+    its own earlier draws (see VersionDraws), so problems are drawn side by side."""
     assert _WORKER is not None
-    return render_version(_WORKER, label, instances)
+    exam, draws = _WORKER
+    out = []
+    for label, number, entry, wanted in slots:
+        try:
+            inst = make_instance(exam, entry, number, label, draws.exam_seed, draws)
+        except QbankError as e:
+            return out, (label, number, e)
+        if wanted:
+            out.append((label, inst))
+    return out, None
+
+
+def _worker_render(versions: list[tuple[str, list[Instance]]]) -> list[Rendered]:
+    assert _WORKER is not None
+    return [render_version(_WORKER[0], label, instances) for label, instances in versions]
 
 
 PARALLEL_FROM = 8  # versions; below this, starting worker processes costs more than it saves
+
+
+def _plan_parallel(exam: Exam, labels: list[str], seed: int, jobs: int, done: Callable[[Rendered], None]) -> None:
+    """Draw problem by problem in worker processes, then render version by version in them.
+
+    Versions A and B are drawn and rendered here first, so that the forked workers inherit what
+    they warmed up (compiled templates, symbolic derivations) and their draws; the problems that
+    took longest in B are handed out first. The result is the one sequential drawing gives: a problem's draws
+    depend only on its own earlier draws, and the error raised is the one met first in label order.
+    """
+    wanted = set(labels)
+    everything = version_labels(max(map(label_number, labels)))
+    draws = VersionDraws(seed)
+    cost: dict[str, float] = {}
+    here = everything[:2]  # the second one's draws, with nothing left to warm up, time each problem
+    for label in here:
+        instances = []
+        for n, e in enumerate(version_entries(exam, label, seed), 1):
+            start = time.perf_counter()
+            instances.append(make_instance(exam, e, n, label, seed, draws))
+            cost[e.problem] = time.perf_counter() - start
+        if label in wanted:
+            done(render_version(exam, label, instances))
+    slots: dict[str, list] = {}
+    for label in everything[len(here):]:
+        for n, e in enumerate(version_entries(exam, label, seed), 1):
+            slots.setdefault(e.problem, []).append((label, n, e, label in wanted))
+    order = sorted(slots, key=lambda pid: -cost.get(pid, 0.0))
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init, initargs=(exam, draws)) as pool:
+        drawn = [f.result() for f in [pool.submit(_worker_draw, slots[pid]) for pid in order]]
+        errors = [err for _, err in drawn if err is not None]
+        if errors:
+            raise min(errors, key=lambda err: (label_number(err[0]), err[1]))[2]
+        by_label: dict[str, list[Instance]] = {label: [] for label in everything[len(here):] if label in wanted}
+        for instances, _ in drawn:
+            for label, inst in instances:
+                by_label[label].append(inst)
+        for instances in by_label.values():
+            instances.sort(key=lambda inst: inst.number)
+        todo = list(by_label.items())
+        size = max(1, min(50, len(todo) // (jobs * 4) or 1))
+        chunks = [pool.submit(_worker_render, todo[i:i + size]) for i in range(0, len(todo), size)]
+        for chunk in chunks:
+            for rendered in chunk.result():
+                done(rendered)
 
 
 def plan(exam: Exam, versions: int | list[str], seed: int | None = None, progress: Callable[[str], None] | None = None,
@@ -779,8 +904,9 @@ def plan(exam: Exam, versions: int | list[str], seed: int | None = None, progres
          on_version: Callable[[Rendered], None] | None = None) -> BuildPlan:
     """Draw every version in label order and render it in memory (in worker processes for many).
 
-    Drawing is sequential, because each version avoids the final answers of those before it;
-    rendering is not, and the result is the same however it is split. ``on_version`` sees each
+    Versions are drawn in label order, each avoiding the final answers of those before it (see
+    VersionDraws); with many, problems are drawn side by side and versions rendered side by side
+    in worker processes, and the result is the same however it is split. ``on_version`` sees each
     version as soon as it is rendered, in label order.
     """
     def done(rendered: Rendered) -> None:
@@ -793,23 +919,11 @@ def plan(exam: Exam, versions: int | list[str], seed: int | None = None, progres
     seed = exam.spec.seed if seed is None else seed
     p = BuildPlan(exam, seed, students=list(students or []))
     labels = version_labels(versions) if isinstance(versions, int) else versions
-    drawn = iter_versions(exam, labels, seed)
     jobs = jobs or os.cpu_count() or 1
-    if jobs > 1 and len(labels) >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods():
-        # The first version is rendered here, so that the forked workers inherit what it warmed up
-        # (compiled templates, symbolic derivations) along with the loaded exam and modules.
-        done(render_version(exam, *next(drawn)))
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(min(jobs, len(labels) - 1), mp_context=context, initializer=_worker_init,
-                                 initargs=(exam,)) as pool:
-            pending: collections.deque = collections.deque()
-            for label, instances in drawn:  # workers render while this process draws the next version
-                pending.append(pool.submit(_worker_render, label, instances))
-                while pending and pending[0].done():
-                    done(pending.popleft().result())
-            for future in pending:
-                done(future.result())
-        return p
-    for label, instances in drawn:
-        done(render_version(exam, label, instances))
+    with templates_checked_once(exam):
+        if jobs > 1 and len(labels) >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods():
+            _plan_parallel(exam, labels, seed, jobs, done)
+        else:
+            for label, instances in iter_versions(exam, labels, seed):
+                done(render_version(exam, label, instances))
     return p

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 
 import pytest
 
@@ -15,7 +16,9 @@ from generator.bank import load_bank, load_exam
 from generator.build import (canonical, draw_params, draw_versions, final_answers, jsonable, plan, version_labels,
                              workload)
 
-from .conftest import ROOT
+from generator.errors import GenerationError
+
+from .conftest import ROOT, make_course
 
 BUILDS = 200
 VERSIONS = 4
@@ -107,6 +110,48 @@ def test_plan_draws_each_version_as_draw_versions_does_and_is_deterministic():
 
 def test_parallel_rendering_gives_the_same_build():
     assert plan(EXAM, 8, seed=5, jobs=2).files() == plan(EXAM, 8, seed=5, jobs=1).files()
+
+
+def test_problems_drawn_side_by_side_give_the_same_shard():
+    # a shard's versions avoid the answers of the versions before it, drawn too but not kept
+    labels = version_labels(14)[4:]
+    parallel, serial = plan(EXAM, labels, seed=9, jobs=2), plan(EXAM, labels, seed=9, jobs=1)
+    assert [r.version for r in parallel.rendered] == labels
+    assert parallel.files() == serial.files()
+
+
+def test_a_parallel_build_stops_at_the_error_a_serial_one_meets_first(monkeypatch):
+    def failing_at(pid: str, call: int) -> None:
+        generator = BANK.problems[pid].generator
+        check, calls = generator.check, [0]
+
+        def wrong(params):
+            calls[0] += 1
+            answers = check(params)
+            return {**answers, "rows": []} if calls[0] == call else answers
+        monkeypatch.setattr(generator, "check", wrong)
+
+    def error(jobs: int) -> str:
+        monkeypatch.undo()  # fresh call counts for each build
+        failing_at("cnn", 6)  # version F
+        failing_at("gnn", 4)  # version D: met first
+        with pytest.raises(GenerationError) as e:
+            plan(EXAM, 10, seed=2, jobs=jobs)
+        return e.value.message
+
+    serial = error(1)
+    assert "problem 'gnn' (version D" in serial and "check disagree" in serial
+    assert error(2) == serial
+
+
+def test_a_template_changed_between_two_builds_of_one_process_is_used(tmp_path):
+    root = make_course(tmp_path, ["argmax-attention"])
+    exam = root / "bank" / "exams" / "tiny.yaml"
+    assert "edited-in-between" not in plan(load_exam(exam, root), 1).rendered[0].exam_tex
+    template = root / "bank" / "problems" / "argmax-attention" / "template.tex.j2"
+    template.write_text(template.read_text() + "% edited-in-between\n")
+    os.utime(template, (template.stat().st_atime, template.stat().st_mtime + 5))
+    assert "edited-in-between" in plan(load_exam(exam, root), 1).rendered[0].exam_tex
 
 
 def test_a_version_does_not_depend_on_how_many_follow_it():
