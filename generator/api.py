@@ -42,6 +42,7 @@ class BuildResult:
     versions: int = 0
     students: int = 0
     warnings: list[str] = field(default_factory=list)
+    pdf: bool = True  # False: --no-pdf, so no student gets a copy of their own
 
 
 def build(exam_path: str | Path | None = None, *, bank: str | Path | None = None, versions: int | None = None, seed: int | None = None,
@@ -71,7 +72,7 @@ def build(exam_path: str | Path | None = None, *, bank: str | Path | None = None
     if shard:
         labels = shard_labels(labels, *shard)
     out = Path(out) if out is not None else exam.bank.root / default_out(exam.spec.id)
-    result = BuildResult(out, len(labels), sum(s["version"] in set(labels) for s in students))
+    result = BuildResult(out, len(labels), sum(s["version"] in set(labels) for s in students), pdf=pdf)
     try:
         with locked(out):
             with staged(out, force) as stage, ThreadPoolExecutor(max_workers=2) as writer:
@@ -197,7 +198,7 @@ def merge(shards: list[str | Path], out: str | Path, *, force: bool = False,
             write_file(stage, "manifest.json", built.manifest_json(file_hashes(stage)))
     except OSError as e:
         raise OutputError(f"cannot write {e.filename or out}: {e.strerror or e}") from e
-    return BuildResult(out, len(versions), len(students))
+    return BuildResult(out, len(versions), len(students), pdf=pdf)
 
 
 def _same_as_listed(shard: Path, manifest: dict, folders: list[str]) -> None:

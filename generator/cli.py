@@ -129,9 +129,18 @@ def build(exam, bank, versions, seed, out, no_pdf, force, jobs, roster, seating,
     for warning in result.warnings:
         click.echo(f"qbank: warning: {warning}", err=True)
     what = f"{result.versions} version{'s' * (result.versions != 1)}" + (f" (shard {shard[0]}/{shard[1]})" if shard else "")
-    if result.students:
-        what += f", {result.students} student exams"
+    what += _students(result)
     click.echo(f"Built {result.out}: {what}" + (" (LaTeX only, --no-pdf)" if no_pdf else ""))
+
+
+def _students(result) -> str:
+    """', 3 student exams' for a roster build; without PDFs no copy is written, so only the assignment."""
+    n = result.students
+    if not n:
+        return ""
+    if not result.pdf:
+        return f", {n} student{'s' * (n != 1)} assigned a version"
+    return f", {n} student exam{'s' * (n != 1)}"
 
 
 @main.command()
@@ -143,7 +152,7 @@ def build(exam, bank, versions, seed, out, no_pdf, force, jobs, roster, seating,
 def merge(shards, out, force, exam_path):
     """Put the SHARDS of one build (qbank build --shard 1/N … N/N) together into one build."""
     result = api.merge(list(shards), out, force=force, exam_path=exam_path)
-    what = f"{result.versions} versions" + (f", {result.students} student exams" if result.students else "")
+    what = f"{result.versions} version{'s' * (result.versions != 1)}" + _students(result)
     click.echo(f"Merged {len(shards)} shards into {result.out}: {what}")
 
 

@@ -25,6 +25,7 @@ def test_a_roster_without_pdfs_assigns_versions_and_writes_no_copies(runner, fil
     """Students' copies are stamped PDFs; without PDFs the build says who gets which version."""
     r = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o", "--roster", "roster.csv"])
     assert r.exit_code == 0, r.output
+    assert r.stdout.strip() == "Built o: 2 versions, 4 students assigned a version (LaTeX only, --no-pdf)"
     assert not (files / "o" / "students").exists()
     rows = list(csv.DictReader((files / "o" / "assignments.csv").open()))
     assert [(x["sid"], x["version"], x["row"]) for x in rows] == [("3031", "A", ""), ("../x", "B", ""),
@@ -79,6 +80,7 @@ def test_seating_without_roster_is_refused(runner, files):
 def test_student_pdfs_seating_chart_and_print_file(runner, files):
     r = runner.invoke(main, ["build", EXAM, "--out", "o", "--roster", "roster.csv", "--seating", "seating.csv"])
     assert r.exit_code == 0, r.output
+    assert r.stdout.strip() == "Built o: 2 versions, 4 student exams"
 
     def text(pdf):
         out = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
@@ -102,12 +104,19 @@ def test_student_pdfs_seating_chart_and_print_file(runner, files):
 def test_per_student_gives_everyone_a_version_of_their_own(runner, files):
     r = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o", "--roster", "roster.csv", "--per-student"])
     assert r.exit_code == 0, r.output
-    assert r.stdout.strip() == "Built o: 4 versions, 4 student exams (LaTeX only, --no-pdf)"
+    assert r.stdout.strip() == "Built o: 4 versions, 4 students assigned a version (LaTeX only, --no-pdf)"
     rows = list(csv.DictReader((files / "o" / "assignments.csv").open()))
     assert [x["version"] for x in rows] == ["A", "B", "C", "D"]
     bad = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "p", "--per-student", "-n", "2",
                                "--roster", "roster.csv"])
     assert bad.exit_code == 2 and "--per-student needs --roster and sets the number of versions" in bad.stderr
+
+
+def test_one_student_and_one_version_are_counted_in_the_singular(runner, files):
+    (files / "one.csv").write_text("name,sid\nAda,1\n")
+    r = runner.invoke(main, ["build", EXAM, "--no-pdf", "-n", "1", "--out", "o", "--roster", "one.csv"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip() == "Built o: 1 version, 1 student assigned a version (LaTeX only, --no-pdf)"
 
 
 def test_labels_continue_after_zz():
@@ -122,7 +131,7 @@ def test_per_student_builds_a_version_for_each_of_5000_students(runner, files):
     (files / "big.csv").write_text("name,sid\n" + "".join(f"Student {i},{100000 + i}\n" for i in range(5000)))
     r = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o", "--roster", "big.csv", "--per-student"])
     assert r.exit_code == 0, r.output
-    assert r.stdout.strip() == "Built o: 5000 versions, 5000 student exams (LaTeX only, --no-pdf)"
+    assert r.stdout.strip() == "Built o: 5000 versions, 5000 students assigned a version (LaTeX only, --no-pdf)"
     rows = list(csv.DictReader((files / "o" / "assignments.csv").open()))
     assert [(x["sid"], x["version"]) for x in rows[701:703]] == [("100701", "ZZ"), ("100702", "AAA")]
     assert rows[-1]["version"] == "GJH" and len({x["version"] for x in rows}) == 5000

@@ -40,7 +40,7 @@ def test_two_shards_merge_into_the_unsharded_build(runner, roster):
     for shard in ("s1", "s2"):  # each shard verifies on its own
         assert runner.invoke(main, ["verify", shard]).exit_code == 0
     r = run(runner, "merge", "s2", "s1", "--out", "merged")  # in any order
-    assert r.stdout.strip() == "Merged 2 shards into merged: 5 versions, 11 student exams"
+    assert r.stdout.strip() == "Merged 2 shards into merged: 5 versions, 11 students assigned a version"
     assert text_files(roster / "merged") == text_files(roster / "whole")
     assert len(text_files(roster / "whole")) == 5 * 3 + 3  # exam, key, key.json per version; csv, summary, manifest
     v = runner.invoke(main, ["verify", "merged"])
