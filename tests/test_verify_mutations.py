@@ -399,3 +399,16 @@ def test_an_archived_build_stays_verifiable_after_a_template_edit(built, copy):
     finally:
         template.write_text(before[0])
         spec.write_text(before[1])
+
+
+def test_parameters_that_no_longer_solve_fail_that_problem_alone(copy):
+    """One problem's stored parameters that cannot be solved are that problem's failure; the key's
+    other marked answers are still compared, not each reported as one "the key does not have"."""
+    data = manifest(copy)
+    data["versions"][0]["problems"][0]["params"]["query"] = "abc"
+    save_manifest(copy, data)
+    r = run_verify(copy)
+    assert r.exit_code == 1, r.output
+    fails = [line for line in r.output.splitlines() if line.startswith("FAIL ")]
+    assert any("problem 1 'argmax-attention'" in line and "field params" in line for line in fails), r.output
+    assert not any("that the key does not have" in line for line in fails), r.output
