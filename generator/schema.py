@@ -51,6 +51,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+def _some_parts(points: dict) -> dict:
+    if not points:
+        raise ValueError("needs at least one part, e.g. {a: 4} or {all: 4}")
+    return points
+
+
 class ProblemSpec(_Strict):
     """A problem in a bank: ``bank/problems/<id>/problem.yaml``."""
 
@@ -63,7 +69,8 @@ class ProblemSpec(_Strict):
     generator: Text
     """The generator that draws and solves it: the name its folder's ``generator.py`` registers, or a
     built-in generator (``multiple_choice``) for a problem folder that holds only its spec."""
-    points: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+$")], Points]
+    points: Annotated[dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+$")], Points],
+                      AfterValidator(_some_parts)]
     """Points per part, in order: ``{a: 6, b: 4}``."""
     template: Text | None = None
     """Its Jinja2 LaTeX template: a file in the problem's own folder; default ``template.tex.j2``."""
@@ -76,8 +83,6 @@ class ProblemSpec(_Strict):
     def _one_body(self) -> "ProblemSpec":
         if self.template and self.body:
             raise ValueError("give either 'template' or 'body', not both")
-        if not self.points:
-            raise ValueError("'points' needs at least one part")
         return self
 
     @property

@@ -273,3 +273,12 @@ def test_a_spec_with_errors_in_and_outside_its_space_shows_them_all_at_once(cour
         "qbank: bank/problems/example-neuron/problem.yaml:7: points.a: expected an integer, got 'four'",
         "qbank: bank/problems/example-neuron/problem.yaml:9: space.n: expected an integer, got 'three'"]
     assert not (course / "output" / "example").exists()
+
+
+def test_empty_points_are_reported_on_their_own_line_and_key(course, runner):
+    spec = course / "bank" / "problems" / "example-neuron" / "problem.yaml"
+    spec.write_text(spec.read_text().replace("points: {a: 4, b: 6}", "points: {}"))
+    r = runner.invoke(main, ["build", "--no-pdf"])
+    assert r.exit_code == 2
+    assert r.stderr.splitlines() == [
+        "qbank: bank/problems/example-neuron/problem.yaml:7: points: needs at least one part, e.g. {a: 4} or {all: 4}"]
