@@ -153,8 +153,8 @@ class ExamSpec(_Strict):
     """Bullet points printed on the cover page."""
     cover_fields: list[Text] = DEFAULT_FIELDS
     """Fields students fill in on the cover page."""
-    seed: int = 0
-    """Exam seed; each version's and problem's seed derives from it."""
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
+    """Exam seed; each version's and problem's seed derives from it (the range ``--seed`` takes)."""
     versions: Annotated[int, Field(ge=1, le=MAX_VERSIONS)] = 2
     """Default number of versions (A, B, …)."""
     banks: list[Annotated[str, StringConstraints(min_length=1)]] = []

@@ -282,3 +282,15 @@ def test_empty_points_are_reported_on_their_own_line_and_key(course, runner):
     assert r.exit_code == 2
     assert r.stderr.splitlines() == [
         "qbank: bank/problems/example-neuron/problem.yaml:7: points: needs at least one part, e.g. {a: 4} or {all: 4}"]
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**63)])
+def test_an_exam_seed_outside_the_range_of_seed_is_refused(course, runner, seed):
+    """A negative seed used to build a key that verify then refused as 'not an exam seed'."""
+    exam = course / "bank" / "exams" / "example.yaml"
+    exam.write_text(exam.read_text().replace("seed: 1\n", f"seed: {seed}\n"))
+    r = runner.invoke(main, ["build", "--no-pdf"])
+    assert r.exit_code == 2
+    assert len(r.stderr.splitlines()) == 1
+    assert r.stderr.startswith("qbank: bank/exams/example.yaml:13: seed: input should be ")
+    assert not (course / "output" / "example").exists()
