@@ -15,9 +15,9 @@ from . import cache
 from .bank import all_kinds, did_you_mean, find_root, load_exam, problems_in_exams, sha256
 from .build import (BuildPlan, _env as template_env, common_layout_padding, file_hashes, plan, read_json,
                     rendered_from_manifest, shard_labels, version_labels)
-from .check import (RENDER_SEEDS, TRIAL_BUILDS, compile_checks, distinctness, exam_checks, render_checks, stress,
-                    unused_templates, validate_bank)
-from .errors import LatexError, OutputError, QbankError, UnknownNameError
+from .check import (RENDER_SEEDS, TRIAL_BUILDS, compile_checks, distinctness, exam_checks, render_checks,
+                    rounded_params, stress, unused_templates, validate_bank)
+from .errors import LatexError, OutputError, QbankError, SpecError, UnknownNameError
 from .export import export_latex
 from .latex import aux_keys, clean_aux, compile_pdf, make_format, page_layout, preamble, require_tex, unite_pdfs
 from .output import locked, safe_child, staged, write_file
@@ -45,6 +45,14 @@ class BuildResult:
     pdf: bool = True  # False: --no-pdf, so no student gets a copy of their own
 
 
+def _refuse_rounded_pins(exam) -> None:
+    """A pinned number that prints rounded would give a key verify refuses: refuse it before building."""
+    errors = [exam.located.error(loc + ("params",), msg) for loc, entry in exam.spec.entries()
+              if entry.params is not None for msg in rounded_params(entry.params)]
+    if errors:
+        raise SpecError(errors)
+
+
 def build(exam_path: str | Path | None = None, *, bank: str | Path | None = None, versions: int | None = None, seed: int | None = None,
           out: str | Path | None = None, pdf: bool = True, force: bool = False, jobs: int | None = None,
           roster: str | Path | None = None, seating: str | Path | None = None, per_student: bool = False,
@@ -63,6 +71,7 @@ def build(exam_path: str | Path | None = None, *, bank: str | Path | None = None
     if per_student and (not roster or versions is not None):
         raise QbankError("--per-student needs --roster and sets the number of versions itself (drop --versions)")
     exam = load_exam(exam_path, bank)
+    _refuse_rounded_pins(exam)
     roster_students = read_roster(roster) if roster else []
     n = versions if versions is not None else exam.spec.versions
     if per_student:

@@ -294,3 +294,17 @@ def test_an_exam_seed_outside_the_range_of_seed_is_refused(course, runner, seed)
     assert len(r.stderr.splitlines()) == 1
     assert r.stderr.startswith("qbank: bank/exams/example.yaml:13: seed: input should be ")
     assert not (course / "output" / "example").exists()
+
+
+def test_a_pinned_number_that_prints_rounded_is_refused_by_build(course, runner):
+    """The build wrote $\\eta = 0.1235$ for a pinned 0.123456789, a key that verify then failed."""
+    exam = course / "bank" / "exams" / "example.yaml"
+    exam.write_text(exam.read_text().replace(
+        "  - problem: example-neuron\n",
+        "  - problem: example-neuron\n    params: {w: [1, -2, 3], x: [2, 1, 1], b: -1.123456789}\n"))
+    r = runner.invoke(main, ["build", "--no-pdf"])
+    assert r.exit_code == 2
+    assert r.stderr.splitlines() == [
+        "qbank: bank/exams/example.yaml:19: problems[1].params: params.b is -1.123456789 but prints as -1.1235; "
+        "the key would not match what students see"]
+    assert not (course / "output" / "example").exists()
