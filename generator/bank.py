@@ -414,7 +414,7 @@ def load_exam(path: str | Path | None = None, root: str | Path | None = None) ->
         if entry.points is not None and list(entry.points) != list(bp.spec.points):
             errors.append(located.error(loc + ("points",), f"parts must be "
                                         f"{', '.join(bp.spec.points)} (as in {shown(bp.path)}), got "
-                                        f"{', '.join(entry.points)}"))
+                                        f"{', '.join(entry.points) or 'no parts'}"))
     for i, e in enumerate(spec.problems):
         if isinstance(e, PoolEntry):  # every version must be worth the same
             totals = {m.problem: sum((m.points or bank.problems[m.problem].spec.points).values()) for m in e.problems}

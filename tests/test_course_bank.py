@@ -308,3 +308,14 @@ def test_a_pinned_number_that_prints_rounded_is_refused_by_build(course, runner)
         "qbank: bank/exams/example.yaml:19: problems[1].params: params.b is -1.123456789 but prints as -1.1235; "
         "the key would not match what students see"]
     assert not (course / "output" / "example").exists()
+
+
+def test_an_empty_points_override_says_it_has_no_parts(course, runner):
+    exam = course / "bank" / "exams" / "example.yaml"
+    exam.write_text(exam.read_text().replace("  - problem: example-neuron\n",
+                                             "  - problem: example-neuron\n    points: {}\n"))
+    r = runner.invoke(main, ["build", "--no-pdf"])
+    assert r.exit_code == 2
+    assert r.stderr.splitlines() == [
+        "qbank: bank/exams/example.yaml:19: problems[1].points: parts must be a, b "
+        "(as in bank/problems/example-neuron/problem.yaml), got no parts"]
