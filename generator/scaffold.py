@@ -47,6 +47,11 @@ def _write_tree(target: Path, files: dict[str, str]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
     try:
+        # mkdtemp makes the folder private (0700); a course or problem folder is shared with the course
+        # staff, so it gets the mode a plain mkdir would give (or the empty folder's it replaces)
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(tmp, target.stat().st_mode & 0o7777 if target.is_dir() else 0o777 & ~umask)
         for rel, text in files.items():
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,9 @@ names defined twice refused with both files, and `init` / `new` writing a workin
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -247,7 +249,6 @@ def test_a_build_never_writes_a_key_its_independent_check_contradicts(course, ru
 def test_the_next_steps_init_prints_run_as_printed(tmp_path):
     """Found in review: run as `.venv/bin/qbank init course`, the next steps said `qbank check`, and a
     relative `.venv/bin/qbank` no longer exists after `cd course`. The printed line now runs as is."""
-    import os
     import subprocess
     import sys
 
@@ -319,3 +320,20 @@ def test_an_empty_points_override_says_it_has_no_parts(course, runner):
     assert r.stderr.splitlines() == [
         "qbank: bank/exams/example.yaml:19: problems[1].points: parts must be a, b "
         "(as in bank/problems/example-neuron/problem.yaml), got no parts"]
+
+
+def test_init_and_new_make_folders_with_the_mode_mkdir_gives(tmp_path, runner, monkeypatch):
+    """They were 0700 (a private temporary folder renamed into place): other course staff could not read them."""
+    old = os.umask(0o022)
+    try:
+        monkeypatch.chdir(tmp_path)
+        assert runner.invoke(main, ["init", "course"]).exit_code == 0
+        (tmp_path / "empty").mkdir(mode=0o750)
+        assert runner.invoke(main, ["init", "empty"]).exit_code == 0
+        monkeypatch.chdir(tmp_path / "course")
+        assert runner.invoke(main, ["new", "mine"]).exit_code == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "course").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "course" / "bank" / "problems" / "mine").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "empty").stat().st_mode) == 0o750
