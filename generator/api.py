@@ -1,8 +1,12 @@
 """The importable library entry points; the CLI is a thin layer over these."""
 from __future__ import annotations
 
+import contextlib
+import inspect
+import json
 import os
 import shutil
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -12,7 +16,7 @@ from typing import Any, Callable
 import pikepdf
 
 from . import cache
-from .bank import all_kinds, did_you_mean, find_root, load_exam, problems_in_exams, sha256
+from .bank import all_kinds, did_you_mean, find_root, load_exam, problems_in_exams, sha256, shown
 from .build import (BuildPlan, _env as template_env, common_layout_padding, file_hashes, plan, read_json,
                     rendered_from_manifest, shard_labels, version_labels)
 from .check import (RENDER_SEEDS, TRIAL_BUILDS, compile_checks, distinctness, exam_checks, render_checks,
@@ -21,6 +25,7 @@ from .errors import LatexError, OutputError, QbankError, SpecError, UnknownNameE
 from .export import export_latex
 from .latex import aux_keys, clean_aux, compile_pdf, make_format, page_layout, preamble, require_tex, unite_pdfs
 from .output import locked, safe_child, staged, write_file
+from .registry import raised_at
 from .roster import assign_versions, read_roster, read_seating, records
 from .stamp import STAMPS_DIR, read_marks, stamp_onto, write_copies
 from .verify import Report, verify as verify_build
@@ -354,7 +359,23 @@ def solve(kind: str, params: dict[str, Any], root: Path | None = None) -> dict[s
     kinds = all_kinds(root)
     if kind not in kinds:
         raise UnknownNameError("solve kind", kind, sorted(kinds))
-    return kinds[kind].solve(params)
+    fn = kinds[kind].solve
+    source = Path(inspect.getsourcefile(fn)) if inspect.getsourcefile(fn) else None
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # a kind's debugging print must not corrupt the JSON
+            answers = fn(params)
+    except QbankError:
+        raise
+    except Exception as e:  # a course's kind that does not refuse bad parameters itself: one line, not a traceback
+        raise QbankError(f"{raised_at(e, [source] if source else [])}: solve kind '{kind}' raised "
+                         f"{type(e).__name__}: {e} (refuse bad parameters with generator.params' helpers, "
+                         "which name the parameter)") from e
+    try:
+        json.dumps(answers, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise QbankError(f"{shown(source) if source else kind}: solve kind '{kind}' returned answers that are not "
+                         f"JSON data ({e}); return plain ints, floats, strings, lists and dicts") from e
+    return answers
 
 
 def verify(build_dir: str | Path, exam_path: str | Path | None = None, *, bank: str | Path | None = None,

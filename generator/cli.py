@@ -172,7 +172,7 @@ def solve(kind, params_file, bank):
         params = load_yaml(params_file).data  # JSON is YAML
     except SpecError as e:
         raise QbankError(e.messages[0]) from None
-    answers = kinds[kind].solve(params)
+    answers = api.solve(kind, params, bank)
     click.echo(json.dumps(answers, allow_nan=False))
 
 

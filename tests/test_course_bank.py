@@ -97,6 +97,30 @@ def test_a_course_solve_kind_works_with_qbank_solve_and_a_clash_is_refused(cours
     assert "solve kind 'argmax-attention' is also defined by " in r.stderr
 
 
+def test_a_course_kind_that_raises_or_prints_is_one_line_and_keeps_the_json_clean(course, runner):
+    """A course's kind without parameter checks gave a KeyError traceback; a print() in it went into the JSON."""
+    gen = course / "bank" / "problems" / "example-neuron" / "generator.py"
+    gen.write_text(gen.read_text() + '\n\nfrom generator.registry import register_kind\n'
+                   'def _solve(p):\n    print("debugging")\n    return {"y": max(p["z"], 0)}\n'
+                   'register_kind("relu-neuron", _solve, lambda p: {"y": max(p["z"], 0)})\n'
+                   'register_kind("nan-neuron", lambda p: {"y": float("nan")}, lambda p: {"y": 0})\n')
+    line = len(gen.read_text().splitlines()) - 2
+    (course / "p.yaml").write_text("z: -3\n")
+    (course / "q.yaml").write_text("w: -3\n")
+    r = runner.invoke(main, ["solve", "relu-neuron", "--params", "p.yaml"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == {"y": 0} and "debugging" in r.stderr
+    r = runner.invoke(main, ["solve", "relu-neuron", "--params", "q.yaml"])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert r.stderr.splitlines() == [
+        "debugging", f"qbank: bank/problems/example-neuron/generator.py:{line}: solve kind 'relu-neuron' raised KeyError: 'z' "
+        "(refuse bad parameters with generator.params' helpers, which name the parameter)"]
+    r = runner.invoke(main, ["solve", "nan-neuron", "--params", "p.yaml"])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert r.stderr.startswith("qbank: bank/problems/example-neuron/generator.py: solve kind 'nan-neuron' returned "
+                               "answers that are not JSON data")
+
+
 def test_a_kind_of_one_course_is_never_used_by_another_loaded_in_the_same_process(tmp_path, runner, monkeypatch):
     """Seen in CI: a course registered a kind named like a shipped one, and a later build of another
     course in the same process solved its items with that course's kind (a global lookup)."""
