@@ -132,7 +132,8 @@ def pdf_text(pdf: Path, raw: bool = True) -> str:
     except subprocess.TimeoutExpired:
         raise QbankError(f"{shown(pdf)}: pdftotext took more than 60 s") from None
     if proc.returncode != 0:
-        raise QbankError(f"{shown(pdf)}: not a readable PDF ({proc.stderr.decode(errors='replace').strip()[:120]})")
+        why = (proc.stderr.decode(errors="replace").strip().splitlines() or ["pdftotext failed"])[0]
+        raise QbankError(f"{shown(pdf)}: not a readable PDF ({why[:120]})")  # one line: the first error
     return proc.stdout.decode("utf-8", errors="replace")
 
 

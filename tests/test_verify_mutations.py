@@ -412,3 +412,14 @@ def test_parameters_that_no_longer_solve_fail_that_problem_alone(copy):
     fails = [line for line in r.output.splitlines() if line.startswith("FAIL ")]
     assert any("problem 1 'argmax-attention'" in line and "field params" in line for line in fails), r.output
     assert not any("that the key does not have" in line for line in fails), r.output
+
+
+def test_a_cut_short_pdf_is_one_fail_line(copy):
+    """pdftotext's several error lines came out inside one FAIL, breaking the one-line-per-failure report."""
+    key = copy / "A" / "key.pdf"
+    key.write_bytes(key.read_bytes()[:100])
+    r = run_verify(copy)
+    assert r.exit_code == 1, r.output
+    lines = r.output.strip().splitlines()
+    assert all(line.startswith("FAIL ") for line in lines[:-1]) and "cannot be trusted" in lines[-1], r.output
+    assert any(line.startswith("FAIL version A, file key.pdf: not a readable PDF (") for line in lines), r.output
