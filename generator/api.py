@@ -449,7 +449,8 @@ def check(root: str | Path | None = None, *, seeds: int = 500, only: list[str] |
         echo(f"Wrote the fairness report {write_report(bank, Path(report), seeds, ids)}")
     elif report is not None:
         echo(f"The fairness report {report} was not written: the check failed")
-    what = f"rendered at {RENDER_SEEDS} seeds" + (f", {len(docs)} documents compiled" if pdf else " (no PDFs, --no-pdf)")
-    echo("check: FAILED" if failed else
-         f"check: specs valid; all {len(ids)} problems passed {seeds} seeds each; {what}")
+    what = (f"rendered at {RENDER_SEEDS} seeds" + (f", {len(docs)} document{'s' * (len(docs) != 1)} compiled" if pdf
+                                                   else " (no PDFs, --no-pdf)"))
+    passed = "the 1 problem passed" if len(ids) == 1 else f"all {len(ids)} problems passed"
+    echo("check: FAILED" if failed else f"check: specs valid; {passed} {seeds} seeds each; {what}")
     return not failed

@@ -136,7 +136,7 @@ def test_list_shows_problems(runner, tmp_bank):
 def test_check_passes_on_a_good_bank(runner, tmp_bank):
     r = runner.invoke(main, ["check", "--seeds", "30"])
     assert r.exit_code == 0, r.output
-    assert "argmax-attention" in r.stdout and "check: specs valid; all 1 problems passed 30 seeds each" in r.stdout
+    assert "argmax-attention" in r.stdout and "check: specs valid; the 1 problem passed 30 seeds each" in r.stdout
 
 
 def test_check_fails_naming_the_problem_when_constraints_are_impossible(runner, tmp_bank):
