@@ -361,3 +361,18 @@ def test_init_and_new_make_folders_with_the_mode_mkdir_gives(tmp_path, runner, m
     assert stat.S_IMODE((tmp_path / "course").stat().st_mode) == 0o755
     assert stat.S_IMODE((tmp_path / "course" / "bank" / "problems" / "mine").stat().st_mode) == 0o755
     assert stat.S_IMODE((tmp_path / "empty").stat().st_mode) == 0o750
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_the_gitignore_init_writes_keeps_output_gitkeep_and_ignores_roster_output(tmp_path, runner, monkeypatch):
+    """output/.gitkeep, which init writes so that output/ exists in a clone, was ignored by 'output/.*'."""
+    import subprocess
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(main, ["init", "course"]).exit_code == 0
+    course = tmp_path / "course"
+    subprocess.run(["git", "init", "-q", str(course)], check=True)
+
+    def ignored(rel):
+        return subprocess.run(["git", "check-ignore", "-q", rel], cwd=course).returncode == 0
+    assert not ignored("output/.gitkeep") and not ignored("output/example/A/key.pdf")
+    assert ignored("output/.example.lock") and ignored("output/example/students/1/exam.pdf")
