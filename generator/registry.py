@@ -151,12 +151,17 @@ def import_error_location(exc: BaseException, path: Path) -> str:
 
 def raised_at(exc: BaseException, code: list[Path]) -> str:
     """``file:line`` of the frame that raised ``exc``: the innermost one in the generator's own files
-    (``code``: files or folders), else the innermost of all."""
+    (``code``: files or folders); when only qbank's own code is on the stack (it refused what the
+    generator returned, a NaN say), the generator's file; else the innermost frame of all."""
     frames = traceback.extract_tb(exc.__traceback__)
-    if not frames:
-        return "?"
     roots = [c.resolve() for c in code]
     own = [f for f in frames if any(Path(f.filename).resolve() == r or Path(f.filename).resolve().is_relative_to(r)
                                     for r in roots if r.is_dir() or r.is_file())]
+    qbank = Path(__file__).resolve().parent
+    files = [c for c in code if c.is_file()]
+    if not own and files and all(Path(f.filename).resolve().is_relative_to(qbank) for f in frames):
+        return shown(files[0])  # qbank's own line would send the author into qbank's source
+    if not frames:
+        return "?"
     frame = (own or frames)[-1]
     return f"{shown(frame.filename)}:{frame.lineno}"

@@ -376,3 +376,13 @@ def test_the_gitignore_init_writes_keeps_output_gitkeep_and_ignores_roster_outpu
         return subprocess.run(["git", "check-ignore", "-q", rel], cwd=course).returncode == 0
     assert not ignored("output/.gitkeep") and not ignored("output/example/A/key.pdf")
     assert ignored("output/.example.lock") and ignored("output/example/students/1/exam.pdf")
+
+
+def test_a_generator_that_returns_nan_is_named_by_its_own_file(course, runner):
+    """The message named qbank's own build.py line that refused the NaN, a file the author never wrote."""
+    gen = course / "bank" / "problems" / "example-neuron" / "generator.py"
+    gen.write_text(gen.read_text().replace('return {"z": z, "y": max(z, 0),', 'return {"z": z, "y": float("nan"),', 1))
+    r = runner.invoke(main, ["build", "--no-pdf"])
+    assert r.exit_code == 2 and len(r.stderr.splitlines()) == 1
+    assert r.stderr.startswith("qbank: bank/problems/example-neuron/generator.py: problem 'example-neuron' (version A, seed ")
+    assert "answers.y is nan" in r.stderr
