@@ -1,6 +1,7 @@
 """``qbank export``: each version's LaTeX as a standalone folder or zip that compiles without qbank."""
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
@@ -42,6 +43,12 @@ def export_latex(build_dir: str | Path, out: str | Path | None = None, *, as_zip
     missing = [f"{label}/{name}" for label in labels for name, data in files[label].items() if data is None]
     if missing:
         raise QbankError(f"{build_dir}: missing {', '.join(missing)}; rebuild before exporting")
+    hashes = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
+    changed = [f"{label}/{name}" for label in labels for name, data in files[label].items()
+               if hashes.get(f"{label}/{name}") != hashlib.sha256(data).hexdigest()]
+    if changed:  # an exported key must be the key the build made and verify checks
+        raise QbankError(f"{build_dir}: {', '.join(changed)} differ{'s' * (len(changed) == 1)} from the manifest's "
+                         "SHA-256 (changed after the build; `qbank verify` says more); nothing was exported")
     with locked(out), staged(out, force, is_export) as stage:
         for label in labels:
             files[label]["README.txt"] = README.format(version=label, exam=exam_id).encode()

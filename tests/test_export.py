@@ -26,6 +26,18 @@ def test_export_folders_and_zips_are_complete_and_deterministic(runner, tmp_bank
         assert z.namelist() == ["tiny-B/README.txt", "tiny-B/exam.tex", "tiny-B/key.tex"]
 
 
+def test_a_file_changed_after_the_build_is_not_exported(runner, tmp_bank):
+    """An edited key.tex was exported as if it were the build's: export now holds it to the manifest's hash."""
+    assert runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o"]).exit_code == 0
+    key = tmp_bank / "o" / "B" / "key.tex"
+    key.write_text(key.read_text().replace("Argmax attention", "Argmax attentions", 1))
+    r = runner.invoke(main, ["export", "o", "--latex"])
+    assert r.exit_code == 2
+    assert r.stderr.splitlines() == ["qbank: o: B/key.tex differs from the manifest's SHA-256 (changed after the "
+                                     "build; `qbank verify` says more); nothing was exported"]
+    assert not (tmp_bank / "o-latex").exists()
+
+
 def test_existing_export_is_refused_without_force(runner, tmp_bank):
     runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "o"])
     assert runner.invoke(main, ["export", "o", "--latex"]).exit_code == 0
