@@ -386,3 +386,21 @@ def test_a_generator_that_returns_nan_is_named_by_its_own_file(course, runner):
     assert r.exit_code == 2 and len(r.stderr.splitlines()) == 1
     assert r.stderr.startswith("qbank: bank/problems/example-neuron/generator.py: problem 'example-neuron' (version A, seed ")
     assert "answers.y is nan" in r.stderr
+
+
+def test_a_roster_build_as_the_course_readme_says_stays_out_of_git(course, runner):
+    """The course README said a roster's personal data stays out of the repository, but the
+    manifest of a roster build in output/ (every name and SID) was committed."""
+    import subprocess
+
+    readme = (course / "README.md").read_text()
+    assert "qbank build --roster private/class.csv --out private/midterm" in readme
+    (course / "private").mkdir()
+    (course / "private" / "class.csv").write_text("name,sid\nAda Lovelace,1001\nAlan Turing,1002\n")
+    r = runner.invoke(main, ["build", "--no-pdf", "--roster", "private/class.csv", "--out", "private/example"])
+    assert r.exit_code == 0, r.output
+    assert "Ada Lovelace" in (course / "private" / "example" / "manifest.json").read_text()
+    subprocess.run(["git", "init", "-q"], cwd=course, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=course, check=True)
+    tracked = subprocess.run(["git", "ls-files"], cwd=course, check=True, capture_output=True, text=True).stdout
+    assert "private/" not in tracked and "bank/exams/example.yaml" in tracked
