@@ -6,10 +6,11 @@ one``) or at least one (``select: many``) option is correct. The key ticks the c
 """
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import model_validator
+from pydantic import AfterValidator, model_validator
 
 from ..problem import Problem, Reject, Space
 from ..registry import register
@@ -19,18 +20,38 @@ from ..texify import SpecText, Tex, escape
 MAX_SHOWN = 10  # the template letters options A to J
 
 
+def _balanced(text: str) -> str:
+    """Spec LaTeX whose ``$`` and braces pair up: an unclosed one in an option breaks the items after
+    it, and TeX reports it there (in the shared template), not at its own line of the spec."""
+    bare = re.sub(r"\\[\\$%{}]", "", text)  # escaped characters do not count
+    bare = re.sub(r"(?<!\\)%.*", "", bare)  # nor anything in a comment
+    if bare.count("$") % 2:
+        raise ValueError("unbalanced $: every $ that opens math needs one that closes it")
+    depth = 0
+    for ch in bare:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth < 0:
+            raise ValueError("a } closes a brace that was never opened")
+    if depth:
+        raise ValueError("a { is never closed")
+    return text
+
+
+Paragraph = Annotated[Latex(MAX_PARAGRAPH), AfterValidator(_balanced)]  # type: ignore[valid-type]
+
+
 class Option(Space):
     """One option (LaTeX), whether it is correct, and why (LaTeX, shown in the key)."""
 
-    text: Latex(MAX_PARAGRAPH)  # type: ignore[valid-type]
+    text: Paragraph
     correct: bool
-    why: Latex(MAX_PARAGRAPH) = ""  # type: ignore[valid-type]
+    why: Paragraph = ""
 
 
 class ChoiceSpace(Space):
     """The question, the keyed options, and how many a version shows."""
 
-    question: Latex(MAX_LATEX)  # type: ignore[valid-type]
+    question: Annotated[Latex(MAX_LATEX), AfterValidator(_balanced)]  # type: ignore[valid-type]
     """The question (LaTeX)."""
     select: Literal["one", "many"] = "one"
     """``one``: exactly one correct option is shown; ``many``: tick all that apply."""
