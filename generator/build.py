@@ -320,7 +320,12 @@ def make_instance(exam: Exam, entry: ExamProblem, number: int, version: str, exa
     bp = exam.bank.problems[entry.problem]
     points = dict(entry.points or bp.spec.points)
     seed = derive_seed(exam_seed, version, bp.spec.id)
-    where = f"problem '{bp.spec.id}' (version {version}, seed {seed})"
+    if entry.params is None:
+        where = f"problem '{bp.spec.id}' (version {version}, seed {seed})"
+    else:  # no seed is involved: name the exam's line that pins the parameters
+        loc, _ = exam.entry(entry.problem)
+        where = (f"problem '{bp.spec.id}' (version {version}, parameters pinned at "
+                 f"{exam.located.path}:{exam.located.line(loc + ('params',))})")
     try:
         with time_limit(GENERATE_TIMEOUT_S, f"{where}: generator ran past {GENERATE_TIMEOUT_S} s"):
             if entry.params is not None:

@@ -404,3 +404,14 @@ def test_a_roster_build_as_the_course_readme_says_stays_out_of_git(course, runne
     subprocess.run(["git", "add", "-A"], cwd=course, check=True)
     tracked = subprocess.run(["git", "ls-files"], cwd=course, check=True, capture_output=True, text=True).stdout
     assert "private/" not in tracked and "bank/exams/example.yaml" in tracked
+
+
+def test_pinned_parameters_a_generator_cannot_use_name_the_exam_line_not_a_seed(course, runner):
+    """A pinned instance missing a parameter was reported with a seed, though no seed is drawn."""
+    exam = course / "bank" / "exams" / "example.yaml"
+    exam.write_text(exam.read_text().replace("  - problem: example-neuron\n",
+                                             "  - problem: example-neuron\n    params: {w: [1, 2, 3], x: [1, 1, 1]}\n"))
+    r = runner.invoke(main, ["build", "--no-pdf"])
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1
+    assert "(version A, parameters pinned at bank/exams/example.yaml:19): generator raised KeyError: 'b'" in r.stderr
+    assert "seed" not in r.stderr
