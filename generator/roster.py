@@ -91,9 +91,12 @@ def _header(path: Path, line: int, fields: list[str], columns: tuple[str, ...]) 
     names = [f.replace("\ufeff", "").strip().lower() for f in fields]
     found = ", ".join(f.strip() for f in fields if f.strip())
     errors = []
+    other = next((d for d in ";\t" if len(fields) == 1 and d in fields[0]), None)
+    hint = f" (the file separates columns with {'tabs' if other == chr(9) else repr(other)}; save it as CSV, with commas)" \
+        if other else ""
     for c in columns:
         if c not in names:
-            errors.append(f"{path}:{line}: (header): missing column '{c}'; found columns: {found}")
+            errors.append(f"{path}:{line}: (header): missing column '{c}'; found columns: {found}{hint}")
         elif names.count(c) > 1:
             errors.append(f"{path}:{line}: (header): column '{c}' appears {names.count(c)} times")
     if errors:
@@ -106,6 +109,8 @@ def _problem(text: str, column: str) -> str | None:
     if not text:
         return f"{column}: empty"
     bad = next((ch for ch in text if unicodedata.category(ch) in ("Cc", "Zl", "Zp")), None)
+    if bad in ("\n", "\r"):  # the csv module reads on past an unclosed quote, newlines and all
+        return f"{column}: a line break inside a quoted field (is a closing \" missing?)"
     if bad is not None:
         return f"{column}: control character U+{ord(bad):04X} is not allowed"
     try:

@@ -55,9 +55,22 @@ def test_accented_latin_names_are_accepted(tmp_path):
 def test_a_quoted_name_spanning_lines_is_refused_and_later_lines_keep_their_numbers(tmp_path):
     path = write(tmp_path, "roster.csv", 'name,sid\n"Ada\nLovelace",1\nBob,1\n')
     assert errors(read_roster, path) == [
-        f"{path}:2: name: control character U+000A is not allowed",
+        f"{path}:2: name: a line break inside a quoted field (is a closing \" missing?)",
         f"{path}:4: sid: duplicate SID '1' (first on line 2)",
     ]
+
+
+def test_an_unclosed_quote_is_named_as_such(tmp_path):
+    """It swallows the rest of the file into one field; the message was 'control character U+000A'."""
+    path = write(tmp_path, "roster.csv", 'name,sid\n"Ada Lovelace,1001\nAlan Turing,1002\n')
+    assert errors(read_roster, path)[0] == f"{path}:2: name: a line break inside a quoted field (is a closing \" missing?)"
+
+
+@pytest.mark.parametrize("sep, named", [(";", "';'"), ("\t", "tabs")])
+def test_a_roster_separated_by_semicolons_or_tabs_says_so(tmp_path, sep, named):
+    path = write(tmp_path, "roster.csv", f"name{sep}sid\nAda{sep}1\n")
+    assert errors(read_roster, path)[0] == (f"{path}:1: (header): missing column 'name'; found columns: name{sep}sid "
+                                            f"(the file separates columns with {named}; save it as CSV, with commas)")
 
 
 def test_every_problem_in_the_roster_is_reported_at_once(tmp_path):
