@@ -137,7 +137,7 @@ def _print_files(exam, built, stage: Path, layouts: dict[Path, dict], jobs: int 
     forms: dict[int, dict] = {}  # per stamp document: its pages copied into print-all so far
     try:
         unite_pdfs([stage / v / "exam.pdf" for _, v, _ in copies], stage / "print-all.pdf", duplex=duplex,
-                   decorate=lambda out, i, first: stamp_onto(out, first, stamps[owner[i]], copies[i][2],
+                   decorate=lambda out, i, pages: stamp_onto(out, pages, stamps[owner[i]], copies[i][2],
                                                                forms.setdefault(owner[i], {})))
     finally:
         for s in stamps:

@@ -118,10 +118,9 @@ def page_size(pdf: Path) -> tuple[float, float]:
     return box[2] - box[0], box[3] - box[1]
 
 
-def overlay(pdf: pikepdf.Pdf, page: pikepdf.Page, form: pikepdf.Object) -> None:
-    """Draw ``form`` over ``page``. The page gets resources of its own: in a print file, copies of
-    one version share their pages' resources, and one student's stamp must not leak into another's."""
-    obj = page.obj
+def overlay(pdf: pikepdf.Pdf, obj: pikepdf.Object, form: pikepdf.Object) -> None:
+    """Draw ``form`` over the page object ``obj``. The page gets resources of its own: in a print file,
+    copies of one version share their pages' resources, and one student's stamp must not leak into another's."""
     res = obj.get("/Resources", pikepdf.Dictionary())
     xobjects = pikepdf.Dictionary({k: v for k, v in res.get("/XObject", pikepdf.Dictionary()).items()})
     name = next(n for n in (f"/QbStamp{i}" for i in itertools.count()) if n not in xobjects)
@@ -135,13 +134,13 @@ def overlay(pdf: pikepdf.Pdf, page: pikepdf.Page, form: pikepdf.Object) -> None:
                                   pdf.make_stream(f"\nQ q {name} Do Q\n".encode())])
 
 
-def stamp_onto(pdf: pikepdf.Pdf, first: int, stamps: pikepdf.Pdf, over: dict[int, int],
+def stamp_onto(pdf: pikepdf.Pdf, pages: list[pikepdf.Object], stamps: pikepdf.Pdf, over: dict[int, int],
                forms: dict[int, pikepdf.Object]) -> None:
-    """Lay stamp pages over the copy whose page 1 is ``pdf.pages[first]`` (``forms``: made so far in ``pdf``)."""
+    """Lay stamp pages over one copy, whose page objects in ``pdf`` are ``pages`` (``forms``: made so far in ``pdf``)."""
     for page, index in over.items():
         if index not in forms:
             forms[index] = pdf.copy_foreign(stamps.pages[index].as_form_xobject())
-        overlay(pdf, pdf.pages[first + page - 1], forms[index])
+        overlay(pdf, pages[page - 1], forms[index])
 
 
 def _write_chunk(stage: Path, tex: Path, copies: list[tuple[str, str, dict[int, int]]]) -> None:
@@ -151,7 +150,7 @@ def _write_chunk(stage: Path, tex: Path, copies: list[tuple[str, str, dict[int, 
     with pikepdf.open(tex.with_suffix(".pdf")) as stamps:
         for folder, version, over in copies:
             with pikepdf.open(stage / version / COPY_NAME) as pdf:
-                stamp_onto(pdf, 0, stamps, over, {})
+                stamp_onto(pdf, [p.obj for p in pdf.pages], stamps, over, {})
                 target = stage / "students" / folder / COPY_NAME
                 target.parent.mkdir(parents=True, exist_ok=True)
                 save_pdf(pdf, target)
