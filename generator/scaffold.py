@@ -38,11 +38,17 @@ def _names(pid: str) -> dict[str, str]:
             "TITLE": pid.replace("-", " ").capitalize()}
 
 
+# What a course folder may already hold when init writes into it: its git checkout and its own
+# environment (where `.venv/bin/qbank init .` runs from). Both are left as they are.
+KEPT = frozenset({".git", ".venv"})
+
+
 def _write_tree(target: Path, files: dict[str, str]) -> None:
     """Create the folder ``target`` holding ``files`` (relative path → text), all or nothing.
 
     The files are written into a fresh sibling folder that is then renamed into place, so an
-    error leaves nothing behind and an existing folder is never touched.
+    error leaves nothing behind and an existing folder's entries are never touched. A folder that
+    holds only :data:`KEPT` entries gets the new top-level entries moved in, one rename each.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
@@ -56,12 +62,29 @@ def _write_tree(target: Path, files: dict[str, str]) -> None:
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-        if target.is_dir() and not any(target.iterdir()):
+        if target.is_dir() and any(target.iterdir()):
+            _move_into(tmp, target)
+            tmp.rmdir()
+            return
+        if target.is_dir():
             target.rmdir()  # an empty folder made for the course: take its place
         os.rename(tmp, target)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         raise QbankError(f"cannot create {target}: {e.strerror or e}") from e
+
+
+def _move_into(tmp: Path, target: Path) -> None:
+    """Move ``tmp``'s entries into ``target`` (none of them there yet); undo the moves on an error."""
+    moved: list[Path] = []
+    try:
+        for entry in sorted(tmp.iterdir()):
+            os.rename(entry, target / entry.name)
+            moved.append(entry)
+    except OSError:
+        for entry in moved:
+            os.rename(target / entry.name, entry)
+        raise
 
 
 def problem_files(pid: str, multiple_choice: bool, prefix: str = "") -> dict[str, str]:
@@ -105,8 +128,9 @@ def new_problem(pid: str, root: Path | None = None, multiple_choice: bool = Fals
 def init_course(target: Path, course: str | None = None) -> Path:
     """Create a course repository at ``target``: a bank with two example problems, an example exam,
     a README for course staff, a .gitignore, a pytest.ini and a CI workflow pinned to this qbank."""
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise QbankError(f"{target} exists and is not an empty folder; choose a new one")
+    if target.exists() and (not target.is_dir() or any(p.name not in KEPT for p in target.iterdir())):
+        raise QbankError(f"{target} exists and holds more than {' and '.join(sorted(KEPT))}; "
+                         "choose a new or empty folder")
     version = qbank_version()
     values = {"COURSE": course or target.resolve().name, "VERSION": version}
     src = SCAFFOLD / "course"

@@ -227,8 +227,25 @@ def test_init_refuses_a_folder_that_is_not_empty(tmp_path, runner):
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "notes.txt").write_text("mine")
     r = runner.invoke(main, ["init", str(tmp_path / "c")])
-    assert r.exit_code == 2 and "exists and is not an empty folder" in r.stderr
+    assert r.exit_code == 2 and "exists and holds more than .git and .venv" in r.stderr
     assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["notes.txt"]
+
+
+def test_a_course_made_in_its_own_environment_runs_from_there(tmp_path, runner, monkeypatch):
+    """Found by review: the README's `.venv/bin/qbank` did not exist inside a new course, and init
+    refused a folder holding the course's own .venv (or its git checkout)."""
+    course = tmp_path / "c"
+    (course / ".venv" / "bin").mkdir(parents=True)
+    (course / ".venv" / "bin" / "qbank").write_text("#!/bin/sh\n")
+    (course / ".git").mkdir()
+    r = runner.invoke(main, ["init", str(course)])
+    assert r.exit_code == 0, r.output
+    assert (course / ".venv" / "bin" / "qbank").read_text() == "#!/bin/sh\n"  # left as it was
+    assert (course / "bank" / "exams" / "example.yaml").is_file() and ".venv/" in (course / ".gitignore").read_text()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
+    monkeypatch.chdir(course)
+    r = runner.invoke(main, ["check", "--seeds", "5", "--no-pdf"])
+    assert r.exit_code == 0, r.output
 
 
 def test_adding_a_problem_to_the_shipped_bank_needs_no_edit_elsewhere(tmp_path, monkeypatch, runner):
