@@ -338,12 +338,15 @@ def test_an_exam_seed_outside_the_range_of_seed_is_refused(course, runner, seed)
     assert not (course / "output" / "example").exists()
 
 
+def set_entry(course, line: str) -> None:
+    """Add ``line`` (e.g. ``params: {...}``) to the example exam's entry of example-neuron (at line 19)."""
+    exam = course / "bank" / "exams" / "example.yaml"
+    exam.write_text(exam.read_text().replace("  - problem: example-neuron\n", f"  - problem: example-neuron\n    {line}\n"))
+
+
 def test_a_pinned_number_that_prints_rounded_is_refused_by_build(course, runner):
     """The build wrote $\\eta = 0.1235$ for a pinned 0.123456789, a key that verify then failed."""
-    exam = course / "bank" / "exams" / "example.yaml"
-    exam.write_text(exam.read_text().replace(
-        "  - problem: example-neuron\n",
-        "  - problem: example-neuron\n    params: {w: [1, -2, 3], x: [2, 1, 1], b: -1.123456789}\n"))
+    set_entry(course, "params: {w: [1, -2, 3], x: [2, 1, 1], b: -1.123456789}")
     r = runner.invoke(main, ["build", "--no-pdf"])
     assert r.exit_code == 2
     assert r.stderr.splitlines() == [
@@ -353,9 +356,7 @@ def test_a_pinned_number_that_prints_rounded_is_refused_by_build(course, runner)
 
 
 def test_an_empty_points_override_says_it_has_no_parts(course, runner):
-    exam = course / "bank" / "exams" / "example.yaml"
-    exam.write_text(exam.read_text().replace("  - problem: example-neuron\n",
-                                             "  - problem: example-neuron\n    points: {}\n"))
+    set_entry(course, "points: {}")
     r = runner.invoke(main, ["build", "--no-pdf"])
     assert r.exit_code == 2
     assert r.stderr.splitlines() == [
@@ -425,9 +426,7 @@ def test_a_roster_build_as_the_course_readme_says_stays_out_of_git(course, runne
 
 def test_pinned_parameters_a_generator_cannot_use_name_the_exam_line_not_a_seed(course, runner):
     """A pinned instance missing a parameter was reported with a seed, though no seed is drawn."""
-    exam = course / "bank" / "exams" / "example.yaml"
-    exam.write_text(exam.read_text().replace("  - problem: example-neuron\n",
-                                             "  - problem: example-neuron\n    params: {w: [1, 2, 3], x: [1, 1, 1]}\n"))
+    set_entry(course, "params: {w: [1, 2, 3], x: [1, 1, 1]}")
     r = runner.invoke(main, ["build", "--no-pdf"])
     assert r.exit_code == 2 and r.stderr.count("\n") == 1
     assert "(version A, parameters pinned at bank/exams/example.yaml:19): generator raised KeyError: 'b'" in r.stderr

@@ -83,25 +83,25 @@ def split_key_pages(tex: str, where) -> list[str]:
     return bad
 
 
-@pytest.mark.parametrize("exam, seed, versions", [BUILDS[0], BUILDS[2]])
-def test_no_answer_box_is_separated_from_its_prompt(tmp_path, exam, seed, versions):
+def built(tmp_path, exam, seed, versions, name):
+    """Each version's ``name`` (exam.tex or key.tex) of a --no-pdf build, with a folder to compile it in."""
     out = api.build(ROOT / f"bank/exams/{exam}.yaml", pdf=False, out=tmp_path / "o", seed=seed,
                     versions=versions).out
     for v in "ABC"[:versions]:
-        work = tmp_path / v
-        work.mkdir()
-        tex = (out / v / "exam.tex").read_text(encoding="utf-8")
+        (tmp_path / v).mkdir()
+        yield v, (out / v / name).read_text(encoding="utf-8"), tmp_path / v
+
+
+@pytest.mark.parametrize("exam, seed, versions", [BUILDS[0], BUILDS[2]])
+def test_no_answer_box_is_separated_from_its_prompt(tmp_path, exam, seed, versions):
+    for v, tex, work in built(tmp_path, exam, seed, versions, "exam.tex"):
         assert orphaned_boxes(tex, work) == [], f"version {v}: a box starts a page, its prompt is on the page before"
 
 
 @pytest.mark.parametrize("exam, seed, versions", BUILDS)
 def test_no_solution_of_the_key_is_separated_from_its_prompt(tmp_path, exam, seed, versions):
-    out = api.build(ROOT / f"bank/exams/{exam}.yaml", pdf=False, out=tmp_path / "o", seed=seed,
-                    versions=versions).out
-    for v in "ABC"[:versions]:
-        work = tmp_path / v
-        work.mkdir()
-        assert split_key_pages((out / v / "key.tex").read_text(encoding="utf-8"), work) == [], f"version {v}"
+    for v, tex, work in built(tmp_path, exam, seed, versions, "key.tex"):
+        assert split_key_pages(tex, work) == [], f"version {v}"
 
 
 LONG = r"""\begin{parts}
