@@ -362,16 +362,24 @@ def make_format(sample_tex: Path, timeout: float = TIMEOUT_S) -> Path | None:
     return cache.publish("formats", cache.format_key(text), make)
 
 
-def _settled(before: bytes | None, after: bytes | None) -> bool:
+INERT_AUX = {b"\\qbpos{": b"\\newcommand{\\qbpos}[5]{}"}
+"""``.aux`` lines that are no-ops when TeX reads them back, if the document defines their macro so
+(``\\qbpos``, where a cover field sits, is read by qbank only): they hold this pass's positions and
+cannot change the next pass, so they never call for one."""
+
+
+def _settled(before: bytes | None, after: bytes | None, inert: tuple[bytes, ...] = ()) -> bool:
     """True when another pass would read the same definitions from the .aux.
 
     Sibling documents write the same definitions in a slightly different order (the exam class
     records points per page as pages fill), so the lines are compared as a set; that is exact
-    unless a macro is defined twice, which is then compared in order.
+    unless a macro is defined twice, which is then compared in order. Lines starting with one of
+    ``inert`` (see INERT_AUX) are left out.
     """
     if before is None or after is None or before == after:
         return before == after
-    a, b = before.splitlines(), after.splitlines()
+    a = [line for line in before.splitlines() if not line.startswith(inert)]
+    b = [line for line in after.splitlines() if not line.startswith(inert)]
     names = [line.split(b"{", 1)[0] for line in b if line.startswith(b"\\gdef")]
     return sorted(a) == sorted(b) and len(names) == len(set(names))
 
@@ -424,6 +432,8 @@ def _compile_in(scratch: Path, source: Path, timeout: float, format_dir: Path | 
     env = {**_env(format_dir), "TMPDIR": str(scratch)}  # where mktexpk & co. put temporary files
     deadline = time.monotonic() + timeout
     where = f"{source.parent.name}/{source.name}"
+    text = tex.read_bytes()
+    inert = tuple(start for start, definition in INERT_AUX.items() if definition in text)
     for passes in range(1, MAX_PASSES + 1):
         before = aux.read_bytes() if aux.exists() else None
         code = _run(cmd, scratch, env, deadline, where, timeout, (format_dir,) if format_dir else (), stderr)
@@ -440,7 +450,7 @@ def _compile_in(scratch: Path, source: Path, timeout: float, format_dir: Path | 
         if pdf.stat().st_size > MAX_PDF_BYTES:
             raise LatexError(f"{tex.name}: PDF larger than {MAX_PDF_BYTES // 2**20} MiB; refused")
         after = aux.read_bytes() if aux.exists() else None
-        if passes_for_errors or _settled(before, after) and "Rerun to get" not in log:
+        if passes_for_errors or _settled(before, after, inert) and "Rerun to get" not in log:
             return passes
     raise LatexError(f"{where}: cross-references still changing after {MAX_PASSES} passes")
 

@@ -28,6 +28,16 @@ def test_settled_compares_definitions_not_their_order():
     assert not _settled(twice, b"\\gdef\\x{2}\n\\gdef\\x{1}\n")
 
 
+def test_a_cover_field_position_alone_never_calls_for_another_pass():
+    """``\\qbpos`` lines are read by qbank only (TeX reads them as no-ops): a sibling's differ from this
+    pass's, which already holds this document's own positions."""
+    seed = b"\\gdef\\x{1}\n\\qbpos{name}{1}{100}{200}{300}\n"
+    after = b"\\gdef\\x{1}\n\\qbpos{name}{1}{100}{250}{300}\n"
+    assert not _settled(seed, after)  # a document that does not define \qbpos as a no-op
+    assert _settled(seed, after, (b"\\qbpos{",))
+    assert not _settled(seed, after.replace(b"{1}\n", b"{2}\n"), (b"\\qbpos{",))
+
+
 def test_page_layout_reads_question_starts_and_page_count(tmp_path):
     aux = tmp_path / "exam.aux"
     aux.write_text(AUX % (3, 16))
@@ -123,3 +133,19 @@ def test_a_wrong_cached_aux_costs_passes_never_a_wrong_page_reference(course, mo
     assert passes["A/exam.tex"] > 1 and passes["A/key.tex"] > 1
     assert _texts(course / "seeded") == _texts(course / "clean")
     assert set(passes) == set(clean)
+
+
+@pytest.mark.pdf
+def test_an_exam_seeded_with_other_cover_positions_takes_one_pass_and_keeps_its_own(course, tmp_path):
+    """Versions whose cover fields sit a little higher or lower (B's cover problem is longer than A's)
+    compiled from A's .aux: one pass, and the positions stamping reads are B's own."""
+    api.build(course / "bank" / "exams" / "tiny.yaml", bank=course, out=course / "out", seed=5, pdf=False)
+    exam = course / "out" / "A" / "exam.tex"
+    assert latex.compile_pdf(exam) > 1
+    settled = exam.with_suffix(".aux").read_bytes()
+    assert b"\\qbpos{name}" in settled
+    moved = re.sub(rb"(\\qbpos\{\w+\}\{\d+\}\{-?\d+\})\{(-?\d+)\}",
+                   lambda m: m.group(1) + b"{%d}" % (int(m.group(2)) + 23255), settled)
+    assert moved != settled
+    assert latex.compile_pdf(exam, aux_seed=moved) == 1
+    assert exam.with_suffix(".aux").read_bytes() == settled
