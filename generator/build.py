@@ -703,23 +703,23 @@ class BuildPlan:
         return [self.exam.entry(i.problem_id)[1].newpage for i in r.instances[1:]] + [True]
 
     def pad(self, padding: dict[str, dict[int, int]]) -> dict[str, str]:
-        """Apply blank-page padding; return the files that change (exams and the manifest)."""
+        """Apply blank-page padding; return the exams that change (the manifest, written last, records it)."""
         self.padding = {label: pads for label, pads in padding.items() if pads}
         changed = {}
         for r in self.rendered:
             if r.version in self.padding:
                 r.exam_tex = render_exam(self.exam, r.version, r.instances, False, padding=self.padding[r.version])
                 changed[f"{r.version}/exam.tex"] = r.exam_tex
-        changed["manifest.json"] = self.manifest_json()
         return changed
 
     def files(self) -> dict[str, str]:
-        """Relative path → text of every file the build writes (PDFs come later)."""
+        """Relative path → text of every file the build writes but the manifest (PDFs come later; the
+        manifest last, since it holds every other file's hash: see :meth:`manifest_json`)."""
         out = {rel: text for r in self.rendered for rel, text in r.files().items()}
         return {**out, **self.shared_files()}
 
     def shared_files(self) -> dict[str, str]:
-        """The files made from all versions together: assignments, seating chart, summary, manifest.
+        """The files made from all versions together: assignments, seating chart, grader's summary.
 
         (Students' copies are their versions' PDFs with the cover fields stamped on: see stamp.py.)
         """
@@ -729,7 +729,6 @@ class BuildPlan:
         if any(s["row"] is not None for s in self.students):
             out["seating-chart.tex"] = render_seating(self.exam, self.students)
         out["grader-summary.tex"] = render_summary(self.exam, self.rendered)
-        out["manifest.json"] = self.manifest_json()
         return out
 
     def manifest_json(self, files: dict[str, str] | None = None) -> str:
