@@ -27,7 +27,7 @@ from jinja2 import nodes
 from pylatex import Matrix
 from pylatex.utils import NoEscape, escape_latex
 
-from .errors import QbankError, TemplateError
+from .errors import QbankError, TemplateError, shown
 
 Tex = NoEscape  # trusted LaTeX, passed through unescaped
 
@@ -407,7 +407,7 @@ def _template_location(exc: BaseException, fallback: str) -> str:
     while tb is not None:
         name = tb.tb_frame.f_code.co_filename
         if name.endswith((".j2", ".tex")) or name == "<template>":
-            where = f"{fallback if name == '<template>' else name}:{tb.tb_lineno}"
+            where = f"{fallback if name == '<template>' else shown(name)}:{tb.tb_lineno}"
         tb = tb.tb_next
     return where
 
@@ -427,7 +427,7 @@ def render(env: jinja2.Environment, name: str | None, context: dict, *, source: 
         searched = ", ".join(getattr(env, "searched", []))
         raise TemplateError(f"template '{e.name}' not found; looked in: {searched}") from None
     except jinja2.TemplateSyntaxError as e:
-        where = source_name if source is not None else e.filename or e.name
+        where = source_name if source is not None else shown(e.filename) if e.filename else e.name
         raise TemplateError(f"{where}:{e.lineno}: template syntax error: {e.message}") from None
     except jinja2.UndefinedError as e:
         where = _template_location(e, source_name if source is not None else str(name))

@@ -104,3 +104,19 @@ def test_a_generator_cannot_redefine_a_name(runner, course, hook, clash, said):
     r = runner.invoke(main, ["build", "bank/exams/tiny.yaml", "--no-pdf", "--out", "o"])
     assert r.exit_code == 2
     assert r.stderr.strip() == f"qbank: generator 'cnn' of problem 'cnn': {said}", r.stderr
+
+
+def test_a_multiple_choice_exam_cannot_tell_which_options_are_correct(runner, tmp_path, monkeypatch):
+    """A course's copy of the multiple-choice template that ticks correct options outside the key fails:
+    the parameters name the shown options only."""
+    make_course(tmp_path, ["activation-functions"])
+    monkeypatch.chdir(tmp_path)
+    shipped = (ROOT / "templates" / "multiple_choice.tex.j2").read_text()
+    (tmp_path / "templates").mkdir()
+    lines = shipped.replace("<% if key and ticked[loop.index0] %>", "<% if o.correct %>").splitlines(keepends=True)
+    (tmp_path / "templates" / "multiple_choice.tex.j2").write_text("".join(lines))
+    n = next(i for i, line in enumerate(lines) if "o.correct" in line) + 1
+    r = runner.invoke(main, ["build", "bank/exams/tiny.yaml", "--no-pdf", "--out", "o"])
+    assert r.exit_code == 2
+    assert r.stderr.startswith(f"qbank: templates/multiple_choice.tex.j2:{n}: undefined template variable: "), r.stderr
+    assert "correct" in r.stderr and not (tmp_path / "o").exists()

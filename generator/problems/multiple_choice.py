@@ -97,7 +97,9 @@ class MultipleChoice(Problem):
         else:
             chosen = [s.options[int(i)] for i in rng.permutation(len(s.options))[: s.show]]
         order = rng.permutation(len(chosen))
-        return {"options": [{"text": chosen[int(i)].text, "correct": chosen[int(i)].correct} for i in order]}
+        # The parameters name the shown options only: which are correct is an answer, and the exam's
+        # template (which sees the parameters) must not be able to print it.
+        return {"options": [{"text": chosen[int(i)].text} for i in order]}
 
     def validate(self, params: dict) -> None:
         shown = params.get("options")
@@ -105,31 +107,31 @@ class MultipleChoice(Problem):
             raise Reject("'options' must list at least two options")
         pool = {o.text: o for o in self.space.options}
         for o in shown:
-            if not isinstance(o, dict) or o.get("text") not in pool:
-                raise Reject(f"option {o!r} is not in the spec's options")
-            if o.get("correct") is not pool[o["text"]].correct:
-                raise Reject(f"option {o['text']!r} is keyed differently from the spec")
+            if not isinstance(o, dict) or set(o) != {"text"}:
+                raise Reject(f"option {o!r}: expected {{text: ...}} only (whether an option is correct comes "
+                             "from the spec's options)")
+            if o["text"] not in pool:
+                raise Reject(f"option {o['text']!r} is not in the spec's options")
         if len({o["text"] for o in shown}) != len(shown):
             raise Reject("an option is shown twice")
-        right = sum(o["correct"] for o in shown)
+        right = sum(pool[o["text"]].correct for o in shown)
         if self.space.select == "one" and right != 1:
             raise Reject(f"select: one needs exactly one correct option shown, got {right}")
         if right == 0:
             raise Reject("no correct option shown")
 
     def solve(self, params: dict) -> dict:
-        flags = [o["correct"] for o in params["options"]]
-        return {"correct": _letters(flags), "why": [self._why(o["text"]) for o in params["options"]]}
+        keyed = {o.text: o for o in self.space.options}
+        shown = [keyed[o["text"]] for o in params["options"]]
+        return {"correct": _letters([o.correct for o in shown]), "why": [o.why for o in shown]}
 
     def check(self, params: dict) -> dict:
-        # Independently of the drawn flags: look every shown option up in the spec by its text.
-        keyed = {o.text: (o.correct, o.why) for o in self.space.options}
-        looked_up = [keyed[o["text"]] for o in params["options"]]
-        return {"correct": [chr(65 + i) for i, (ok, _) in enumerate(looked_up) if ok],
-                "why": [why for _, why in looked_up]}
-
-    def _why(self, text: str) -> str:
-        return next(o.why for o in self.space.options if o.text == text)
+        # Another path to the same facts: each shown option's position in the spec, then the letters
+        # of the shown positions that the spec's correct options occupy.
+        positions = [self._index(o["text"]) for o in params["options"]]
+        right = {i for i, o in enumerate(self.space.options) if o.correct}
+        return {"correct": [chr(65 + k) for k, i in enumerate(positions) if i in right],
+                "why": [self.space.options[i].why for i in positions]}
 
     def given(self, params: dict) -> dict:
         # Spec text keeps its place in the spec, so a LaTeX error in an option names the option's line.
@@ -139,7 +141,8 @@ class MultipleChoice(Problem):
 
     def key_context(self, params: dict, answers: dict) -> dict:
         return {"whys": [SpecText(why, ("space", "options", self._index(o["text"]), "why"))
-                         for o, why in zip(params["options"], answers["why"])]}
+                         for o, why in zip(params["options"], answers["why"])],
+                "ticked": [chr(65 + k) in answers["correct"] for k in range(len(params["options"]))]}
 
     def _index(self, text: str) -> int:
         return next(i for i, o in enumerate(self.space.options) if o.text == text)
