@@ -4,22 +4,30 @@ ends with), and the ``.tex`` and ``.log`` of compiles that failed (so an error m
 
 The folder is ``$QBANK_CACHE_DIR`` when set, else the user's cache folder (``$XDG_CACHE_HOME/qbank``,
 ``~/.cache/qbank`` on Linux; platformdirs picks the right one elsewhere). Nothing in it is ever
-needed: deleting it only makes the next compile slower.
+needed: deleting it only makes the next compile slower. It keeps the most recently used entries of
+each kind (see KEPT), so it does not grow without bound.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
 
 ENV = "QBANK_CACHE_DIR"
+KEPT = {"formats": 6, "aux": 300, "failed": 20}
+"""How many entries of each kind the cache keeps, the most recently used ones: a format is about
+7 MB, and every other preamble (a qbank release, an edit of a course's own exam template) makes another."""
+FORMAT_IN_USE_S = 3600
+"""A format used this recently is never removed: a long build may still be reading it."""
 
 
 def cache_dir() -> Path:
@@ -100,6 +108,7 @@ def publish(kind: str, key: str, make) -> Path | None:
 def _publish(kind: str, key: str, make) -> Path | None:
     final = cached(kind, key)
     if final.is_dir():
+        _used(final)
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=final.parent))
@@ -110,6 +119,7 @@ def _publish(kind: str, key: str, make) -> Path | None:
             work.rename(final)
         except OSError:  # another run published it first: use theirs
             pass
+        prune(kind)
         return final if final.is_dir() else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -118,10 +128,13 @@ def _publish(kind: str, key: str, make) -> Path | None:
 def read_aux(keys: list[str]) -> bytes | None:
     """The ``.aux`` stored under the first of ``keys`` that has one (None when none has, or unreadable)."""
     for key in keys:
+        path = cached("aux", f"{key}.aux")
         try:
-            return cached("aux", f"{key}.aux").read_bytes()
+            aux = path.read_bytes()
         except OSError:
             continue
+        _used(path)
+        return aux
     return None
 
 
@@ -139,8 +152,41 @@ def save_aux(keys: list[str], aux: bytes) -> None:
             except OSError:
                 Path(tmp).unlink(missing_ok=True)
                 raise
+        prune("aux")
     except OSError:  # no cache folder: the next build only compiles one pass more
         pass
+
+
+def _used(path: Path) -> None:
+    """Mark a cache entry as just used (its modification time orders what prune() keeps)."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
+def prune(kind: str) -> None:
+    """Remove all but the KEPT[kind] most recently used entries of ``kind`` (formats: and any used in
+    the last FORMAT_IN_USE_S seconds); entries being made (names starting with a dot) are left alone."""
+    folder = cache_dir() / kind
+    entries = []
+    for entry in folder.iterdir() if folder.is_dir() else ():
+        if entry.name.startswith("."):
+            continue
+        try:
+            entries.append((entry.lstat().st_mtime, entry))
+        except OSError:  # removed meanwhile by another run's prune
+            continue
+    entries.sort(reverse=True)
+    recent = time.time() - FORMAT_IN_USE_S if kind == "formats" else float("inf")
+    for mtime, entry in entries[KEPT[kind]:]:
+        if mtime >= recent:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                entry.unlink()
 
 
 def keep_failure(files: list[Path], name: str) -> Path | None:
@@ -159,4 +205,6 @@ def _keep(files: list[Path], name: str) -> Path:
     for f in files:
         if f.is_file():
             shutil.copyfile(f, folder / f.name)
+    _used(folder)
+    prune("failed")
     return folder
