@@ -31,6 +31,7 @@ from .build import (MANIFEST_FORMAT, BuildPlan, Instance, VersionDraws, derive_s
 from .check import first_difference, rounded_params
 from .errors import QbankError, VerifyFailure
 from .problem import close
+from .roster import spreadsheet_cell
 
 MAX_JSON_BYTES = 64 << 20
 MAX_PDF_BYTES = 256 << 20
@@ -549,7 +550,7 @@ def _check_assignments(build_dir: Path, students: list, report: Report) -> None:
     listed = [(r.get("sid"), r.get("version")) for r in rows]
     for k, s in enumerate(students):
         got = listed[k] if k < len(listed) else None
-        if got != (str(s["sid"]), s["version"]):
+        if got != (spreadsheet_cell(str(s["sid"])), s["version"]):  # the CSV writes formula-like SIDs with a '
             report.failures.append(f"student {s['sid']} (version {s['version']}), file assignments.csv: field version "
                                    f"{'missing' if got is None else repr(got[1]) + ' for sid ' + repr(got[0])}")
             return

@@ -436,6 +436,15 @@ def test_14_formula_cells_get_a_leading_quote(runner, tmp_bank):
     assert students[1]["name"] == "@SUM(1+1)"
 
 
+def test_14_verify_accepts_the_leading_quote_of_a_formula_sid(runner, tmp_bank):
+    # A SID such as "-1" is written "'-1" in assignments.csv; verify compared it with the raw SID.
+    (tmp_bank / "r.csv").write_text("name,sid\nAda,-1\n=Bob,+2\nCy,3\n")
+    assert build(runner, "--roster", "r.csv", "--out", "o").exit_code == 0
+    r = runner.invoke(main, ["verify", "o"])
+    assert r.exit_code == 0, r.output
+    assert "3 students checked" in r.output
+
+
 # 15. Plain text prints exactly as written: no TeX ligatures.
 
 LIGATURES = "O''Brien a,,b ?` !` x--y <<z>>"
