@@ -182,7 +182,28 @@ def _walk(loader: _Loader, node: yaml.Node, loc: Loc, lines: dict, errors: list,
         raise _refuse(f"tag {tag} is not allowed (plain values only: text, numbers, true/false, null)", node)
     if node.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and len(node.value) > MAX_NUMBER_CHARS:
         raise _refuse(f"a number of {len(node.value)} characters; at most {MAX_NUMBER_CHARS}", node)
+    if node.style == '"' and (eaten := _eaten_command(node)):
+        escape, name, command = eaten
+        errors.append(f"{path}:{node.start_mark.line + 1}: {format_loc(loc)}: in double quotes YAML reads \\{escape} "
+                      f"as {name}, so \\{command} loses its backslash; write LaTeX in single quotes ('…') or double "
+                      f"the backslash (\\\\{command})")
     return loader.construct_object(node, deep=True)
+
+
+# YAML escapes that start LaTeX commands (\tanh, \nabla, \frac, \beta, \alpha, \vec, \emph, \rho).
+_ESCAPES = {"t": "a tab", "n": "a line break", "r": "a carriage return", "f": "a form feed", "b": "a backspace",
+            "a": "a bell character", "v": "a vertical tab", "e": "an escape character"}
+_EATEN = re.compile(r"\\(?:\\|([" + "".join(_ESCAPES) + r"])([A-Za-z]+))")
+
+
+def _eaten_command(node: yaml.ScalarNode) -> tuple[str, str, str] | None:
+    r"""In a double-quoted scalar's source, the first escape that takes the backslash of a LaTeX
+    command (``\tanh`` read as a tab and ``anh``): (escape letter, what YAML reads, command)."""
+    source = node.start_mark.buffer[node.start_mark.index:node.end_mark.index] if node.start_mark.buffer else ""
+    for m in _EATEN.finditer(source):  # an escaped backslash (\\tanh) is matched whole and skipped
+        if m.group(1):
+            return m.group(1), _ESCAPES[m.group(1)], m.group(1) + m.group(2)
+    return None
 
 
 def _yaml_message(e: yaml.MarkedYAMLError) -> tuple[int, str]:

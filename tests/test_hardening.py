@@ -328,6 +328,27 @@ def test_09_hostile_yaml_is_one_clear_line(runner, tmp_bank, text, line, message
     assert listing(tmp_bank) == ["bank"]
 
 
+def test_09_a_latex_command_eaten_by_a_double_quoted_escape_is_refused(runner, tmp_bank):
+    # In "…", YAML reads \t of \tanh as a tab (and \n of \nabla as a line break): the exam printed
+    # "anh" with no error. Written \\tanh, or in single quotes, it is LaTeX as meant.
+    (tmp_bank / "bank" / "problems" / "mc").mkdir()
+    (tmp_bank / "bank" / "problems" / "mc" / "problem.yaml").write_text(
+        MC.replace("SHOW", "2").replace("OPTIONS", '    - {text: "$\\tanh$", correct: true}\n'
+                                                   "    - {text: '$\\tanh$', correct: false}\n"
+                                                   '    - {text: "$\\\\tau$", correct: false}\n'
+                                                   '    - {text: "a\\nabla", correct: false}\n'))
+    write_exam(tmp_bank, EXAM_HEADER.replace("id: tiny", "id: mc") + "problems:\n  - problem: mc\n", "mc.yaml")
+    r = runner.invoke(main, ["build", "bank/exams/mc.yaml", "--no-pdf", "--out", "o"])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert r.stderr.strip().splitlines() == [
+        "qbank: bank/problems/mc/problem.yaml:10: space.options[0].text: in double quotes YAML reads \\t as a tab, "
+        "so \\tanh loses its backslash; write LaTeX in single quotes ('…') or double the backslash (\\\\tanh)",
+        "qbank: bank/problems/mc/problem.yaml:13: space.options[3].text: in double quotes YAML reads \\n as a line "
+        "break, so \\nabla loses its backslash; write LaTeX in single quotes ('…') or double the backslash (\\\\nabla)",
+    ]
+    assert listing(tmp_bank) == ["bank"]
+
+
 def test_09_oversized_spec_is_refused(runner, tmp_bank):
     exam = write_exam(tmp_bank, EXAM_HEADER + PROBLEMS + "# " + "x" * 1024 * 1024 + "\n")
     assert "larger than 1024 KiB" in one_line(runner.invoke(main, ["build", exam, "--no-pdf"]))
