@@ -390,6 +390,13 @@ def load_exam(path: str | Path | None = None, root: str | Path | None = None) ->
     if path is None:
         path = default_exam(None if root is None else Path(root))
     path = Path(path)
+    if not path.suffix and not path.exists():  # an exam's id, as default_exam names it, is a common first try
+        try:
+            named = (Path(root) if root is not None else find_root()) / "bank" / "exams" / f"{path.name}.yaml"
+        except QbankError:
+            named = None
+        if named is not None and named.is_file():
+            raise QbankError(f"{path}: no such file; did you mean {shown(named)}?")
     located = load_yaml(path)
     try:
         spec = validate(ExamSpec, located.data)
