@@ -288,8 +288,11 @@ def init(directory, course):
     a README for course staff, a .gitignore and a CI workflow."""
     path = scaffold.init_course(directory, course)
     q = _this_qbank()
-    click.echo(f"Created {path}. Next: cd {shlex.quote(str(path))} && {q} check && {q} build && "
-               f"{q} verify output/example")
+    steps = f"{q} check && {q} build && {q} verify output/example"
+    if Path(path).resolve() == Path.cwd().resolve():
+        click.echo(f"Created a course in the current folder. Next: {steps}")
+    else:
+        click.echo(f"Created {path}. Next: cd {shlex.quote(str(path))} && {steps}")
 
 
 def _this_qbank() -> str:

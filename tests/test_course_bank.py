@@ -231,6 +231,15 @@ def test_init_refuses_a_folder_that_is_not_empty(tmp_path, runner):
     assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["notes.txt"]
 
 
+def test_init_of_the_current_folder_says_so(tmp_path, runner, monkeypatch):
+    """The README's `qbank init .` printed "Created .. Next: cd . && …"."""
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(main, ["init", "."])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("Created a course in the current folder. Next: ") and "cd " not in r.stdout
+    assert (tmp_path / "bank" / "exams" / "example.yaml").is_file()
+
+
 def test_a_course_made_in_its_own_environment_runs_from_there(tmp_path, runner, monkeypatch):
     """Found by review: the README's `.venv/bin/qbank` did not exist inside a new course, and init
     refused a folder holding the course's own .venv (or its git checkout)."""
