@@ -73,8 +73,10 @@ def build(exam_path: str | Path | None = None, *, bank: str | Path | None = None
         require_tex()
     if seating and not roster:
         raise QbankError("--seating needs --roster (the seating chart seats the roster's students)")
-    if per_student and (not roster or versions is not None):
-        raise QbankError("--per-student needs --roster and sets the number of versions itself (drop --versions)")
+    if per_student and not roster:
+        raise QbankError("--per-student needs --roster (a version for each student)")
+    if per_student and versions is not None:
+        raise QbankError("--per-student sets the number of versions itself (one per student): drop --versions")
     exam = load_exam(exam_path, bank)
     _refuse_rounded_pins(exam)
     roster_students = read_roster(roster) if roster else []

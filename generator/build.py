@@ -776,7 +776,7 @@ def shard_labels(labels: list[str], index: int, count: int) -> list[str]:
     if not 1 <= index <= count:
         raise QbankError(f"--shard {index}/{count}: the shard number must be between 1 and {count}")
     if count > len(labels):
-        raise QbankError(f"--shard {index}/{count}: {count} shards but only {len(labels)} versions")
+        raise QbankError(f"--shard {index}/{count}: {count} shards but only {len(labels)} version{'s' * (len(labels) != 1)}")
     return labels[(index - 1) * len(labels) // count: index * len(labels) // count]
 
 

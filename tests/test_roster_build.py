@@ -109,7 +109,10 @@ def test_per_student_gives_everyone_a_version_of_their_own(runner, files):
     assert [x["version"] for x in rows] == ["A", "B", "C", "D"]
     bad = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "p", "--per-student", "-n", "2",
                                "--roster", "roster.csv"])
-    assert bad.exit_code == 2 and "--per-student needs --roster and sets the number of versions" in bad.stderr
+    assert bad.exit_code == 2
+    assert bad.stderr == "qbank: --per-student sets the number of versions itself (one per student): drop --versions\n"
+    bad = runner.invoke(main, ["build", EXAM, "--no-pdf", "--out", "p", "--per-student"])  # no -n: "drop" misled
+    assert bad.exit_code == 2 and bad.stderr == "qbank: --per-student needs --roster (a version for each student)\n"
 
 
 def test_one_student_and_one_version_are_counted_in_the_singular(runner, files):

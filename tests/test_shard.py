@@ -58,6 +58,11 @@ def test_bad_shards_are_refused(runner, roster, args, message):
     assert not (roster / "o").exists()
 
 
+def test_more_shards_than_versions_is_counted_in_the_singular(runner, roster):
+    r = runner.invoke(main, ["build", EXAM, "--no-pdf", "-n", "1", "--out", "o", "--shard", "1/2"])
+    assert r.exit_code == 2 and r.stderr == "qbank: --shard 1/2: 2 shards but only 1 version\n"
+
+
 def test_merge_refuses_missing_or_foreign_shards(runner, roster):
     common = [EXAM, "--no-pdf", "-n", "4"]
     run(runner, "build", *common, "--out", "s1", "--shard", "1/2")
