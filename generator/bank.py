@@ -193,7 +193,8 @@ def problem_folders(dirs: list[Path]) -> dict[str, Path]:
 def origin_of(folder: Path, root: Path) -> str:
     """``bank/problems/<id>`` for a course's problem, ``qbank:problems/<id>`` for a shipped one."""
     f = folder.resolve()
-    if f.is_relative_to(SHIPPED_BANK) and not SHIPPED_BANK.is_relative_to(root.resolve()):
+    # The library is the course's own bank only in qbank's checkout; a course's .venv may hold it too.
+    if f.is_relative_to(SHIPPED_BANK) and SHIPPED_BANK != (root / "bank").resolve():
         return SHIPPED_PREFIX + f.relative_to(SHIPPED_BANK).as_posix()
     return Path(os.path.relpath(f, root.resolve())).as_posix()
 

@@ -240,6 +240,25 @@ def test_init_of_the_current_folder_says_so(tmp_path, runner, monkeypatch):
     assert (tmp_path / "bank" / "exams" / "example.yaml").is_file()
 
 
+def test_shipped_problems_stay_shipped_when_the_course_venv_is_inside_the_course(tmp_path, runner, monkeypatch):
+    """The README puts the course's .venv in the course folder, so the installed library lies below it:
+    its problems were taken for the course's own. The .tex named .venv/lib/python3.X/site-packages/…
+    templates, and CI (qbank installed elsewhere) failed verify on every committed build."""
+    import generator.bank as bank_module
+
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(main, ["init", "."]).exit_code == 0
+    lib = tmp_path / ".venv" / "lib" / "site-packages" / "qbank_bank"
+    shutil.copytree(bank_module.SHIPPED_BANK, lib, ignore=shutil.ignore_patterns("__pycache__", "exams"))
+    monkeypatch.setattr(bank_module, "SHIPPED_BANK", lib.resolve())
+    r = runner.invoke(main, ["build", "--no-pdf", "--out", "o"])
+    assert r.exit_code == 0, r.output
+    tex = (tmp_path / "o" / "A" / "exam.tex").read_text()
+    assert "template qbank:problems/argmax-attention/template.tex.j2" in tex and ".venv" not in tex
+    listed = runner.invoke(main, ["list"]).stdout
+    assert ".venv" not in listed
+
+
 def test_a_course_made_in_its_own_environment_runs_from_there(tmp_path, runner, monkeypatch):
     """Found by review: the README's `.venv/bin/qbank` did not exist inside a new course, and init
     refused a folder holding the course's own .venv (or its git checkout)."""
