@@ -209,6 +209,8 @@ def _eaten_command(node: yaml.ScalarNode) -> tuple[str, str, str] | None:
 def _yaml_message(e: yaml.MarkedYAMLError) -> tuple[int, str]:
     """Line and text of a PyYAML error; where a construct was left open, its line as well."""
     mark = e.problem_mark or e.context_mark
+    if e.context and "simple key" in e.context and e.context_mark:  # a key without its ':' is on the line
+        mark = e.context_mark                                       # the scan started, not where it gave up
     line = mark.line + 1 if mark else 1
     what = (e.problem or e.context or "invalid YAML").strip()
     if "could not determine a constructor" in what:

@@ -320,6 +320,8 @@ PROBLEMS = "problems:\n  - problem: argmax-attention\n"
     (EXAM_HEADER + "x: !!binary aGVsbG8=\n" + PROBLEMS, 11, "tag !!binary is not allowed"),
     (EXAM_HEADER + "x: !!timestamp 2026-10-15\n" + PROBLEMS, 11, "tag !!timestamp is not allowed"),
     (EXAM_HEADER.replace("seed: 5", "seed: " + "5" * 5001) + PROBLEMS, 9, "a number of 5001 characters"),
+    # a key without its colon: the line it is on (PyYAML gives up on the next one)
+    (EXAM_HEADER + "instructions Write clearly\n" + PROBLEMS, 11, "could not find expected ':'"),
 ])
 def test_09_hostile_yaml_is_one_clear_line(runner, tmp_bank, text, line, message):
     exam = write_exam(tmp_bank, text)
