@@ -680,8 +680,12 @@ def dumps(data: Any) -> str:
             return "{" + ",".join(
                 f"{json.dumps(k)}:" + ("[\n" + ",\n".join(enc(x) for x in v) + "\n]" if k in _LISTED and isinstance(v, list)
                                        else enc(v)) for k, v in value.items()) + "}"
-        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return _ENCODE(value)
     return enc(data) + "\n"
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+"""json.dumps with dumps' options, without making an encoder per call (json.dumps makes one for any non-default option)."""
 
 
 @dataclass
