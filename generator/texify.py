@@ -127,11 +127,17 @@ def vec(xs: Iterable[Any], digits: int = 4) -> Tex:
     return Tex("(" + ", ".join(fmt_num(x, digits) for x in xs) + ")")
 
 
+_MATRIX_TYPES = frozenset({"", "p", "b", "B", "v", "V"})  # amsmath's: pylatex writes their names unchanged
+
+
 def matrix(rows: Any, digits: int = 4, mtype: str = "b") -> Tex:
     """Template filter: a numpy-compatible 2-D array as a LaTeX matrix (via pylatex)."""
     arr = np.asarray(rows, dtype=float)
     if arr.ndim == 1:
         arr = arr[:, None]
+    if arr.ndim == 2 and arr.size and mtype in _MATRIX_TYPES:  # pylatex's text, without its objects per cell
+        body = "\\\\%\n".join("&".join([fmt_num(v, digits) for v in row]) for row in arr.tolist())
+        return Tex(f"\\begin{{{mtype}matrix}}%\n{body}%\n\\end{{{mtype}matrix}}")
     shown = np.vectorize(lambda v: fmt_num(v, digits), otypes=[object])(arr)
     return Tex(Matrix(shown, mtype=mtype).dumps())
 

@@ -200,6 +200,15 @@ def test_rendered_lines_map_back_to_template_lines(tmp_path):
     assert "\x01" not in doc and "\x02" not in doc
 
 
+def test_matrix_prints_amsmath_matrices(tmp_path):
+    env = make_env([tmp_path])
+    out = render(env, None, {"a": [[1, 0.5], [-2, 1 / 3]], "v": [1, 2]},
+                 source="<< a|matrix >> << v|matrix(2, 'p') >> << a|matrix(1, 'V') >>")
+    assert out == ("\\begin{bmatrix}%\n1&0.5\\\\%\n-2&0.3333%\n\\end{bmatrix} "
+                   "\\begin{pmatrix}%\n1\\\\%\n2%\n\\end{pmatrix} "
+                   "\\begin{Vmatrix}%\n1&0.5\\\\%\n-2&0.3%\n\\end{Vmatrix}")
+
+
 def test_signed_prints_the_sign_as_an_operator(tmp_path):
     env = make_env([tmp_path])
     out = render(env, None, {"a": -2, "b": 0.5, "c": 0}, source="w_1 << a|signed >>, w_2 << b|signed >>, << c|signed >>")
