@@ -1,7 +1,8 @@
 """Text into LaTeX: one escaper, number formatting, and the one Jinja environment factory.
 
-Everything rendered is escaped by default (Jinja ``finalize``); trusted LaTeX — template text,
-math built by generators — is marked by type with pylatex's :class:`NoEscape`.
+Everything rendered is escaped by default (every printed expression goes through :func:`_print`,
+in place of Jinja's ``finalize``); trusted LaTeX — template text, math built by generators — is
+marked by type with pylatex's :class:`NoEscape`.
 
 Rendering also records where each output line came from (template ``file:line``), so that a
 LaTeX error on line 247 of a generated ``.tex`` can be reported against the template line that
@@ -24,6 +25,9 @@ from typing import Any, Iterable
 import jinja2
 import numpy as np
 from jinja2 import nodes
+from jinja2.runtime import Context, Macro
+from jinja2.utils import internalcode, missing
+from jinja2.compiler import CodeGenerator, optimizeconst
 from pylatex import Matrix
 from pylatex.utils import NoEscape, escape_latex
 
@@ -82,10 +86,28 @@ class UnsettableCharacter(QbankError):
     """Text holds a character pdflatex cannot typeset."""
 
 
+_ESCAPED: dict[str, Tex] = {}
+"""Plain strings already escaped (the same words and labels recur in every version of a build)."""
+_CACHED_LEN, _CACHE_SIZE = 200, 1 << 16  # longer strings are rare repeats; when full, the cache starts over
+
+
 def escape(value: Any, *, what: str = "text") -> Tex:
     """Escape arbitrary text for LaTeX in one pass; reject characters pdflatex cannot set."""
+    if type(value) is str:
+        done = _ESCAPED.get(value)
+        if done is None:
+            done = _escape(value, what)
+            if len(value) <= _CACHED_LEN:
+                if len(_ESCAPED) >= _CACHE_SIZE:
+                    _ESCAPED.clear()
+                _ESCAPED[value] = done
+        return done
     if isinstance(value, NoEscape):
         return value
+    return _escape(value, what)
+
+
+def _escape(value: Any, what: str) -> Tex:
     text = unicodedata.normalize("NFC", str(value))
     if _MARK_OPEN in text:  # a macro's or a captured block's output, printed as text: drop its source marks
         text = _MARKS.sub("", text)
@@ -100,9 +122,28 @@ def escape(value: Any, *, what: str = "text") -> Tex:
     return Tex(_COMMAS.sub(",{}", text.translate(_TABLE)))
 
 
+_FORMATTED: dict[tuple[float, int], str] = {}
+"""Floats already formatted, by value and digits (a build prints the same values many times)."""
+
+
 def fmt_num(x: Any, digits: int = 4) -> str:
     """Format a number as a student would write it: ``3``, ``-0.25``, ``1.5`` (no ``1.50``)."""
-    if type(x) is int:  # the common case first: ABC checks below cost more than the formatting
+    kind = type(x)
+    if kind is int:  # the common case first: ABC checks below cost more than the formatting
+        return str(x)
+    if (kind is float or kind is np.float64) and type(digits) is int:
+        done = _FORMATTED.get((x, digits))
+        if done is None:
+            done = _fmt_num(x, digits)
+            if len(_FORMATTED) >= _CACHE_SIZE:
+                _FORMATTED.clear()
+            _FORMATTED[x, digits] = done
+        return done
+    return _fmt_num(x, digits)
+
+
+def _fmt_num(x: Any, digits: int) -> str:
+    if type(x) is int:
         return str(x)
     if isinstance(x, (bool, np.bool_)):
         raise TypeError(f"expected a number, got boolean {x}")
@@ -159,20 +200,26 @@ def answer(context, value: Any, part: str, name: str) -> Tex:
     ``qbank verify`` read it back from key.pdf under its problem, part and field. Exams have no
     answers to mark, so using it outside the key is an error.
     """
-    if not context.get("key"):
+    def get(key: str, default: Any = None) -> Any:  # context.get, without its two extra calls
+        value = context.resolve_or_missing(key)
+        return default if value is missing else value
+
+    if not get("key"):
         raise TemplateError(f"answer mark {part}:{name} outside the key: the exam must not print answers")
-    marks = context.get(MARKS)
+    marks = get(MARKS)
     if marks is None:
         raise TemplateError("the answer filter is only for problem templates")
-    if not isinstance(part, str) or part not in context.get("points", {}):
+    if not isinstance(part, str) or part not in get("points", {}):
         raise TemplateError(f"answer mark: part {part!r} is not one of this problem's parts "
-                            f"({', '.join(context.get('points', {}))})")
+                            f"({', '.join(get('points', {}))})")
     if not isinstance(name, str) or not _FIELD.fullmatch(name):
         raise TemplateError(f"answer mark: field {name!r} must be letters, digits, '.', '_' or '-'")
     if isinstance(value, (list, tuple, dict)):
         raise TemplateError(f"answer mark {part}:{name}: format the value first (num, vec, matrix, join)")
-    text = _MARKS.sub("", str(_finalize(value)))  # no source marks in what verify reads back
-    _agrees_with_answer(context.get("answers"), name, value, text, part)
+    text = str(_finalize(value))
+    if _MARK_OPEN in text:
+        text = _MARKS.sub("", text)  # no source marks in what verify reads back
+    _agrees_with_answer(get("answers"), name, value, text, part)
     tag = mark_tag(context["number"], part, name)
     marks.append([tag, text])
     return Tex(f"{{\\qbans{{{escape(tag)}}}{{{text}}}}}")  # braced: one atom, also after _ or ^
@@ -235,6 +282,19 @@ def signed(x: Any, digits: int = 4) -> Tex:
 def _join(items: Iterable[Any], sep: str = "") -> Tex:
     """LaTeX-aware ``join``: escapes each untrusted item, keeps the result trusted."""
     return Tex(escape(sep).join(_finalize(i) for i in items))
+
+
+def _print(value: Any) -> str:
+    """What an expression prints: :func:`_finalize`, as text."""
+    kind = type(value)
+    if kind is str:
+        done = _ESCAPED.get(value)
+        return done if done is not None else escape(value)
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return fmt_num(value)
+    return value.raw if kind is Mapped else value if kind is NoEscape else _finalize(value)
 
 
 def _finalize(value: Any) -> Any:
@@ -339,14 +399,66 @@ def from_marked(marked: str) -> Mapped:
     return Mapped(_MARKS.sub("", marked) if _MARK_OPEN in marked else marked, marked=marked)
 
 
+_PRINT = "_qbank_print"  # the filter every printed expression goes through (see _MarkingEnvironment)
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _CodeGenerator(CodeGenerator):
+    """Jinja's code, with two shortcuts for what templates do most: ``x.name`` on a plain dict
+    (parameters, answers) reads the item directly instead of trying the attribute first (Jinja's
+    way, which raises and catches an AttributeError every time), and a printed expression's text
+    (from :func:`_print`, already a string) is not passed through ``str`` again."""
+
+    @optimizeconst
+    def visit_Getattr(self, node: nodes.Getattr, frame) -> None:
+        if self.environment.is_async or node.attr in _DICT_ATTRIBUTES:
+            return super().visit_Getattr(node, frame)
+        obj, attr = self.temporary_identifier(), repr(node.attr)
+        self.write(f"({obj}[{attr}] if type({obj} := ")
+        self.visit(node.node, frame)
+        self.write(f") is dict and {attr} in {obj} else environment.getattr({obj}, {attr}))")
+
+    def _output_child_pre(self, node, frame, finalize) -> None:
+        if not self._printed(node, frame):
+            super()._output_child_pre(node, frame, finalize)
+
+    def _output_child_post(self, node, frame, finalize) -> None:
+        if not self._printed(node, frame):
+            super()._output_child_post(node, frame, finalize)
+
+    @staticmethod
+    def _printed(node, frame) -> bool:
+        return (isinstance(node, nodes.Filter) and node.name == _PRINT
+                and not frame.eval_ctx.volatile and not frame.eval_ctx.autoescape)
+
+
+class _Context(Context):
+    @internalcode
+    def call(__self, __obj, *args, **kwargs):  # noqa: N805 (Jinja's own signature)
+        # Jinja's own, without looking for pass_context & co. on what never has them: macros and
+        # qbank's template functions (a template calls them a hundred times per version).
+        kind = type(__obj)
+        if kind is Macro or (kind in _PLAIN_KINDS and __obj in _PLAIN_FUNCTIONS):  # (only these are hashed)
+            kwargs.pop("_block_vars", None)
+            kwargs.pop("_loop_vars", None)
+            try:
+                return __obj(*args, **kwargs)
+            except StopIteration:
+                return __self.environment.undefined("value was undefined because a callable raised a StopIteration exception")
+        return super().call(__obj, *args, **kwargs)
+
+
 class _MarkingEnvironment(jinja2.Environment):
     """Compiles every template with a source mark before each of its lines and expressions.
 
     Jinja's own parse tree is edited (``TemplateData`` nodes carry their line numbers), so the
-    template text itself is never touched and Jinja's cache and auto-reload still apply.
+    template text itself is never touched and Jinja's cache and auto-reload still apply. Every
+    printed expression goes through :func:`_print` (a filter) instead of Jinja's ``finalize``.
     """
 
     problem_names: frozenset[str] = frozenset()
+    code_generator_class = _CodeGenerator
+    context_class = _Context
 
     def _parse(self, source, name, filename):  # the one hook Jinja offers between parsing and code
         tree = super()._parse(source, name, filename)
@@ -363,12 +475,37 @@ class _MarkingEnvironment(jinja2.Environment):
                     parts = child.data.split("\n")
                     child.data = "\n".join(_mark(label, child.lineno + i) + part for i, part in enumerate(parts))
                     line_of_last = child.lineno + len(parts) - 1 if parts[-1] else None
-                elif child.lineno != line_of_last:  # mid-line after output of the same line: already marked
-                    marked.append(nodes.TemplateData(_mark(label, child.lineno), lineno=child.lineno))
-                    line_of_last = child.lineno
+                else:
+                    if child.lineno != line_of_last:  # mid-line after output of the same line: already marked
+                        marked.append(nodes.TemplateData(_mark(label, child.lineno), lineno=child.lineno))
+                        line_of_last = child.lineno
+                    child = nodes.Filter(child, _PRINT, [], [], None, None, lineno=child.lineno, environment=self)
                 marked.append(child)
             out.nodes = marked
         return tree
+
+    def make_globals(self, d):
+        # A plain dict instead of Jinja's ChainMap over the environment's globals: every render copies
+        # it into a new context, and a ChainMap is copied key by key in Python. qbank sets the
+        # environment's globals once, before any template is loaded.
+        return {**self.globals, **(d or {})}
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Jinja's own (the attribute, else the item, else undefined), but ``x.name`` on a plain dict
+        # (parameters, answers) is its item at once: trying the attribute first raises every time.
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        try:
+            return getattr(obj, attribute)
+        except AttributeError:
+            pass
+        try:
+            return obj[attribute]
+        except (TypeError, LookupError, AttributeError):
+            return self.undefined(obj=obj, name=attribute)
 
 
 FILTERS = {"answer": answer, "num": num, "signed": signed, "vec": vec, "matrix": matrix, "tex": Tex, "escape": escape, "e": escape,
@@ -396,14 +533,19 @@ def make_env(search_paths: Iterable[Path], files: dict[str, Path] | None = None)
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
-        finalize=_finalize,
     )
     env.problem_names = frozenset(files or {})
     env.searched = search_paths  # type: ignore[attr-defined]  # for "template not found" messages
     env.filters.update(FILTERS)
+    env.filters[_PRINT] = _print  # Jinja's finalize (see _MarkingEnvironment)
     env.globals.update(Tex=Tex, num=num, vec=vec, matrix=matrix, signed=signed, enumerate=enumerate, zip=zip,
                        len=len, range=range)
     return env
+
+
+_PLAIN_FUNCTIONS = frozenset({Tex, num, vec, matrix, signed, enumerate, zip, len, range})
+"""The functions templates can call (make_env's globals): none takes Jinja's context or environment."""
+_PLAIN_KINDS = frozenset(map(type, _PLAIN_FUNCTIONS))
 
 
 def _template_location(exc: BaseException, fallback: str) -> str:
