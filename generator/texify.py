@@ -284,8 +284,10 @@ def _join(items: Iterable[Any], sep: str = "") -> Tex:
     return Tex(escape(sep).join(_finalize(i) for i in items))
 
 
-def _print(value: Any) -> str:
-    """What an expression prints: :func:`_finalize`, as text."""
+def _print(value: Any, restore: str | None = None) -> str:
+    """What an expression prints: :func:`_finalize`, as text. ``restore`` is the source mark the
+    expression's template line left out after it (see :class:`_MarkingEnvironment`): printed after
+    the value when the value holds source marks of its own, so the lines after it keep their source."""
     kind = type(value)
     if kind is str:
         done = _ESCAPED.get(value)
@@ -294,7 +296,10 @@ def _print(value: Any) -> str:
         return str(value)
     if kind is float:
         return fmt_num(value)
-    return value.raw if kind is Mapped else value if kind is NoEscape else _finalize(value)
+    text = value.raw if kind is Mapped else value if kind is NoEscape else _finalize(value)
+    if restore is not None and _MARK_OPEN in text:
+        return text + restore
+    return text
 
 
 def _finalize(value: Any) -> Any:
@@ -452,8 +457,13 @@ class _MarkingEnvironment(jinja2.Environment):
     """Compiles every template with a source mark before each of its lines and expressions.
 
     Jinja's own parse tree is edited (``TemplateData`` nodes carry their line numbers), so the
-    template text itself is never touched and Jinja's cache and auto-reload still apply. Every
-    printed expression goes through :func:`_print` (a filter) instead of Jinja's ``finalize``.
+    template text itself is never touched and Jinja's cache and auto-reload still apply.
+
+    A line's source is the last mark at or before its start, so a mark that repeats the one before
+    it changes nothing and is left out (most lines mark each piece of text between expressions with
+    the same line). Only when an expression's value brings marks of its own (a macro's output, a
+    rendered problem) would the repeated mark after it count: there, the expression prints it
+    (:func:`_print`, which every printed expression goes through instead of Jinja's ``finalize``).
     """
 
     problem_names: frozenset[str] = frozenset()
@@ -470,16 +480,33 @@ class _MarkingEnvironment(jinja2.Environment):
             label = f"templates/{name}"
         for out in tree.find_all(nodes.Output):
             marked, line_of_last = [], None  # the template line the previous output ended on, mid-line
+            last, since = None, []  # the last mark of this node so far; the expressions printed after it
+
+            def mark(line: int) -> str:
+                """The mark of ``line`` here, or "" where it repeats the last one with at most one
+                expression between (which then prints it after marks of its own)."""
+                nonlocal last, since
+                m = _mark(label, line)
+                if m == last and len(since) <= 1:
+                    for expression in since:
+                        expression.args.append(nodes.Const(m, lineno=expression.lineno, environment=self))
+                    since = []
+                    return ""
+                last, since = m, []
+                return m
+
             for child in out.nodes:
                 if isinstance(child, nodes.TemplateData):
                     parts = child.data.split("\n")
-                    child.data = "\n".join(_mark(label, child.lineno + i) + part for i, part in enumerate(parts))
+                    child.data = "\n".join(mark(child.lineno + i) + part for i, part in enumerate(parts))
                     line_of_last = child.lineno + len(parts) - 1 if parts[-1] else None
                 else:
                     if child.lineno != line_of_last:  # mid-line after output of the same line: already marked
-                        marked.append(nodes.TemplateData(_mark(label, child.lineno), lineno=child.lineno))
+                        if m := mark(child.lineno):
+                            marked.append(nodes.TemplateData(m, lineno=child.lineno))
                         line_of_last = child.lineno
                     child = nodes.Filter(child, _PRINT, [], [], None, None, lineno=child.lineno, environment=self)
+                    since.append(child)
                 marked.append(child)
             out.nodes = marked
         return tree
@@ -537,7 +564,7 @@ def make_env(search_paths: Iterable[Path], files: dict[str, Path] | None = None)
     env.problem_names = frozenset(files or {})
     env.searched = search_paths  # type: ignore[attr-defined]  # for "template not found" messages
     env.filters.update(FILTERS)
-    env.filters[_PRINT] = _print  # Jinja's finalize (see _MarkingEnvironment)
+    env.filters[_PRINT] = _print  # Jinja's finalize, with the source mark an expression may restore
     env.globals.update(Tex=Tex, num=num, vec=vec, matrix=matrix, signed=signed, enumerate=enumerate, zip=zip,
                        len=len, range=range)
     return env

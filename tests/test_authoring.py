@@ -13,7 +13,7 @@ import pytest
 
 from generator import latex
 from generator.cli import main
-from generator.texify import make_env, read_map, render, with_map
+from generator.texify import Tex, make_env, read_map, render, with_map
 
 PROBLEM = Path("bank/problems/argmax-attention")
 TEMPLATE = PROBLEM / "template.tex.j2"
@@ -198,6 +198,18 @@ def test_rendered_lines_map_back_to_template_lines(tmp_path):
                    "first": "bank/problems/p/template.tex.j2:1", "second - 2": "bank/problems/p/template.tex.j2:3",
                    "": "templates/doc.tex.j2:6", "foot": "templates/doc.tex.j2:7"}
     assert "\x01" not in doc and "\x02" not in doc
+
+
+def test_lines_after_a_macro_keep_the_template_line_that_printed_them(tmp_path):
+    """A macro's lines map to the macro; the lines of a value printed after it on the same template
+    line map to that line, not to the macro's last line."""
+    (tmp_path / "doc.tex.j2").write_text("<% macro m() %>A\nB<% endmacro %>\n"
+                                         "x << m()|tex >> y << t >>\nz << m()|tex >><< t >>\nend\n")
+    env = make_env([tmp_path])
+    doc = with_map(render(env, "doc.tex.j2", {"t": Tex("1\n2")}))
+    lines = doc.splitlines()
+    got = [(lines[i - 1], src.rpartition(":")[2]) for i, src in sorted(read_map(lines).items())]
+    assert got == [("x A", "3"), ("B y 1", "2"), ("2", "3"), ("z A", "4"), ("B1", "2"), ("2", "2"), ("end", "5")]
 
 
 def test_matrix_prints_amsmath_matrices(tmp_path):
