@@ -32,7 +32,7 @@ from .output import forget_locks_after_fork
 from .registry import raised_at
 from .roster import assignments_csv
 from .schema import ExamProblem, PoolEntry
-from .texify import MARKS, Mapped, SpecText, Tex, make_env, render, with_map
+from .texify import MARKS, Mapped, SpecText, Tex, make_env, render, render_document
 
 GENERATE_TIMEOUT_S = 20
 LIBRARIES = ("qbank", "numpy", "sympy", "jinja2", "pydantic", "pyyaml", "pylatex", "click")
@@ -531,7 +531,7 @@ def render_exam(exam: Exam, version: str, instances: list[Instance], key: bool,
                 for k, inst in enumerate(instances)]
     ctx = {"exam": exam.spec, "version": version, "key": key, "problems": problems,
            "total_points": sum(i.total for i in instances), "student": student, "stamped_fields": STAMPED_FIELDS}
-    return with_map(render(env, "exam.tex.j2", ctx))
+    return render_document(env, "exam.tex.j2", ctx)
 
 
 def render_version(exam: Exam, version: str, instances: list[Instance],
@@ -560,8 +560,7 @@ def render_summary_page(exam: Exam, version: str, instances: list[Instance]) -> 
 
 def render_summary(exam: Exam, rendered: list[Rendered]) -> str:
     """The grader's summary: one page per version."""
-    return with_map(render(_env(exam), "summary.tex.j2",
-                           {"exam": exam.spec, "pages": [r.summary_page for r in rendered]}))
+    return render_document(_env(exam), "summary.tex.j2", {"exam": exam.spec, "pages": [r.summary_page for r in rendered]})
 
 
 def render_seating(exam: Exam, students: list[dict]) -> str:
@@ -570,8 +569,8 @@ def render_seating(exam: Exam, students: list[dict]) -> str:
     seated = [s for s in students if s["row"] is not None]
     rows = [label for _, label in sorted({(s["row_index"], s["row"]) for s in seated})]
     seats = sorted({s["seat"] for s in seated})
-    return with_map(render(env, "seating.tex.j2", {"exam": exam.spec, "students": seated, "rows": rows,
-                                                   "seats": seats, "labels": sorted({s["version"] for s in seated})}))
+    return render_document(env, "seating.tex.j2", {"exam": exam.spec, "students": seated, "rows": rows,
+                                                   "seats": seats, "labels": sorted({s["version"] for s in seated})})
 
 
 def template_hash(exam: Exam, name: str) -> str:

@@ -16,9 +16,8 @@ import functools
 import math
 import re
 import numbers
+import threading
 import unicodedata
-from bisect import bisect_right
-from itertools import accumulate
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -336,14 +335,83 @@ class _FilesLoader(jinja2.BaseLoader):
         return source, str(path), lambda: path.is_file() and path.stat().st_mtime == mtime
 
 
-# Source marks: ``\x01file:line\x02`` before each template line and expression in the output.
+# Source marks: ``\x01C\x02`` before each template line and expression in the output, where the one
+# character C names a source ``file:line`` in this process's table (short marks: rendering a
+# document copies and scans them all, and their sources are read by table lookups).
 # Control characters never reach TeX: escape() drops them from text, and render() strips them.
 _MARK_OPEN, _MARK_CLOSE = "\x01", "\x02"
 _MARKS = re.compile("\x01([^\x02]*)\x02")
+_FIRST_CODE = 0x100  # codes are characters from here on, surrogates skipped: never \x01, \x02 or \n
+_SURROGATES = 0xD800 - _FIRST_CODE  # the first number whose code skips them
+
+
+class _Sources:
+    """The sources marks name in this process: ``file:line`` ↔ code character, file and line by number.
+
+    Marks are made when templates compile (and for spec text), never from text, so the table only
+    grows with the template lines a process compiles. A marked text sent to another process has
+    its sources spelled out (:meth:`Mapped.__reduce__`)."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, str] = {}
+        self.source: list[str] = []
+        self.files: dict[str, int] = {}  # file → number (0: none)
+        self.file_names: list[str | None] = [None]
+        self.file_of: list[int] = []
+        self.line_of: list[int] = []
+        self.arrays: tuple[np.ndarray, np.ndarray] | None = None
+        self.lock = threading.Lock()
+
+    def mark(self, source: str) -> str:
+        """The mark of ``source`` (``file:line``)."""
+        code = self.code.get(source)
+        if code is None:
+            with self.lock:
+                code = self.code.get(source)
+                if code is None:
+                    file, _, line = source.rpartition(":")
+                    if not line.isdecimal():
+                        file = ""  # not a template line: names no source
+                    number = self.files.get(file, 0) if file else 0
+                    if file and not number:
+                        number = self.files[file] = len(self.file_names)
+                        self.file_names.append(file)
+                    self.line_of.append(int(line) if file else 0)
+                    self.file_of.append(number)
+                    n = len(self.source)
+                    self.source.append(source)
+                    self.arrays = None
+                    code = self.code[source] = chr(_FIRST_CODE + n + (0x800 if n >= _SURROGATES else 0))
+        return f"{_MARK_OPEN}{code}{_MARK_CLOSE}"
+
+    def numbers(self, codes: np.ndarray) -> np.ndarray:
+        """The source numbers of mark codes (code points); -1 for a code that names none."""
+        n = codes.astype(np.int64) - _FIRST_CODE
+        n -= 0x800 * (n >= _SURROGATES + 0x800)
+        n[(n < 0) | (n >= len(self.source)) | ((codes >= 0xD800) & (codes < 0xE000))] = -1
+        return n
+
+    def number(self, code: str) -> int:
+        """The source number of one mark's code (-1: none)."""
+        if len(code) != 1:
+            return -1
+        cp = ord(code)
+        n = cp - _FIRST_CODE - (0x800 if cp >= 0xE000 else 0)
+        return n if 0 <= n < len(self.source) and not 0xD800 <= cp < 0xE000 else -1
+
+    def lookup(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per source number: its file's number and its line; a last entry (index -1) for none."""
+        arrays = self.arrays
+        if arrays is None:
+            arrays = self.arrays = (np.array([*self.file_of, 0], np.int64), np.array([*self.line_of, 0], np.int64))
+        return arrays
+
+
+SOURCES = _Sources()
 
 
 def _mark(label: str, line: int) -> str:
-    return f"{_MARK_OPEN}{label}:{line}{_MARK_CLOSE}"
+    return SOURCES.mark(f"{label}:{line}")
 
 
 class Mapped(NoEscape):
@@ -363,17 +431,25 @@ class Mapped(NoEscape):
         return obj
 
     def __reduce__(self):  # rendered in a build's worker processes, sent back to the parent
-        return from_marked, (self.raw,)
+        def spelled(m: re.Match) -> str:
+            n = SOURCES.number(m.group(1))
+            return f"{_MARK_OPEN}{SOURCES.source[n] if n >= 0 else ''}{_MARK_CLOSE}"
+        return _from_spelled, (_MARKS.sub(spelled, self.raw),)
 
     @functools.cached_property
     def sources(self) -> tuple[str, ...]:
         """Per line: the last mark at or before its start (its own leading mark, or for a
         continuation line of a multi-line value, the last mark before it)."""
-        parts = _MARKS.split(self.raw)  # text, source, text, source, …, text
-        texts, marks = parts[0::2], ["", *parts[1::2]]
-        at = list(accumulate(len(t) for t in texts[:-1]))  # where each mark sits in the clean text
-        starts = accumulate((len(line) + 1 for line in self.split("\n")[:-1]), initial=0)
-        return tuple(marks[bisect_right(at, start)] for start in starts)
+        return tuple(SOURCES.source[n] if n >= 0 else "" for n in self._line_sources.tolist())
+
+    @functools.cached_property
+    def _line_sources(self) -> np.ndarray:
+        """Per line: the number of its source (see :attr:`sources`), -1 for none."""
+        # By arrays, not by Python loops: a document has thousands of marks and lines.
+        found = self.__dict__.pop("_found", None) or _find_marks(self.raw)
+        clean, at, numbers = found[0], found[1], SOURCES.numbers(found[2])
+        starts = np.concatenate(([0], np.flatnonzero(clean == 10) + 1))
+        return np.concatenate(([-1], numbers))[np.searchsorted(at, starts, side="right")]
 
     def marked(self) -> Tex:
         """The text with its marks (for nesting in another rendered document)."""
@@ -396,12 +472,35 @@ class SpecText(NoEscape):
 
 
 def _mark_text(source: str) -> str:
-    return f"{_MARK_OPEN}{source}{_MARK_CLOSE}"
+    return SOURCES.mark(source)
 
 
 def from_marked(marked: str) -> Mapped:
     """Rendered text with source marks as :class:`Mapped` (the marks stripped from its text)."""
     return Mapped(_MARKS.sub("", marked) if _MARK_OPEN in marked else marked, marked=marked)
+
+
+def _find_marks(marked: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Marked text as arrays: its characters without the marks (code points), where each mark
+    stood among them, and each mark's code."""
+    chars = np.frombuffer(marked.encode("utf-32-le"), np.uint32)
+    opens = np.flatnonzero(chars == 1)
+    if len(opens) and opens[-1] + 2 < len(chars) and (chars[opens + 2] == 2).all() and (chars[opens + 1] > 2).all():
+        keep = np.ones(len(chars), bool)
+        keep[opens] = keep[opens + 1] = keep[opens + 2] = False
+        return chars[keep], opens - 3 * np.arange(len(opens)), chars[opens + 1]
+    # Control characters in trusted text (a generator's LaTeX): marks are what the pattern finds,
+    # and one whose code is not a single known character names no source.
+    parts = _MARKS.split(marked)
+    texts, codes = parts[0::2], parts[1::2]
+    clean = np.frombuffer("".join(texts).encode("utf-32-le"), np.uint32)
+    at = np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts) - 1))
+    return clean, at, np.fromiter((ord(c) if len(c) == 1 else 0 for c in codes), np.int64, len(codes))
+
+
+def _from_spelled(spelled: str) -> Mapped:
+    """A :class:`Mapped` sent from another process: its marks spell their sources out."""
+    return from_marked(_MARKS.sub(lambda m: SOURCES.mark(m.group(1)), spelled))
 
 
 _PRINT = "_qbank_print"  # the filter every printed expression goes through (see _MarkingEnvironment)
@@ -592,12 +691,28 @@ def render(env: jinja2.Environment, name: str | None, context: dict, *, source: 
     """Render a template file (``name``) or inline ``source``; errors name the template and line.
 
     The result knows the template line of each of its lines (see :class:`Mapped`)."""
+    return from_marked(_render(env, name, context, source, source_name))
+
+
+def render_document(env: jinja2.Environment, name: str, context: dict) -> str:
+    """A whole document rendered with its line map: ``with_map(render(env, name, context))``."""
+    marked = _render(env, name, context, None, "<template>")
+    if _MARK_OPEN not in marked:
+        return with_map(Mapped(marked, marked=marked))
+    found = _find_marks(marked)  # one pass gives both the text and its lines' sources
+    doc = Mapped(found[0].tobytes().decode("utf-32-le"), marked=marked)
+    doc._found = found
+    return with_map(doc)
+
+
+def _render(env: jinja2.Environment, name: str | None, context: dict, source: str | None, source_name: str) -> str:
+    """The marked text of a template (see :func:`render`)."""
     try:
         if source is not None:
             template = env.template_class.from_code(env, env.compile(source, source_name), env.make_globals(None))
         else:
             template = env.get_template(name)
-        return from_marked(template.render(context))
+        return template.render(context)
     except jinja2.TemplateNotFound as e:
         searched = ", ".join(getattr(env, "searched", []))
         raise TemplateError(f"template '{e.name}' not found; looked in: {searched}") from None
@@ -619,25 +734,26 @@ def with_map(doc: Mapped) -> str:
     """A whole document with its line map appended as comments after ``\\end{document}`` (TeX never
     reads them): ``%% qbank-map-file N: FILE`` lines, then ``%% qbank-map: A-B=N:L`` entries saying
     that lines A to B of this file came from lines L, L+1, … of template file N."""
-    files: dict[str, int] = {}
-    split: dict[str, tuple[int, int]] = {}  # source → (file number, line); sources repeat in loops
-    runs: list[list[int]] = []  # [first tex line, last tex line, file number, first template line]
-    text = str(doc).rstrip("\n")
-    for i, src in enumerate(doc.sources[: text.count("\n") + 1], 1):
-        where = split.get(src)
-        if where is None:
-            file, _, line = src.rpartition(":")
-            if not file:
-                continue
-            where = split[src] = (files.setdefault(file, len(files) + 1), int(line))
-        n, line = where
-        if runs:
-            last = runs[-1]
-            if last[1] == i - 1 and last[2] == n and last[3] + i - last[0] == line:
-                last[1] = i
-                continue
-        runs.append([i, i, n, line])
-    entries = [f"{a}={n}:{line}" if a == b else f"{a}-{b}={n}:{line}" for a, b, n, line in runs]
+    text = doc.rstrip("\n")
+    sources = doc._line_sources
+    count = len(sources) - (len(doc) - len(text))  # the lines of text (without the trailing newlines)
+    sources = sources[:count]
+    file_of, line_of = SOURCES.lookup()
+    file_of, line_of = file_of[sources], line_of[sources]  # per line (file 0, line 0: no source)
+    used, first = np.unique(file_of, return_index=True)
+    used = used[np.argsort(first)]
+    used = used[used != 0]  # the files, in order of first appearance
+    number = np.zeros(len(SOURCES.file_names), np.int64)
+    number[used] = np.arange(1, len(used) + 1)
+    file_of = number[file_of]
+    # A run: consecutive lines of one file whose template line grows with the tex line. Lines with no
+    # source (file 0, line 0) are left out, each a run of its own.
+    offset = line_of - np.arange(count)
+    firsts = [0, *(np.flatnonzero((file_of[1:] != file_of[:-1]) | (offset[1:] != offset[:-1])) + 1).tolist(), count]
+    keys = zip(file_of[firsts[:-1]].tolist(), offset[firsts[:-1]].tolist())
+    entries = [f"{a + 1}={n}:{offset + a}" if b == a + 1 else f"{a + 1}-{b}={n}:{offset + a}"
+               for a, b, (n, offset) in zip(firsts, firsts[1:], keys) if n]
+    files = {SOURCES.file_names[f]: n for n, f in enumerate(used.tolist(), 1)}
     out = [text, f"{MAP_PREFIX}: this file's lines come from these templates' lines"]
     out += [f"{MAP_PREFIX}-file {n}: {file}" for file, n in files.items()]
     out += [f"{MAP_PREFIX}: " + " ".join(entries[i:i + 12]) for i in range(0, len(entries), 12)]

@@ -2,9 +2,11 @@
 the file and line to fix, and `qbank preview` shows one problem's exam and key pages."""
 from __future__ import annotations
 
+import pickle
 import re
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -210,6 +212,20 @@ def test_lines_after_a_macro_keep_the_template_line_that_printed_them(tmp_path):
     lines = doc.splitlines()
     got = [(lines[i - 1], src.rpartition(":")[2]) for i, src in sorted(read_map(lines).items())]
     assert got == [("x A", "3"), ("B y 1", "2"), ("2", "3"), ("z A", "4"), ("B1", "2"), ("2", "2"), ("end", "5")]
+
+
+def test_a_rendered_page_keeps_its_template_lines_in_another_process(tmp_path):
+    """A build's worker processes send each version's summary page back to be nested in the grader's
+    summary: its lines still map to their template lines there."""
+    (tmp_path / "page.tex.j2").write_text("a << x >>\n<% for i in range(2) %>\nrow << i >>\n<% endfor %>\n")
+    code = ("import pickle, sys; from pathlib import Path; from generator.texify import make_env, render; "
+            "d = Path(sys.argv[1]); (d / 'page.pickle').write_bytes(pickle.dumps(render(make_env([d]), 'page.tex.j2', {'x': 1})))")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True)
+    render(make_env([tmp_path]), None, {}, source="other\n<< 2 >>\n")  # this process's marks differ from the worker's
+    page = pickle.loads((tmp_path / "page.pickle").read_bytes())
+    assert page == "a 1\nrow 0\nrow 1\n"
+    assert page.sources == ("templates/page.tex.j2:1", "templates/page.tex.j2:3", "templates/page.tex.j2:3",
+                            "templates/page.tex.j2:4")
 
 
 def test_matrix_prints_amsmath_matrices(tmp_path):
