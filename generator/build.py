@@ -397,11 +397,20 @@ RESERVED = frozenset({"params", "points", "total", "key", "version", "number", "
 """Template variables qbank sets itself; a generator's given() or key_context() may not redefine them."""
 
 
-def template_values(bp: BankProblem, inst: Instance, key: bool) -> dict:
+def template_values(bp: BankProblem, inst: Instance, key: bool, givens: dict | None = None) -> dict:
     """A generator's own template variables: ``given(params)``, and in the key ``key_context(params,
-    answers)`` too. The exam's come from the parameters alone: no answer is ever passed in."""
-    given = bp.generator.given(inst.params)
+    answers)`` too. The exam's come from the parameters alone: no answer is ever passed in.
+
+    ``givens`` keeps each problem's ``given()`` for the other document of the same version (it is
+    a function of the parameters); values that can be read only once (iterators) are not kept."""
+    given = None if givens is None else givens.get(inst.number)
+    if given is None:
+        given = bp.generator.given(inst.params)
+        if givens is not None and not any(hasattr(type(v), "__next__") for v in given.values()):
+            givens[inst.number] = given
     extra = bp.generator.key_context(inst.params, inst.answers) if key else {}
+    if RESERVED.isdisjoint(given) and RESERVED.isdisjoint(extra) and given.keys().isdisjoint(extra):
+        return {**given, **extra}
     where = f"generator '{bp.spec.generator}' of problem '{bp.spec.id}'"
     for what, names in (("given() defines {}, which qbank sets itself", given.keys() & RESERVED),
                         ("key_context() defines {}, which qbank sets itself", extra.keys() & RESERVED),
@@ -412,7 +421,8 @@ def template_values(bp: BankProblem, inst: Instance, key: bool) -> dict:
     return {**given, **extra}
 
 
-def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool, marks: list | None = None) -> Tex:
+def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool, marks: list | None = None,
+                 givens: dict | None = None) -> Tex:
     """The LaTeX of one drawn problem (statement, and solutions when ``key``).
 
     The key's marked answers are appended to ``marks``. The exam's context has no ``answers``,
@@ -420,10 +430,13 @@ def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool, marks
     that reaches for them outside the key fails to render.
     """
     bp = bank.problems[inst.problem_id]
-    extra = template_values(bp, inst, key)
+    extra = template_values(bp, inst, key, givens)
     spec_file = f"{bp.origin}/{SPEC}"
 
     def placed(v: Any) -> Any:  # spec text (a value, or a list of them) keeps its spec line
+        kind = type(v)
+        if kind is float or kind is int or kind is str or kind is dict:  # the common values first
+            return v
         if isinstance(v, list):
             return [placed(x) for x in v]
         if isinstance(v, SpecText):
@@ -444,8 +457,9 @@ def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool, marks
             text = render(env, None, ctx, source=bp.spec.body, source_name=origin)
             text = Mapped(text, [_body_line(bp, src) for src in text.sources])
         else:
-            text = render(env, bp.template_name, ctx)
-            origin = bp.template_name if bp.template_file is not None else f"templates/{bp.template_name}"
+            name = bp.template_name
+            text = render(env, name, ctx)
+            origin = name if bp.template_file is not None else f"templates/{name}"
     except TemplateError as e:
         raise (e if key else _key_only(e, bp, inst)) from None
     # The marker names the problem; the lines keep their template lines (see texify.with_map).
@@ -513,21 +527,24 @@ def cover_values(student: dict) -> dict[str, str | None]:
 
 def render_exam(exam: Exam, version: str, instances: list[Instance], key: bool,
                 student: dict | None = None, padding: dict[int, int] | None = None,
-                marks: list[list] | None = None) -> str:
+                marks: list[list] | None = None, env: jinja2.Environment | None = None,
+                givens: dict | None = None) -> str:
     """The LaTeX of one exam document (the key when ``key``; a student's copy when ``student``).
 
     ``padding`` maps a problem number to the blank pages that follow it (to keep versions' pages aligned);
-    ``marks`` receives, per problem, the answers the key marks.
+    ``marks`` receives, per problem, the answers the key marks. ``env`` is the exam's environment (when
+    already looked up) and ``givens`` the problems' ``given()`` values (see :func:`template_values`).
     """
     padding = padding or {}
-    env = _env(exam)
+    env = env or _env(exam)
     if marks is not None:
         marks[:] = [[] for _ in instances]
     problems = [{"number": inst.number, "id": inst.problem_id,
                  "title": exam.bank.problems[inst.problem_id].spec.title,
                  "points": inst.points, "total": inst.total,
                  "newpage": exam.entry(inst.problem_id)[1].newpage, "pad": 0 if key else padding.get(inst.number, 0),
-                 "body": problem_body(exam.bank, env, inst, version, key, marks[k] if marks is not None else None)}
+                 "body": problem_body(exam.bank, env, inst, version, key, marks[k] if marks is not None else None,
+                                      givens)}
                 for k, inst in enumerate(instances)]
     ctx = {"exam": exam.spec, "version": version, "key": key, "problems": problems,
            "total_points": sum(i.total for i in instances), "student": student, "stamped_fields": STAMPED_FIELDS}
@@ -538,12 +555,15 @@ def render_version(exam: Exam, version: str, instances: list[Instance],
                    padding: dict[int, int] | None = None) -> Rendered:
     """Render the exam and key LaTeX, key.json and grader's page of one version."""
     marks: list[list] = []
-    key_tex = render_exam(exam, version, instances, True, marks=marks)
-    return Rendered(version, instances, render_exam(exam, version, instances, False, padding=padding), key_tex,
-                    dumps(key_json(exam, version, instances)), render_summary_page(exam, version, instances), marks)
+    env, givens = _env(exam), {}
+    key_tex = render_exam(exam, version, instances, True, marks=marks, env=env, givens=givens)
+    exam_tex = render_exam(exam, version, instances, False, padding=padding, env=env, givens=givens)
+    return Rendered(version, instances, exam_tex, key_tex, dumps(key_json(exam, version, instances)),
+                    render_summary_page(exam, version, instances, env), marks)
 
 
-def render_summary_page(exam: Exam, version: str, instances: list[Instance]) -> Tex:
+def render_summary_page(exam: Exam, version: str, instances: list[Instance],
+                        env: jinja2.Environment | None = None) -> Tex:
     """One version's page of the grader's summary: each part's points and short answer."""
     rows = []
     for inst in instances:
@@ -555,7 +575,7 @@ def render_summary_page(exam: Exam, version: str, instances: list[Instance]) -> 
                   "answer": Tex(summary[part]), "single": len(inst.points) == 1}
                  for part, pts in inst.points.items()]
     v = {"label": version, "rows": rows, "total": sum(i.total for i in instances)}
-    return render(_env(exam), "summary_page.tex.j2", {"exam": exam.spec, "v": v})
+    return render(env or _env(exam), "summary_page.tex.j2", {"exam": exam.spec, "v": v})
 
 
 def render_summary(exam: Exam, rendered: list[Rendered]) -> str:
@@ -853,8 +873,12 @@ def _worker_draw(slots: list[tuple[str, int, ExamProblem, bool]]) -> tuple[list[
 
 
 def _worker_render(versions: list[tuple[str, list[Instance]]]) -> list[Rendered]:
+    """The versions rendered, without their instances: the parent has them (no need to pickle them back)."""
     assert _WORKER is not None
-    return [render_version(_WORKER[0], label, instances) for label, instances in versions]
+    out = [render_version(_WORKER[0], label, instances) for label, instances in versions]
+    for rendered in out:
+        rendered.instances = []
+    return out
 
 
 PARALLEL_FROM = 8  # versions; below this, starting worker processes costs more than it saves
@@ -903,6 +927,7 @@ def _plan_parallel(exam: Exam, labels: list[str], seed: int, jobs: int, done: Ca
         chunks = [pool.submit(_worker_render, todo[i:i + size]) for i in range(0, len(todo), size)]
         for chunk in chunks:
             for rendered in chunk.result():
+                rendered.instances = by_label[rendered.version]
                 done(rendered)
 
 

@@ -708,8 +708,12 @@ def render_document(env: jinja2.Environment, name: str, context: dict) -> str:
 def _render(env: jinja2.Environment, name: str | None, context: dict, source: str | None, source_name: str) -> str:
     """The marked text of a template (see :func:`render`)."""
     try:
-        if source is not None:
-            template = env.template_class.from_code(env, env.compile(source, source_name), env.make_globals(None))
+        if source is not None:  # a spec's inline body: compiled once per environment
+            inline = env.__dict__.setdefault("_qbank_inline", {})
+            template = inline.get((source, source_name))
+            if template is None:
+                template = env.template_class.from_code(env, env.compile(source, source_name), env.make_globals(None))
+                inline[source, source_name] = template
         else:
             template = env.get_template(name)
         return template.render(context)

@@ -75,6 +75,21 @@ def test_an_exam_template_may_print_a_given_value(runner, course):
     assert "classes in (a)) What feature vector" in (course / "o" / "A" / "exam.tex").read_text()
 
 
+def test_a_given_value_read_once_is_read_by_the_exam_and_by_the_key(runner, course):
+    """given() runs once per version for both documents, but a value that can be read only once
+    (a generator) is asked for again: the exam shows it too."""
+    gen = course / GENERATOR
+    old = '        return {"cells": cells, "even_kernel": even,'
+    gen.write_text(gen.read_text().replace(old, old.replace("{", '{"once": (w for w in ("ab", "cd")), ', 1), 1))
+    path = course / TEMPLATE
+    path.write_text(path.read_text().replace("What feature vector does the network output",
+                                             "(<% for w in once %><< w >><% endfor %>) What feature vector does the network output", 1))
+    r = runner.invoke(main, ["build", "bank/exams/tiny.yaml", "--no-pdf", "--out", "o"])
+    assert r.exit_code == 0, r.output
+    for doc in ("exam", "key"):
+        assert "(abcd) What feature vector" in (course / "o" / "A" / f"{doc}.tex").read_text(), doc
+
+
 def test_a_generator_with_the_old_context_hook_is_refused(runner, course):
     path = course / GENERATOR
     text = path.read_text()
