@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 import resource
+import select
 import shutil
 import signal
 import stat
@@ -185,6 +186,22 @@ def _confine(ruleset: int | None, max_bytes: int):
     return apply
 
 
+def _wait(proc: subprocess.Popen, timeout: float) -> int:
+    """``proc.wait(timeout)``, woken the moment the process ends: Popen.wait polls with sleeps of up
+    to 50 ms when given a timeout (about 25 ms lost per pdflatex pass); a pidfd (Linux 5.3+) is
+    waited on instead where there is one."""
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # not Linux, or an older kernel
+        return proc.wait(timeout=timeout)
+    try:
+        if not select.select([fd], [], [], timeout)[0]:
+            raise subprocess.TimeoutExpired(proc.args, timeout)
+    finally:
+        os.close(fd)
+    return proc.wait()
+
+
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], deadline: float, name: str, limit: float,
          readable: tuple[Path, ...] = (), stderr: Path | None = None) -> int:
     """Run one TeX process in its own process group; kill the whole group at the deadline.
@@ -205,7 +222,7 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], deadline: float, name: 
         if stderr:
             err.close()
     try:
-        code = proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        code = _wait(proc, max(0.1, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
         raise LatexError(f"{name}: compile killed after {limit:.0f} s (a runaway loop in the document?)") from None
     finally:

@@ -49,3 +49,24 @@ def test_first_error_names_line_and_problem():
     log = "stuff\n./exam.tex:4: Undefined control sequence.\nmore"
     assert first_error(log, lines, "exam.tex") == \
         "exam.tex:4: Undefined control sequence. (from problem 2 'cnn', template problems/cnn.tex.j2)"
+
+
+def test_a_compile_is_noticed_the_moment_it_ends_and_stopped_at_its_deadline(monkeypatch):
+    """Popen.wait(timeout=…) polls with growing sleeps (up to 50 ms after pdflatex has ended, about
+    25 ms lost per pass); the wait is on the process itself, and the deadline still holds."""
+    from generator import latex
+
+    def polling(self, timeout=None):
+        if timeout is not None:
+            raise AssertionError("Popen.wait polled with a timeout")
+        return original(self)
+    original = subprocess.Popen.wait
+    monkeypatch.setattr(subprocess.Popen, "wait", polling)
+    assert latex._wait(subprocess.Popen(["sh", "-c", "exit 3"]), 10) == 3
+    slow = subprocess.Popen(["sleep", "30"])
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            latex._wait(slow, 0.2)
+    finally:
+        slow.kill()
+        original(slow)
