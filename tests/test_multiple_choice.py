@@ -43,7 +43,8 @@ def test_parameters_never_say_which_options_are_correct():
         assert all(set(o) == {"text"} for o in draw_params(BP, seed)["options"])
     params = {"options": [dict(o) for o in OPTIONS]}
     params["options"][0]["correct"] = True  # ReLU marked correct: not what the spec says
-    with pytest.raises(Reject, match="whether an option is correct comes from the spec"):
+    said = r"options\[0\]: only 'text' is given, not correct \(whether an option is correct comes from the spec"
+    with pytest.raises(Reject, match=said):
         GEN.validate(params)
     with pytest.raises(Reject, match="not in the spec's options"):
         GEN.validate({"options": [{"text": "sigmoid"}, *OPTIONS[1:]]})

@@ -106,10 +106,13 @@ class MultipleChoice(Problem):
         if not isinstance(shown, list) or len(shown) < 2:
             raise Reject("'options' must list at least two options")
         pool = {o.text: o for o in self.space.options}
-        for o in shown:
-            if not isinstance(o, dict) or set(o) != {"text"}:
-                raise Reject(f"option {o!r}: expected {{text: ...}} only (whether an option is correct comes "
-                             "from the spec's options)")
+        for i, o in enumerate(shown):
+            if not isinstance(o, dict) or "text" not in o:
+                raise Reject(f"options[{i}]: expected {{text: ...}}, the text of one of the spec's options")
+            if set(o) != {"text"}:
+                extra = ", ".join(sorted(map(str, set(o) - {"text"})))
+                raise Reject(f"options[{i}]: only 'text' is given, not {extra} (whether an option is correct "
+                             "comes from the spec's options)")
             if o["text"] not in pool:
                 raise Reject(f"option {o['text']!r} is not in the spec's options")
         if len({o["text"] for o in shown}) != len(shown):
