@@ -122,3 +122,19 @@ def test_the_workflow_init_wrote_runs_as_written(installed):
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert "version B" in r.stderr and "answers.z" in r.stderr
     assert "verified output/retake" in r.stdout  # a failing build does not stop the others being verified
+
+
+def test_the_readme_course_steps_run_as_written(installed, tmp_path):
+    """The README's "For a course" block, line by line in bash, with QBANK the wheel: it installed
+    `qbank` from PyPI, where there is none, so `.venv/bin/qbank` never existed."""
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"## For a course\n\n```sh\n(.*?)```", readme, re.S).group(1)
+    lines = [line for line in block.splitlines() if not line.startswith("QBANK=")]
+    env = {k: v for k, v in installed["env"].items() if k != "PATH"}
+    env.update(QBANK=str(installed["wheel"]), PATH=f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin")
+    r = run("\n".join(lines), tmp_path, env, shell=True)
+    assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-2000:])
+    course = tmp_path / "cs4780-exams"
+    assert (course / "bank" / "problems" / "softmax-temperature" / "generator.py").is_file()
+    assert "verified output/example" in r.stdout
+    assert (course / "output" / "example" / "A" / "key.pdf").stat().st_size > 0
