@@ -62,7 +62,7 @@ class _Refused(Exception):
 
 def _plain(value: Any) -> Any:
     """jsonable without the path of each value (built only for an error message): the common types by
-    their exact type first, everything else as :func:`_jsonable` takes it."""
+    their exact type first, everything else as :func:`_scalar` takes it."""
     kind = type(value)
     if kind is str or kind is int or kind is bool or value is None:
         return value
@@ -70,14 +70,18 @@ def _plain(value: Any) -> Any:
         if value - value == 0:  # finite
             return value
         raise _Refused
-    if kind is dict:
+    if kind is dict or isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if kind is list or kind is tuple:
         return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
         return [_plain(v) for v in list(value)]
+    return _scalar(value)
+
+
+def _scalar(value: Any) -> Any:
+    """A scalar (numpy's included) as plain JSON data; :class:`_Refused` for anything else or a
+    number that is not finite."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):
@@ -87,7 +91,7 @@ def _plain(value: Any) -> Any:
         if not math.isfinite(f):
             raise _Refused
         return f
-    if isinstance(value, str):
+    if value is None or isinstance(value, str):
         return value
     raise _Refused
 
@@ -101,22 +105,17 @@ def jsonable(value: Any, where: str) -> Any:
 
 
 def _jsonable(value: Any, where: str) -> Any:
+    """:func:`_plain` again, naming where a refused value sits."""
     if isinstance(value, dict):
         return {str(k): _jsonable(v, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
         return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(list(value))]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        f = float(value)
-        if not math.isfinite(f):
-            raise ValueError(f"{where} is {f}; answers and parameters must be finite numbers")
-        return f
-    if value is None or isinstance(value, str):
-        return value
-    raise ValueError(f"{where} has type {type(value).__name__}; expected JSON data")
+    try:
+        return _scalar(value)
+    except _Refused:
+        if isinstance(value, (float, np.floating)):
+            raise ValueError(f"{where} is {float(value)}; answers and parameters must be finite numbers") from None
+        raise ValueError(f"{where} has type {type(value).__name__}; expected JSON data") from None
 
 
 @contextlib.contextmanager

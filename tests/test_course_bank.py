@@ -372,24 +372,20 @@ def set_entry(course, line: str) -> None:
     exam.write_text(exam.read_text().replace("  - problem: example-neuron\n", f"  - problem: example-neuron\n    {line}\n"))
 
 
-def test_a_pinned_number_that_prints_rounded_is_refused_by_build(course, runner):
-    """The build wrote $\\eta = 0.1235$ for a pinned 0.123456789, a key that verify then failed."""
-    set_entry(course, "params: {w: [1, -2, 3], x: [2, 1, 1], b: -1.123456789}")
+@pytest.mark.parametrize("line, said", [
+    # The build wrote $\eta = 0.1235$ for a pinned 0.123456789, a key that verify then failed.
+    ("params: {w: [1, -2, 3], x: [2, 1, 1], b: -1.123456789}",
+     "qbank: bank/exams/example.yaml:19: problems[1].params: params.b is -1.123456789 but prints as -1.1235; "
+     "the key would not match what students see"),
+    ("points: {}", "qbank: bank/exams/example.yaml:19: problems[1].points: parts must be a, b "
+                   "(as in bank/problems/example-neuron/problem.yaml), got no parts"),
+])
+def test_a_bad_entry_of_an_exam_is_one_line_and_nothing_is_built(course, runner, line, said):
+    set_entry(course, line)
     r = runner.invoke(main, ["build", "--no-pdf"])
     assert r.exit_code == 2
-    assert r.stderr.splitlines() == [
-        "qbank: bank/exams/example.yaml:19: problems[1].params: params.b is -1.123456789 but prints as -1.1235; "
-        "the key would not match what students see"]
+    assert r.stderr.splitlines() == [said]
     assert not (course / "output" / "example").exists()
-
-
-def test_an_empty_points_override_says_it_has_no_parts(course, runner):
-    set_entry(course, "points: {}")
-    r = runner.invoke(main, ["build", "--no-pdf"])
-    assert r.exit_code == 2
-    assert r.stderr.splitlines() == [
-        "qbank: bank/exams/example.yaml:19: problems[1].points: parts must be a, b "
-        "(as in bank/problems/example-neuron/problem.yaml), got no parts"]
 
 
 def test_init_and_new_make_folders_with_the_mode_mkdir_gives(tmp_path, runner, monkeypatch):
