@@ -159,14 +159,19 @@ _OPERATORS = re.compile(r"\\(arccos|arcsin|arctan|arg|cosh|cos|coth|cot|csc|deg|
                         r"liminf|limsup|lim|ln|log|max|min|Pr|sec|sinh|sin|sup|tanh|tan)(?![A-Za-z])")
 
 
-def plain(latex: str) -> str:
-    """The comparable text of a mark's LaTeX: commands and environment names dropped."""
-    for k, v in _SYMBOLS.items():
+def _latex_text(latex: str) -> str:
+    """What a piece of LaTeX prints, near enough: boxes and × as their symbols, operators (\\ln) as
+    their names, other commands and environment names dropped."""
+    for k, v in {**_SYMBOLS, "\\times": "\u00d7"}.items():
         latex = latex.replace(k, f" {v} ")
     latex = re.sub(r"\\(?:begin|end)\{[^}]*\}", " ", latex)
     latex = _OPERATORS.sub(r" \1 ", latex)  # \ln prints "ln": keep the name's letters
-    latex = re.sub(r"\\[A-Za-z@]+\*?|\\.", " ", latex)
-    return _normal(latex)
+    return re.sub(r"\\[A-Za-z@]+\*?|\\.", " ", latex)
+
+
+def plain(latex: str) -> str:
+    """The comparable text of a mark's LaTeX (see :func:`_latex_text` and :func:`_normal`)."""
+    return _normal(_latex_text(latex))
 
 
 def read_marks(text: str) -> list[tuple[str, str]]:
@@ -584,11 +589,8 @@ def _tokens(text: str) -> list[str]:
 
 
 def _latex_tokens(latex: str) -> list[str]:
-    """The tokens of what a piece of LaTeX prints: commands, environment names and braces dropped."""
-    for k, v in {**_SYMBOLS, "\\times": "\u00d7"}.items():
-        latex = latex.replace(k, f" {v} ")
-    latex = re.sub(r"\\(?:begin|end)\{[^}]*\}", " ", latex)
-    return _tokens(re.sub(r"\\[A-Za-z@]+\*?|\\.", " ", latex).replace("{", "").replace("}", ""))
+    """The tokens of what a piece of LaTeX prints (see :func:`_latex_text`), braces dropped."""
+    return _tokens(_latex_text(latex).replace("{", "").replace("}", ""))
 
 
 def _joined(tokens: list[str]) -> str:

@@ -42,6 +42,8 @@ CLEAN = {
          ["3:a:z", "182"]),
     "a layer FC-10 and an answer -10":
         ("FC-10 & 0\n", r"FC{-}10", ["4:a:forward.3.value", "-10"]),
+    "an answer with an operator (ln 2) and a problem number 2 that the exam class prints":
+        ("Problem 2: Entropy\n", r"\question Entropy", ["2:a:h", r"$\ln 2$"]),
     "a mark shorter than 3 characters":
         ("Answer: B\n", "", ["2:all:correct", "B"]),
 }
