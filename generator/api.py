@@ -362,7 +362,7 @@ def solve(kind: str, params: dict[str, Any], root: Path | None = None) -> dict[s
     if kind not in kinds:
         raise UnknownNameError("solve kind", kind, sorted(kinds))
     fn = kinds[kind].solve
-    source = Path(inspect.getsourcefile(fn)) if inspect.getsourcefile(fn) else None
+    source = Path(file) if (file := inspect.getsourcefile(fn)) else None
     try:
         with contextlib.redirect_stdout(sys.stderr):  # a kind's debugging print must not corrupt the JSON
             answers = fn(params)

@@ -408,15 +408,14 @@ def template_values(bp: BankProblem, inst: Instance, key: bool, givens: dict | N
         if givens is not None and not any(hasattr(type(v), "__next__") for v in given.values()):
             givens[inst.number] = given
     extra = bp.generator.key_context(inst.params, inst.answers) if key else {}
-    if RESERVED.isdisjoint(given) and RESERVED.isdisjoint(extra) and given.keys().isdisjoint(extra):
-        return {**given, **extra}
-    where = f"generator '{bp.spec.generator}' of problem '{bp.spec.id}'"
-    for what, names in (("given() defines {}, which qbank sets itself", given.keys() & RESERVED),
-                        ("key_context() defines {}, which qbank sets itself", extra.keys() & RESERVED),
-                        # the key would show another value than the exam under the same name
-                        ("both given() and key_context() define {}", given.keys() & extra.keys())):
-        if names:
-            raise GenerationError(f"{where}: {what.format(', '.join(sorted(names)))}")
+    if not (RESERVED.isdisjoint(given) and RESERVED.isdisjoint(extra) and given.keys().isdisjoint(extra)):
+        where = f"generator '{bp.spec.generator}' of problem '{bp.spec.id}'"
+        for what, names in (("given() defines {}, which qbank sets itself", given.keys() & RESERVED),
+                            ("key_context() defines {}, which qbank sets itself", extra.keys() & RESERVED),
+                            # the key would show another value than the exam under the same name
+                            ("both given() and key_context() define {}", given.keys() & extra.keys())):
+            if names:
+                raise GenerationError(f"{where}: {what.format(', '.join(sorted(names)))}")
     return {**given, **extra}
 
 
