@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any, Callable
 
 import pikepdf
 
-from . import cache
+from . import cache, figures
 from .bank import all_kinds, did_you_mean, find_root, load_exam, problems_in_exams, sha256, shown
 from .build import (BuildPlan, _env as template_env, common_layout_padding, file_hashes, plan, read_json,
                     rendered_from_manifest, shard_labels, version_labels)
@@ -277,26 +278,34 @@ def compile_all(texs: list[Path], jobs: int | None, tick: Callable[[], None]) ->
     key.tex, …) starts from the settled .aux of the same document or layout in an earlier build
     (kept in the cache), and every later one from that first sibling's .aux (same layout), so each
     usually needs a single pass. A seed that does not fit only costs passes: they repeat until the
-    .aux settles. The first failure is raised.
+    .aux settles. Every key but the first (which compiles beside the first exam) places the
+    pictures it shares with its exam from the exam's compile (see figures.py). The first failure
+    is raised.
     """
     jobs = max(1, jobs or os.cpu_count() or 1)
     stage = texs[0].resolve().parent.parent
     shared = preamble(texs[0])
     uses_format = {t: shared is not None and preamble(t) == shared for t in texs}
     firsts = {t.name: t for t in reversed(texs)}  # the first document of each name
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    exams = {t.parent: t for t in texs if t.name == "exam.tex" and uses_format[t]}
+    takes = {t: exams[t.parent] for t in texs if t.name == "key.tex" and uses_format[t] and t.parent in exams
+             and t != firsts["key.tex"]}  # key -> the exam it takes pictures from
+    with tempfile.TemporaryDirectory(prefix=".figures-", dir=stage) as work, \
+            ThreadPoolExecutor(max_workers=jobs) as pool:
+        pictures = _Pictures(Path(work), takes)
         # Documents without the shared preamble need no format: they start while it is being made.
         fmt_future = pool.submit(make_format, texs[0]) if shared is not None else None
         alone = [t for t in firsts.values() if not uses_format[t]]
-        pending = [pool.submit(_lead, t, None, tick) for t in alone]
+        pending = [pool.submit(_lead, t, None, tick, pictures) for t in alone]
         format_dir = fmt_future.result() if fmt_future else None
 
         def with_format(tex: Path, seed: bytes | None) -> None:
-            _compile_one(tex, format_dir if uses_format[tex] else None, seed, tick)
+            _compile_one(tex, format_dir if uses_format[tex] else None, seed, tick, pictures)
 
-        leaders = {name: pool.submit(_lead, t, format_dir, tick) for name, t in firsts.items() if t not in alone}
-        for name, leader in leaders.items():
-            leader.result()  # later siblings start from this document's settled .aux
+        leaders = {name: pool.submit(_lead, t, format_dir, tick, pictures) for name, t in firsts.items() if t not in alone}
+        # Exams first: a key that takes pictures from its exam waits for it, so it is queued after it.
+        for name in sorted(leaders, key=lambda name: name != "exam.tex"):
+            leaders[name].result()  # later siblings start from this document's settled .aux
             seed = firsts[name].with_suffix(".aux").read_bytes()
             pending += [pool.submit(with_format, t, seed) for t in texs if t.name == name and t != firsts[name]]
         for future in pending:
@@ -308,21 +317,70 @@ def compile_all(texs: list[Path], jobs: int | None, tick: Callable[[], None]) ->
     return layouts
 
 
-def _lead(tex: Path, format_dir: Path | None, tick: Callable[[], None]) -> None:
+class _Pictures:
+    """Which key takes which pictures from which exam's compile (see figures.py), and what each exam kept."""
+
+    def __init__(self, work: Path, takes: dict[Path, Path]):
+        self.work, self.takes = work, takes
+        self.given = {exam: figures.shared(exam.read_text(encoding="utf-8"), key.read_text(encoding="utf-8"))
+                      for key, exam in takes.items()}
+        self.kept: dict[Path, dict[int, figures.Kept]] = {}
+        self.ready = {exam: threading.Event() for exam in self.given}
+
+    def compile(self, tex: Path, format_dir: Path | None, aux_seed: bytes | None) -> None:
+        """Compile ``tex``: an exam keeping the pictures its key takes, a key placing them, anything
+        else as it is. A compile with pictures kept or placed that fails is done again without."""
+        exam = self.takes.get(tex)
+        try:
+            if self.given.get(tex):
+                self._keep(tex, format_dir, aux_seed)
+                return
+            if exam is not None and self.given[exam]:
+                self.ready[exam].wait()  # (the exam was queued first: see compile_all)
+                if self.kept.get(exam):
+                    text = figures.placing(tex.read_text(encoding="utf-8"), self.given[exam], self.kept[exam])
+                    compile_pdf(tex, format_dir=format_dir, aux_seed=aux_seed, text=text.encode(),
+                                inputs=(self._folder(exam) / figures.FIGURES_PDF,))
+                    return
+        except LatexError:
+            pass
+        finally:
+            if tex in self.ready:
+                self.ready[tex].set()  # its key waits for it, pictures kept or not
+        compile_pdf(tex, format_dir=format_dir, aux_seed=aux_seed)
+
+    def _folder(self, exam: Path) -> Path:
+        return self.work / exam.parent.name
+
+    def _keep(self, exam: Path, format_dir: Path | None, aux_seed: bytes | None) -> None:
+        text = figures.keeping(exam.read_text(encoding="utf-8"), self.given[exam])
+        compile_pdf(exam, format_dir=format_dir, aux_seed=aux_seed, text=text.encode(), also=(figures.SIDECAR,))
+        sidecar = exam.with_suffix(figures.SIDECAR)
+        kept = figures.read_kept(sidecar)
+        sidecar.unlink(missing_ok=True)
+        if kept:
+            folder = self._folder(exam)
+            folder.mkdir()
+            figures.split_kept(exam.with_suffix(".pdf"), len(kept), folder / figures.FIGURES_PDF)
+        self.kept[exam] = kept
+
+
+def _lead(tex: Path, format_dir: Path | None, tick: Callable[[], None], pictures: _Pictures) -> None:
     """Compile the first document of its name from the cached .aux of an earlier build, and cache its own."""
     keys = aux_keys(tex)
     seed = cache.read_aux(keys)
     try:
-        _compile_one(tex, format_dir, seed, tick)
+        _compile_one(tex, format_dir, seed, tick, pictures)
     except LatexError:
         if seed is None:
             raise
-        _compile_one(tex, format_dir, None, tick)  # a damaged cache entry must not fail the build
+        _compile_one(tex, format_dir, None, tick, pictures)  # a damaged cache entry must not fail the build
     cache.save_aux(keys, tex.with_suffix(".aux").read_bytes())
 
 
-def _compile_one(tex: Path, format_dir: Path | None, aux_seed: bytes | None, tick: Callable[[], None]) -> None:
-    compile_pdf(tex, format_dir=format_dir, aux_seed=aux_seed)
+def _compile_one(tex: Path, format_dir: Path | None, aux_seed: bytes | None, tick: Callable[[], None],
+                 pictures: _Pictures) -> None:
+    pictures.compile(tex, format_dir, aux_seed)
     tick()
 
 

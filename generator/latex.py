@@ -1,10 +1,11 @@
 """The one place that compiles LaTeX: pdflatex, sandboxed, time-limited, with as few passes as it takes.
 
-Speed comes from two levers measured on 2-core machines (see bench/): a format with the
-preamble precompiled (mylatexformat), and seeding each document's ``.aux`` from one that shares
-its layout (a sibling of this build, or the same document of an earlier build, kept in the cache),
-so most documents settle in one pass. Correctness never depends on either: passes repeat until the
-``.aux`` stops changing.
+Speed comes from levers measured on 2-core machines (see bench/): a format with the preamble
+precompiled (mylatexformat), and seeding each document's ``.aux`` from one that shares its layout
+(a sibling of this build, or the same document of an earlier build, kept in the cache), so most
+documents settle in one pass. Correctness never depends on either: passes repeat until the
+``.aux`` stops changing. (A third, a key placing the pictures its exam's compile kept, is in
+figures.py; compile_pdf only compiles the text it is given.)
 """
 from __future__ import annotations
 
@@ -412,23 +413,28 @@ def preamble(tex: Path) -> str | None:
 
 
 def compile_pdf(tex: Path, timeout: float = TIMEOUT_S, *, format_dir: Path | None = None,
-                aux_seed: bytes | None = None, passes_for_errors: bool = False) -> int:
+                aux_seed: bytes | None = None, passes_for_errors: bool = False, text: bytes | None = None,
+                inputs: tuple[Path, ...] = (), also: tuple[str, ...] = ()) -> int:
     """Compile ``tex`` into a PDF beside it; return the number of passes. Raise LatexError on failure.
 
     Passes repeat until the ``.aux`` file is the same before and after one (at most MAX_PASSES);
     ``aux_seed`` (a sibling's final .aux) usually makes the first pass the last. Each compile runs
     in a private scratch folder holding only the .tex (and .aux); only the PDF and .aux come back.
     ``passes_for_errors``: one pass only, to find errors (``qbank check``); page references may be unsettled.
+    ``text``: compile this text in place of the file's (see figures.py); ``inputs``: files it reads,
+    copied beside it; ``also``: suffixes of more files to bring back beside ``tex``.
     """
     tex = tex.resolve()
     scratch = Path(tempfile.mkdtemp(prefix=".tex-", dir=tex.parent))
     try:
+        for extra in inputs:
+            shutil.copyfile(extra, scratch / extra.name)
         try:
-            passes = _compile_in(scratch, tex, timeout, format_dir, aux_seed, passes_for_errors)
+            passes = _compile_in(scratch, tex, timeout, format_dir, aux_seed, passes_for_errors, text)
         except LatexError:
             tex.with_suffix(".pdf").unlink(missing_ok=True)
             raise
-        for suffix in (".pdf", ".aux"):
+        for suffix in (".pdf", ".aux", *also):
             made = scratch / tex.with_suffix(suffix).name
             if made.is_file() and not made.is_symlink():
                 os.replace(made, tex.with_suffix(suffix))
@@ -438,9 +444,12 @@ def compile_pdf(tex: Path, timeout: float = TIMEOUT_S, *, format_dir: Path | Non
 
 
 def _compile_in(scratch: Path, source: Path, timeout: float, format_dir: Path | None, aux_seed: bytes | None,
-                passes_for_errors: bool = False) -> int:
+                passes_for_errors: bool = False, text: bytes | None = None) -> int:
     tex = scratch / source.name
-    shutil.copyfile(source, tex)
+    if text is None:
+        shutil.copyfile(source, tex)
+    else:
+        tex.write_bytes(text)
     aux, pdf, log_path = tex.with_suffix(".aux"), tex.with_suffix(".pdf"), tex.with_suffix(".log")
     stderr = scratch / ".stderr"
     if aux_seed is not None:

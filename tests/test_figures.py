@@ -1,0 +1,151 @@
+"""A key takes the pictures it shares with its exam from the exam's compile (figures.py): same PDF, less TikZ."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pikepdf
+import pytest
+
+from generator import api, figures, latex
+
+from .conftest import make_course
+
+DUMP = "\\documentclass{exam}\n\\usepackage{tikz}\n\\csname endofdump\\endcsname\n"
+GRID = "\\begin{tikzpicture}\\draw (0,0) grid (2,2);\\end{tikzpicture}"
+NODE = "\\begin{tikzpicture}\\node[draw] {$\\theta = 1$};\\end{tikzpicture}"
+
+
+def doc(body: str, preamble: str = "") -> str:
+    return DUMP + preamble + "\\begin{document}\n" + body + "\n\\end{document}\n"
+
+
+def test_pictures_shared_are_those_in_both_documents_that_read_or_change_no_state():
+    local = "\\begin{tikzpicture}\\node {\\thequestion};\\end{tikzpicture}"
+    marked = "\\begin{tikzpicture}[remember picture]\\node (a) {x};\\end{tikzpicture}"
+    only_exam = "\\begin{tikzpicture}\\draw (0,0) -- (1,1);\\end{tikzpicture}"
+    exam = doc("\n".join([GRID, NODE, local, marked, only_exam, GRID]))
+    key = doc("\n".join([GRID, "Answer: 3.", NODE, local, marked]))
+    assert figures.shared(exam, key) == [GRID, NODE]  # \theta is not \the; each picture once
+    commented = doc("% " + GRID)
+    assert figures.shared(commented, commented) == []
+
+
+@pytest.mark.parametrize("key_only", [
+    "\\tikzset{every node/.style={red}}",  # a TikZ setting only the key makes: no picture is shared
+    "\\pgfplotsset{width=5cm}",
+])
+def test_a_key_that_sets_tikz_differently_shares_no_picture(key_only):
+    exam = doc(GRID + "\n" + NODE)
+    assert figures.shared(exam, doc(key_only + "\n" + GRID + "\n" + NODE)) == []
+    assert figures.shared(exam, doc(GRID + "\n" + NODE, preamble=key_only + "\n")) == []
+
+
+def test_a_picture_using_a_name_the_documents_define_differently_is_not_shared():
+    colored = "\\begin{tikzpicture}\\fill[shade] (0,0) rectangle (1,1);\\end{tikzpicture}"
+    exam = doc(colored + GRID, preamble="\\definecolor{shade}{gray}{0.5}\n")
+    key = doc(colored + GRID, preamble="\\definecolor{shade}{gray}{0.9}\n")
+    assert figures.shared(exam, key) == [GRID]
+    same = doc(colored + GRID, preamble="\\definecolor{shade}{gray}{0.5}\n")
+    assert figures.shared(exam, same) == [colored, GRID]
+
+
+# -- real compiles ------------------------------------------------------------------------------
+
+def _placed(pdf: Path) -> list[int]:
+    """The pages of the figures PDF a compiled key placed, in order."""
+    with pikepdf.open(pdf) as doc:
+        return [int(xo.get("/PTEX.PageNumber")) for page in doc.pages
+                for xo in page.Resources.get("/XObject", {}).values()
+                if str(xo.get("/PTEX.FileName", "")).endswith(figures.FIGURES_PDF)]
+
+
+def _gray_pages(pdf: Path, folder: Path) -> list[np.ndarray]:
+    folder.mkdir()
+    subprocess.run(["pdftoppm", "-r", "100", "-gray", str(pdf), str(folder / "p")], check=True)
+    pages = []
+    for f in sorted(folder.iterdir()):
+        head, _, rest = f.read_bytes().partition(b"\n255\n")
+        w, h = map(int, head.split()[1:3])
+        pages.append(np.frombuffer(rest, np.uint8).reshape(h, w))
+    return pages
+
+
+def _raw_text(pdf: Path) -> str:
+    return subprocess.run(["pdftotext", "-raw", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+
+
+def _compiled_plainly(tex: Path, folder: Path) -> Path:
+    """``tex`` compiled on its own, without shared pictures."""
+    folder.mkdir()
+    shutil.copy(tex, folder / tex.name)
+    latex.compile_pdf(folder / tex.name)
+    return folder / tex.with_suffix(".pdf").name
+
+
+def _same_look(a: Path, b: Path, scratch: Path) -> None:
+    """The same pages, pixel for pixel but for anti-aliasing: a figure drawn from a form XObject is
+    snapped to the pixel grid a little differently (a few hundred pixels of a page's 935,000)."""
+    pa, pb = _gray_pages(a, scratch / "a"), _gray_pages(b, scratch / "b")
+    assert len(pa) == len(pb)
+    for x, y in zip(pa, pb):
+        assert (np.abs(x.astype(int) - y.astype(int)) > 96).sum() < 500
+
+
+@pytest.fixture
+def built(tmp_path, monkeypatch):
+    """A course with TikZ and pgfplots pictures, built with two versions and PDFs."""
+    monkeypatch.setenv("QBANK_CACHE_DIR", str(tmp_path / "cache"))
+    course = make_course(tmp_path / "course", ["batchnorm", "cnn"])
+    api.build(course / "bank" / "exams" / "tiny.yaml", bank=course, out=course / "out", versions=2)
+    return course / "out"
+
+
+@pytest.mark.pdf
+def test_a_key_placing_its_exams_pictures_looks_and_reads_as_one_drawing_them(built, tmp_path):
+    exam, key = built / "B" / "exam.tex", built / "B" / "key.tex"
+    shared = figures.shared(exam.read_text(), key.read_text())
+    assert len(shared) >= 5  # batchnorm's given plots, cnn's images
+    assert _placed(key.with_suffix(".pdf")) == list(range(1, len(shared) + 1))  # every one placed, once
+    assert _placed(built / "A" / "key.pdf") == []  # the first key compiles beside the first exam
+    plain = _compiled_plainly(key, tmp_path / "plain")
+    assert _raw_text(plain) == _raw_text(key.with_suffix(".pdf"))
+    _same_look(plain, key.with_suffix(".pdf"), tmp_path)
+    # the exam that kept them: its own pages only, exactly as compiled without keeping
+    plain_exam = _compiled_plainly(exam, tmp_path / "plain-exam")
+    assert _raw_text(plain_exam) == _raw_text(exam.with_suffix(".pdf"))
+    for x, y in zip(_gray_pages(plain_exam, tmp_path / "ea"), _gray_pages(exam.with_suffix(".pdf"), tmp_path / "eb"),
+                    strict=True):
+        assert np.array_equal(x, y)
+    assert not list(built.rglob("*.qbf")) and not list(built.rglob(".figures-*"))
+
+
+@pytest.mark.pdf
+def test_a_picture_set_in_another_font_in_the_key_is_drawn_again(built, tmp_path):
+    """TeX compares the font, line width, mode and colour where the key places a picture with the
+    exam's: a key that sets one in \\small draws it itself, and places the others."""
+    exam, key = (built / "B" / "exam.tex").read_text(), (built / "B" / "key.tex").read_text()
+    shared = figures.shared(exam, key)
+    stage = tmp_path / "stage"
+    for v in ("A", "B"):
+        shutil.copytree(built / v, stage / v, ignore=shutil.ignore_patterns("*.pdf"))
+    small = stage / "B" / "key.tex"
+    small.write_text(key.replace(shared[0], "{\\small " + shared[0] + "}", 1))
+    api.compile_all([stage / v / n for v in "AB" for n in ("exam.tex", "key.tex")], 2, lambda: None)
+    assert _placed(small.with_suffix(".pdf")) == list(range(2, len(shared) + 1))
+    assert _raw_text(small.with_suffix(".pdf")) == _raw_text(_compiled_plainly(small, tmp_path / "plain"))
+
+
+@pytest.mark.pdf
+def test_a_failing_compile_with_shared_pictures_falls_back_to_the_plain_one(built, tmp_path, monkeypatch):
+    broken = lambda text, pictures: text.replace("\\begin{document}", "\\begin{document}\\undefinedbyqbank", 1)  # noqa: E731
+    monkeypatch.setattr(figures, "keeping", broken)
+    stage = tmp_path / "stage"
+    for v in ("A", "B"):
+        shutil.copytree(built / v, stage / v, ignore=shutil.ignore_patterns("*.pdf"))
+    api.compile_all([stage / v / n for v in "AB" for n in ("exam.tex", "key.tex")], 2, lambda: None)
+    assert _placed(stage / "B" / "key.pdf") == []
+    assert _raw_text(stage / "B" / "exam.pdf") == _raw_text(built / "B" / "exam.pdf")
+    assert _raw_text(stage / "B" / "key.pdf") == _raw_text(built / "B" / "key.pdf")
