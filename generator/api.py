@@ -289,25 +289,28 @@ def compile_all(texs: list[Path], jobs: int | None, tick: Callable[[], None]) ->
     firsts = {t.name: t for t in reversed(texs)}  # the first document of each name
     exams = {t.parent: t for t in texs if t.name == "exam.tex" and uses_format[t]}
     takes = {t: exams[t.parent] for t in texs if t.name == "key.tex" and uses_format[t] and t.parent in exams
-             and t != firsts["key.tex"]}  # key -> the exam it takes pictures from
+             and t != firsts.get("key.tex")}  # key -> the exam it takes pictures from
     with tempfile.TemporaryDirectory(prefix=".figures-", dir=stage) as work, \
             ThreadPoolExecutor(max_workers=jobs) as pool:
         pictures = _Pictures(Path(work), takes)
         # Documents without the shared preamble need no format: they start while it is being made.
         fmt_future = pool.submit(make_format, texs[0]) if shared is not None else None
         alone = [t for t in firsts.values() if not uses_format[t]]
-        pending = [pool.submit(_lead, t, None, tick, pictures) for t in alone]
+        leaders = {t.name: pool.submit(_lead, t, None, tick, pictures) for t in alone}
         format_dir = fmt_future.result() if fmt_future else None
-
-        def with_format(tex: Path, seed: bytes | None) -> None:
-            _compile_one(tex, format_dir if uses_format[tex] else None, seed, tick, pictures)
-
-        leaders = {name: pool.submit(_lead, t, format_dir, tick, pictures) for name, t in firsts.items() if t not in alone}
-        # Exams first: a key that takes pictures from its exam waits for it, so it is queued after it.
-        for name in sorted(leaders, key=lambda name: name != "exam.tex"):
-            leaders[name].result()  # later siblings start from this document's settled .aux
-            seed = firsts[name].with_suffix(".aux").read_bytes()
-            pending += [pool.submit(with_format, t, seed) for t in texs if t.name == name and t != firsts[name]]
+        leaders.update({name: pool.submit(_lead, t, format_dir, tick, pictures)
+                        for name, t in firsts.items() if t not in alone})
+        seeds = {}
+        for name, leader in leaders.items():
+            leader.result()  # later siblings start from this document's settled .aux
+            seeds[name] = firsts[name].with_suffix(".aux").read_bytes()
+        # A key that takes pictures from its exam waits for it: queued one exam later, it seldom
+        # waits, and the pictures exams keep do not pile up on disk before their keys use them.
+        folder = {parent: i for i, parent in enumerate(dict.fromkeys(t.parent for t in texs))}
+        later = sorted((t for t in texs if t != firsts[t.name]),
+                       key=lambda t: (folder[t.parent] + (t in takes), t.name != "exam.tex"))
+        pending = [pool.submit(_compile_one, t, format_dir if uses_format[t] else None, seeds[t.name], tick, pictures)
+                   for t in later]
         for future in pending:
             future.result()
     layouts = {t: {**page_layout(t.with_suffix(".aux")), "marks": read_marks(t.with_suffix(".aux"))}
@@ -347,6 +350,8 @@ class _Pictures:
         finally:
             if tex in self.ready:
                 self.ready[tex].set()  # its key waits for it, pictures kept or not
+            if exam is not None:  # one key uses them (about 250 KB a version in the midterm)
+                shutil.rmtree(self._folder(exam), ignore_errors=True)
         compile_pdf(tex, format_dir=format_dir, aux_seed=aux_seed)
 
     def _folder(self, exam: Path) -> Path:

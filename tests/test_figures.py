@@ -149,3 +149,38 @@ def test_a_failing_compile_with_shared_pictures_falls_back_to_the_plain_one(buil
     assert _placed(stage / "B" / "key.pdf") == []
     assert _raw_text(stage / "B" / "exam.pdf") == _raw_text(built / "B" / "exam.pdf")
     assert _raw_text(stage / "B" / "key.pdf") == _raw_text(built / "B" / "key.pdf")
+
+
+@pytest.mark.pdf
+def test_keys_not_sharing_the_exams_preamble_are_all_compiled(built, tmp_path):
+    """A course's key template with a preamble of its own: no format, no shared pictures, and every
+    key compiled (each later one from the first's .aux)."""
+    stage = tmp_path / "stage"
+    for v in ("A", "B"):
+        shutil.copytree(built / v, stage / v, ignore=shutil.ignore_patterns("*.pdf"))
+        key = stage / v / "key.tex"
+        key.write_text("% a key of its own\n" + key.read_text())
+    api.compile_all([stage / v / n for v in "AB" for n in ("exam.tex", "key.tex")], 2, lambda: None)
+    for v in ("A", "B"):
+        assert _raw_text(stage / v / "key.pdf") == _raw_text(built / v / "key.pdf")
+    assert _placed(stage / "B" / "key.pdf") == []
+
+
+@pytest.mark.pdf
+def test_an_exam_keeps_its_pictures_only_until_its_key_has_placed_them(tmp_path, monkeypatch):
+    """Keys are queued one exam after their own, and each removes the pictures it placed, so a large
+    build holds the kept pictures of a few versions at a time, not of every version."""
+    monkeypatch.setenv("QBANK_CACHE_DIR", str(tmp_path / "cache"))
+    course = make_course(tmp_path / "course", ["cnn"])
+    api.build(course / "bank" / "exams" / "tiny.yaml", bank=course, out=course / "out", versions=6, pdf=False)
+    out = course / "out"
+    held = []
+    compile_pdf = latex.compile_pdf
+
+    def counting(tex, *args, **kwargs):
+        held.append(len(list(out.glob(".figures-*/*/" + figures.FIGURES_PDF))))
+        return compile_pdf(tex, *args, **kwargs)
+    monkeypatch.setattr(api, "compile_pdf", counting)
+    texs = [out / v / n for v in "ABCDEF" for n in ("exam.tex", "key.tex")]
+    api.compile_all(texs, 2, lambda: None)
+    assert max(held) <= 3 and sum(_placed(out / v / "key.pdf") != [] for v in "BCDEF") == 5
