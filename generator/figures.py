@@ -25,12 +25,15 @@ from .latex import save_pdf
 
 PICTURE = re.compile(r"\\begin\{tikzpicture\}.*?\\end\{tikzpicture\}", re.S)
 IMPURE = re.compile(
-    r"remember picture|overlay|name prefix|trim left|trim right|counter|#|\\begin\{tikzpicture\}|"
+    r"remember picture|overlay|name prefix|trim left|trim right|counter|#|(?<!\\)%|\\begin\{tikzpicture\}|"
     r"\\(?:the(?!ta)|qb|tikzmark|pgfmark)[A-Za-z@]*|"  # \thequestion (not \theta), qbank's macros, marks
     r"\\(?:label|ref|pageref|arabic|[rR]oman|[aA]lph|value|global|[gx]def|write|openout|input|include|"
     r"special|pdfsavepos|footnote|marginpar|index|verb|catcode|tikz|pgfpicture)(?![A-Za-z@])")
 """Text that makes a picture read or change state outside itself, or that this module cannot place
-(a nested picture: a second ``\\begin{tikzpicture}`` or a ``\\tikz`` inside it)."""
+(a nested picture: a second ``\\begin{tikzpicture}`` or a ``\\tikz`` inside it; a comment, which
+may hide an ``\\end{tikzpicture}``)."""
+VERBATIM = re.compile(r"\\verb|\\begin\{(?:verbatim|Verbatim|lstlisting|minted|comment)\*?\}")
+"""Where a picture's source may be text to print, not to run: documents with any share nothing."""
 SETTINGS = re.compile(r"\\(?:tikzset|pgfplotsset|tikzstyle|pgfkeys|pgfqkeys|usetikzlibrary|usepgfplotslibrary)\b")
 DEFINES = re.compile(r"\\(?:[gex]?def|let|(?:re)?newcommand\*?|providecommand\*?|DeclareRobustCommand\*?|"
                      r"newlength|setlength|addtolength|definecolor|colorlet|pgfmathsetmacro|pgfmathsetlength|"
@@ -80,7 +83,7 @@ def shared(exam: str, key: str) -> list[str]:
     """The pictures (their exact source, in the exam's order) the key may take from the exam's compile."""
     exam_settings, exam_defined = _state(exam)
     key_settings, key_defined = _state(key)
-    if exam_settings != key_settings:
+    if exam_settings != key_settings or VERBATIM.search(exam) or VERBATIM.search(key):
         return []
     differ = {name for name in exam_defined.keys() | key_defined.keys()
               if exam_defined.get(name) != key_defined.get(name)}

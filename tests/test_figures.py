@@ -31,6 +31,10 @@ def test_pictures_shared_are_those_in_both_documents_that_read_or_change_no_stat
     assert figures.shared(exam, key) == [GRID, NODE]  # \theta is not \the; each picture once
     commented = doc("% " + GRID)
     assert figures.shared(commented, commented) == []
+    hiding = "\\begin{tikzpicture}\\draw (0,0) -- (1,1); % \\end{tikzpicture}\n\\fill (0,0) circle (1pt);\\end{tikzpicture}"
+    assert figures.shared(doc(hiding), doc(hiding)) == []  # a comment in a picture may hide its end
+    shown = "\\begin{verbatim}\n" + GRID + "\n\\end{verbatim}\n"
+    assert figures.shared(doc(shown + GRID), doc(shown + GRID)) == []  # the wrapper would be printed
 
 
 @pytest.mark.parametrize("key_only", [
