@@ -88,10 +88,25 @@ class Problem:
 
 def close(a: Any, b: Any, rel: float = 1e-6, abs_tol: float = 1e-9) -> bool:
     """Deep comparison of JSON-like answers with the contract's relative tolerance."""
+    kind_a, kind_b = type(a), type(b)
+    # Two plain numbers (not bools) first: most of what a build compares. Loops, not all(): a
+    # build compares hundreds of values per version, and a generator expression per list costs.
+    if (kind_a is float or kind_a is int) and (kind_b is float or kind_b is int):
+        return math.isclose(a, b, rel_tol=rel, abs_tol=abs_tol)
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(close(a[k], b[k], rel, abs_tol) for k in a)
+        if a.keys() != b.keys():
+            return False
+        for k in a:
+            if not close(a[k], b[k], rel, abs_tol):
+                return False
+        return True
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(close(x, y, rel, abs_tol) for x, y in zip(a, b))
+        if len(a) != len(b):
+            return False
+        for x, y in zip(a, b):
+            if not close(x, y, rel, abs_tol):
+                return False
+        return True
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b or a == b and type(a) is type(b)
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
