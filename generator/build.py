@@ -246,21 +246,22 @@ class VersionDraws:
 
     def draw(self, bp: BankProblem, seed: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """Parameters of ``bp`` for the next version (the build's workload, answers not yet taken),
-        and the generator's answers to them when already solved."""
+        as plain JSON data, and the generator's answers to them when already solved."""
         pid, gen = bp.spec.id, bp.generator
         cls = type(gen)
         if cls.workload is Problem.workload and cls.final_answers is Problem.final_answers:
-            return draw_params(bp, seed), None
+            return jsonable(draw_params(bp, seed), "params"), None
         target = self.workload(bp)
         taken = self.taken.setdefault(pid, {})
         unavoidable = self.unavoidable.setdefault(pid, set())
         scored, avoided = [0], set()  # draws of the build's workload so far; names some draw kept apart
-        solved: dict[int, tuple[dict, dict[str, str]]] = {}  # id(params) -> answers, final answers
+        solved: dict[int, tuple[dict, dict, dict[str, str]]] = {}  # id(params) -> plain params, answers, final answers
 
         def shared(params: dict[str, Any]) -> list[str]:
-            answers = jsonable(gen.solve(jsonable(params, "params")), "answers")
+            plain = jsonable(params, "params")
+            answers = jsonable(gen.solve(plain), "answers")
             finals = final_answers(bp, answers)
-            solved[id(params)] = answers, finals
+            solved[id(params)] = plain, answers, finals
             wrong = [k for k, v in finals.items() if v in taken.get(k, ()) and k not in unavoidable]
             avoided.update(k for k in finals if k not in wrong)
             scored[0] += 1
@@ -269,8 +270,7 @@ class VersionDraws:
                 wrong = [k for k in wrong if k in avoided]
             return wrong
 
-        params = draw_params(bp, seed, target, shared)
-        answers, finals = solved[id(params)]
+        params, answers, finals = solved[id(draw_params(bp, seed, target, shared))]
         for k, v in finals.items():
             if v in taken.setdefault(k, set()):
                 unavoidable.add(k)
@@ -335,10 +335,9 @@ def make_instance(exam: Exam, entry: ExamProblem, number: int, version: str, exa
                     msg = e.message if isinstance(e, QbankError) else str(e)
                     loc, _ = exam.entry(entry.problem)
                     raise SpecError([exam.located.error(loc + ("params",), msg)]) from None
-                seed, answers = None, None
+                params, seed, answers = jsonable(params, "params"), None, None
             else:
                 params, answers = (draws or VersionDraws(exam_seed)).draw(bp, seed)
-            params = jsonable(params, "params")
             answers, items = solve_params(bp, params, answers)
             confirm(bp, params, answers, items, where)
     except QbankError:
