@@ -103,7 +103,15 @@ def solve_kind(params: dict) -> dict:
 
 def _simulate(input_shape: list, layers: list) -> list[dict]:
     """Independent route: push a zero array through real numpy layers and count weight arrays."""
-    x = np.zeros(tuple(input_shape))
+    return [{"layer": name, "params": count, "shape": list(shape), "weights": list(weights), "bias": bias}
+            for name, count, shape, weights, bias in _forward_pass(tuple(input_shape), tuple(layers))]
+
+
+@functools.lru_cache(maxsize=64)
+def _forward_pass(input_shape: tuple, layers: tuple) -> tuple[tuple, ...]:
+    """:func:`_simulate`'s rows as tuples. The problem's check and its kind's check both ask for the
+    same pass of an instance, so it is remembered (a pure function of its arguments)."""
+    x = np.zeros(input_shape)
     rows = []
     for i, name in enumerate(layers):
         try:
@@ -135,11 +143,10 @@ def _simulate(input_shape: list, layers: list) -> list[dict]:
         except (ValueError, IndexError) as e:
             raise ParamError(f"layers[{i}]", f"{name}: {e}") from None
         arrays = [a for a in (weights, bias) if a is not None]
-        rows.append({"layer": name, "params": int(sum(a.size for a in arrays)),
-                     "shape": [int(d) for d in x.shape],
-                     "weights": [] if weights is None else [int(d) for d in weights.shape],
-                     "bias": 0 if bias is None else int(bias.size)})
-    return rows
+        rows.append((name, int(sum(a.size for a in arrays)), tuple(int(d) for d in x.shape),
+                     () if weights is None else tuple(int(d) for d in weights.shape),
+                     0 if bias is None else int(bias.size)))
+    return tuple(rows)
 
 
 def check_kind(params: dict) -> dict:
