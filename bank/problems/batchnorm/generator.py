@@ -10,6 +10,7 @@ correlation stays: the new contours are circles (zero correlation) or ellipses t
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -24,8 +25,11 @@ OUT_GRID = 3
 """The blank grid of (b) spans [-3, 3]^2: the standardised 2-sigma contours always fit in it."""
 
 
+@functools.lru_cache(maxsize=1024)
 def _clean(x: float) -> int | float:
-    """Drop float noise (0.6000000000000001 -> 0.6), then integers as ints."""
+    """Drop float noise (0.6000000000000001 -> 0.6), then integers as ints. Remembered: a build
+    cleans the same few values in every one of its many candidate draws (equal numbers, 1 and
+    1.0 or 0.0 and -0.0, clean to the same value, so sharing an entry is safe)."""
     return tidy(float(f"{float(x):.12g}"))
 
 
