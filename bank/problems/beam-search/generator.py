@@ -337,10 +337,10 @@ class BeamSearch(Problem):
         # No tie for the best sequence overall or in the beam; exhaustive search's prefix was
         # dropped and is not greedy's; beam search's is not greedy's.
         ok = (top2[:, 1] > top2[:, 0]) & (beam_top2[:, 1] > beam_top2[:, 0]) & ~ins[e] & (e != g) & (b != g)
-        fits = grid[ok].tolist()
-        if not fits:
+        fits = grid[ok]
+        if not len(fits):
             raise Reject("no last level makes exhaustive, greedy and beam search differ")
-        for p, a in zip(two, fits[int(rng.integers(len(fits)))]):
+        for p, a in zip(two, fits[int(rng.integers(len(fits)))].tolist()):
             logp[" ".join(p)] = node(float(a))
         params = {"vocab": vocab, "depth": DEPTH, "beam_width": k, "logp": logp}
         self._fresh(params)
@@ -350,13 +350,14 @@ class BeamSearch(Problem):
     def _fresh(params: dict) -> None:
         """What a drawn tree must also do: tell the decoders apart, with no tie even a harmless one."""
         vocab, depth, width, table = _read(params)
-        answers = solve_kind(params)
+        # solve_kind's three decoders, run on the table read once (a draw tries many trees)
+        exhaustive, greedy = _exhaustive(vocab, depth, table)[0], _greedy(vocab, depth, table)[0]
+        beam, _, trace = _beam(vocab, depth, width, table)
         if not all(decimals_at_most(x) for row in table.values() for x in row):
             raise Reject("drawn log-probabilities have one decimal")
-        seqs = [tuple(answers[a]["sequence"]) for a in ("exhaustive", "greedy", "beam")]
-        if len(set(seqs)) < 3:
+        if len({exhaustive, greedy, beam}) < 3:
             raise Reject("exhaustive, greedy and beam search must give three different sequences")
-        if _cut_ties(_beam(vocab, depth, width, table)[2], width):
+        if _cut_ties(trace, width):
             raise Reject("a tie for the last place of the beam")
 
     def validate(self, params: dict) -> None:
