@@ -318,7 +318,7 @@ class Cnn(Problem):
         # Pre-filled cells, in distinct rows: first a parameter count that shows the format, then
         # shapes or parameter counts of weighted layers (a bare 0 of a pooling layer teaches little).
         weighted = [i for i, name in enumerate(layers) if name.startswith(("CONV", "FC"))]
-        given = [[int(rng.choice(weighted)), "params"]]
+        given = [[pick(weighted), "params"]]
         # (The last shape is the number of classes, which the statement already says.)
         cells = [[i, "shape"] for i in range(len(layers) - 1)] + [[i, "params"] for i in weighted]
         for k in rng.permutation(len(cells)).tolist():
