@@ -12,6 +12,7 @@ the top. Only non-crossing edges are drawn, so every edge is visible in the figu
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -185,6 +186,7 @@ class Gnn(Problem):
 
     def draw(self, rng: np.random.Generator) -> dict:
         s = self.space
+        pick = lambda xs: int(xs[int(rng.integers(len(xs)))])  # rng.choice(xs), at a fifth of the cost
         picks = rng.choice(len(s.pool), size=s.n_candidates, replace=False)  # already shuffled
         layout = [int(x) + 1 for x in rng.permutation(N_NODES)]
         # Non-crossing chords of a pentagon: sides, plus at most two diagonals from one corner.
@@ -210,8 +212,8 @@ class Gnn(Problem):
             "labels": [int(x) for x in rng.integers(0, 2, size=N_NODES)],
             "predictions": [float(s.probabilities[int(i)]) for i in rng.integers(0, len(s.probabilities), size=N_NODES)],
             "held_out": sorted(int(x) + 1 for x in rng.choice(N_NODES, size=n_held, replace=False)),
-            "d": int(rng.choice(s.state_dims)),
-            "k": int(rng.choice(s.message_rows)),
+            "d": pick(s.state_dims),
+            "k": pick(s.message_rows),
             "asked": asked,
         }
 
@@ -321,19 +323,18 @@ class Gnn(Problem):
     def check(self, params: dict) -> dict:
         # (a) look each candidate up by its text (whitespace-insensitive), demanding exactly one match.
         norm = lambda t: re.sub(r"\s+", "", t)
+        pool = [(norm(c.formula), c) for c in self.space.pool]
         cands = []
         for text in params["candidates"]:
-            hits = [c for c in self.space.pool if norm(c.formula) == norm(text)]
+            key = norm(text)
+            hits = [c for formula, c in pool if formula == key]
             if len(hits) != 1:
                 raise ValueError(f"candidate {text!r} matches {len(hits)} entries of the pool")
             cands.append({"valid": hits[0].valid, "reason": hits[0].reason})
         # (b) the loss as minus the log of the product of the likelihoods of the true labels.
         train = sorted(set(range(1, N_NODES + 1)) - set(params["held_out"]))
         # Symbolically: y ln p + (1 - y) ln(1 - p) with the label substituted, by sympy.
-        log_terms = []
-        for i in train:
-            y, x = params["labels"][i - 1], sympy.Symbol(LETTERS[i - 1])
-            log_terms.append(str(y * sympy.log(x) + (1 - y) * sympy.log(1 - x)))
+        log_terms = [_log_term(params["labels"][i - 1], LETTERS[i - 1]) for i in train]
         lik = loss = None
         if params["predictions"] is not None:
             lik = [params["predictions"][i - 1] ** params["labels"][i - 1]
@@ -444,6 +445,15 @@ class Gnn(Problem):
             lines.append(rf"\draw[thick] (n{u}) -- (n{v});")
         lines.append(r"\end{tikzpicture}")
         return "\n".join(lines)
+
+
+@functools.lru_cache(maxsize=64)
+def _log_term(y: int, letter: str) -> str:
+    """The log-likelihood term y ln p + (1 - y) ln(1 - p) of a node with label ``y`` and prediction
+    ``letter``, simplified by sympy. Remembered: there are only ten, and sympy takes about 0.07 ms for
+    each (a pure function of its arguments)."""
+    x = sympy.Symbol(letter)
+    return str(y * sympy.log(x) + (1 - y) * sympy.log(1 - x))
 
 
 def _signed(x: float) -> str:
