@@ -210,7 +210,11 @@ def canonical(value: Any) -> str:
             v = float(f"{v:.9g}")
             return int(v) if v.is_integer() else v
         return v
-    return json.dumps(norm(jsonable(value, "final answer")), sort_keys=True, ensure_ascii=False)
+    return _CANONICAL(norm(jsonable(value, "final answer")))
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
+"""json.dumps(..., sort_keys=True, ensure_ascii=False) without making an encoder per call (see _ENCODE)."""
 
 
 def final_answers(bp: BankProblem, answers: dict[str, Any]) -> dict[str, str]:
