@@ -178,10 +178,15 @@ def _beam(vocab, depth, width, table) -> tuple[tuple, float, list]:
 
 def solve_kind(params: dict) -> dict:
     """Exhaustive, greedy and beam-search sequences with their total log-probabilities."""
-    vocab, depth, width, table = _read(params)
-    return {"exhaustive": _result(*_exhaustive(vocab, depth, table)),
-            "greedy": _result(*_greedy(vocab, depth, table)),
-            "beam": _result(*_beam(vocab, depth, width, table)[:2])}
+    return _decode(*_read(params))[0]
+
+
+def _decode(vocab, depth, width, table) -> tuple[dict, list]:
+    """:func:`solve_kind`'s answers from a table already read, and the beam's trace."""
+    exhaustive = _result(*_exhaustive(vocab, depth, table))
+    greedy = _result(*_greedy(vocab, depth, table))
+    seq, total, trace = _beam(vocab, depth, width, table)
+    return {"exhaustive": exhaustive, "greedy": greedy, "beam": _result(seq, total)}, trace
 
 
 # --- the independent check --------------------------------------------------------------------
@@ -350,12 +355,11 @@ class BeamSearch(Problem):
     def _fresh(params: dict) -> None:
         """What a drawn tree must also do: tell the decoders apart, with no tie even a harmless one."""
         vocab, depth, width, table = _read(params)
-        # solve_kind's three decoders, run on the table read once (a draw tries many trees)
-        exhaustive, greedy = _exhaustive(vocab, depth, table)[0], _greedy(vocab, depth, table)[0]
-        beam, _, trace = _beam(vocab, depth, width, table)
+        answers, trace = _decode(vocab, depth, width, table)
         if not all(decimals_at_most(x) for row in table.values() for x in row):
             raise Reject("drawn log-probabilities have one decimal")
-        if len({exhaustive, greedy, beam}) < 3:
+        seqs = [tuple(answers[a]["sequence"]) for a in ("exhaustive", "greedy", "beam")]
+        if len(set(seqs)) < 3:
             raise Reject("exhaustive, greedy and beam search must give three different sequences")
         if _cut_ties(trace, width):
             raise Reject("a tie for the last place of the beam")
@@ -363,7 +367,7 @@ class BeamSearch(Problem):
     def validate(self, params: dict) -> None:
         try:
             vocab, depth, width, table = _read(params)
-            answers = solve_kind(params)
+            _decode(vocab, depth, width, table)  # refuses what solve_kind refuses
         except ParamError as e:
             raise Reject(e.message) from None
         if len(vocab) != 2 or depth != DEPTH:
@@ -378,7 +382,7 @@ class BeamSearch(Problem):
 
     def solve(self, params: dict) -> dict:
         vocab, depth, width, table = _read(params)
-        answers = solve_kind(params)
+        answers, beam_steps = _decode(vocab, depth, width, table)
         leaves = []
         for seq in itertools.product(range(len(vocab)), repeat=depth):  # tree order, top to bottom
             words = tuple(vocab[i] for i in seq)
@@ -390,8 +394,7 @@ class BeamSearch(Problem):
             row = table[tuple(words[:t])]
             total += row[vocab.index(w)]
             greedy_steps.append({"prefix": words[:t], "options": row, "choice": w, "logp": tidy(round(total, 10))})
-        answers.update(leaves=leaves, greedy_steps=greedy_steps,
-                       beam_steps=_beam(vocab, depth, width, table)[2])
+        answers.update(leaves=leaves, greedy_steps=greedy_steps, beam_steps=beam_steps)
         return answers
 
     def check(self, params: dict) -> dict:
