@@ -326,12 +326,23 @@ class BatchNorm(Problem):
         }
 
 
+# The figures' curves are remembered (pure functions of their arguments): the versions of a build
+# draw the same few densities and ellipses again and again, and printing their points was over half
+# of the time this problem took to render.
+
 def _contour(ell: dict, r: float, style: str) -> Tex:
+    return _contour_tex(tuple(ell["center"]), tuple(ell["axes"]), ell["angle"], r, style)
+
+
+@functools.lru_cache(maxsize=1024)
+def _contour_tex(center: tuple, axes: tuple, angle: float, r: float, style: str) -> Tex:
     # 36 points with smooth curves: as round as 72 straight ones, at half the pgfplots time
+    ell = {"center": list(center), "axes": list(axes), "angle": angle}
     pts = " ".join(f"({x:.3f},{y:.3f})" for x, y in ellipse_points(ell, r, n=36))
     return Tex(f"\\addplot[{style}, smooth] coordinates {{{pts}}};")
 
 
+@functools.lru_cache(maxsize=1024)
 def _density(mean: float, std: float, style: str, n: int = 64) -> Tex:
     # Sampled here rather than by pgfplots: evaluating exp() in TeX was most of a pass's time.
     xs = [mean + std * (8 * k / n - 4) for k in range(n + 1)]
