@@ -558,6 +558,12 @@ def _cell_tex(row: dict, prev: list) -> tuple[str | None, str, str]:
 
 def _tikz_image(pixels: list[str], width_cm: float = 2.2) -> Tex:
     """A binary image as a TikZ pixel grid (dark = 1) of square pixels, at most ``width_cm`` across, row 0 on top."""
+    return _tikz_grid(tuple(pixels), width_cm)
+
+
+@functools.lru_cache(maxsize=1024)
+def _tikz_grid(pixels: tuple[str, ...], width_cm: float) -> Tex:
+    """:func:`_tikz_image`, remembered: the versions of a build show the same few images."""
     h, w = len(pixels), len(pixels[0])
     s = width_cm / max(h, w)
     out = [r"\begin{tikzpicture}[x=%.4fcm,y=%.4fcm,baseline=(current bounding box.center)]" % (s, s)]
