@@ -10,8 +10,9 @@ Only the compile changes: the ``.tex`` files written to the build are untouched.
 only where the result cannot differ: the same source text, nothing in it that reads or changes
 document state (labels, counters, remembered positions), no TikZ or pgfplots setting or definition it
 uses that the two documents set differently, and, checked by TeX where the key places it, the same
-mode, font, line width and colour as where the exam typeset it; anywhere else the key draws the
-picture itself. Any failure of a compile with shared pictures falls back to the plain compile.
+mode, font, line width and colour as where the exam typeset it (once: a picture the exam typesets
+twice, in a loop or at two places, is not kept); anywhere else the key draws the picture itself.
+Any failure of a compile with shared pictures falls back to the plain compile.
 """
 from __future__ import annotations
 
@@ -32,20 +33,28 @@ IMPURE = re.compile(
 """Text that makes a picture read or change state outside itself, or that this module cannot place
 (a nested picture: a second ``\\begin{tikzpicture}`` or a ``\\tikz`` inside it; a comment, which
 may hide an ``\\end{tikzpicture}``)."""
-VERBATIM = re.compile(r"\\verb|\\begin\{(?:verbatim|Verbatim|lstlisting|minted|comment)\*?\}")
+ANSWERS = re.compile(r"\\(?:if[A-Za-z@]*|fillin|answerline|[cC]orrect[cC]hoice|(?:no)?printanswers)(?![A-Za-z@])|"
+                     r"\\begin\{solution")
+"""What may draw differently in the key than in the exam from the same source: a conditional (the exam
+class's ``\\ifprintanswers``, ``\\iftoggle``, a ``\\foreach`` test), the exam class's answer commands."""
+VERBATIM = re.compile(r"\\verb|\\begin\{(?:verbatim|Verbatim|lstlisting|minted|comment)\*?\}|"
+                      r"\\(?:detokenize|unexpanded|meaning)(?![A-Za-z@])")
 """Where a picture's source may be text to print, not to run: documents with any share nothing."""
 SETTINGS = re.compile(r"\\(?:tikzset|pgfplotsset|tikzstyle|pgfkeys|pgfqkeys|usetikzlibrary|usepgfplotslibrary)\b")
 DEFINES = re.compile(r"\\(?:[gex]?def|let|(?:re)?newcommand\*?|providecommand\*?|DeclareRobustCommand\*?|"
+                     r"(?:New|Renew|Provide|Declare)DocumentCommand|"
                      r"newlength|setlength|addtolength|definecolor|colorlet|pgfmathsetmacro|pgfmathsetlength|"
                      r"newif|newcount|newdimen)(?![A-Za-z@])\s*\{?\s*(\\?[A-Za-z@]+)")
 SIDECAR = ".qbf"
 FIGURES_PDF = "qbfigs.pdf"
 DUMP_MARK = "\\csname endofdump\\endcsname"
 
-# TeX's view of where a picture is set: mode, font, line width, colour. The key places a kept
+# TeX's view of where a picture is set: mode, font (math version and line spacing too), line width,
+# colour. The key places a kept
 # picture only where this expands to the same string as where the exam typeset it.
 _CONTEXT = (r"\def\qb@context{\ifvmode v\else\ifmmode m\else h\fi\fi/\f@encoding/\f@family/\f@series/"
-            r"\f@shape/\f@size/\f@baselineskip/\the\linewidth/\the\hsize/\the\leftskip/\the\rightskip/"
+            r"\f@shape/\f@size/\f@baselineskip/\the\baselineskip/\math@version/\the\linewidth/\the\hsize/"
+            r"\the\leftskip/\the\rightskip/"
             r"\expandafter\detokenize\expandafter{\current@color}}\newbox\qb@pic")
 
 
@@ -79,6 +88,39 @@ def _state(text: str) -> tuple[list[str], dict[str, list[str]]]:
     return settings, defined
 
 
+_GROUP = re.compile(r"[\s}\[\]#0-9=*]*\{")
+
+
+def _body(text: str, at: int) -> str:
+    """The brace groups right after a definition's name at ``at`` (up to three: a document command's
+    argument spec and body), past a parameter text such as ``[1]`` or ``#1#2``."""
+    groups, i = [], at
+    while len(groups) < 3 and (m := _GROUP.match(text, i)):
+        depth, j = 1, m.end()
+        while j < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            j += 2 if text[j] == "\\" else 1
+        groups.append(text[m.end() - 1:j])
+        i = j
+    return "".join(groups)
+
+
+def _answering(text: str) -> set[str]:
+    """The macros defined in ``text`` (its preamble too) that read ``\\ifprintanswers`` or the like
+    (:data:`ANSWERS`), directly or through another such macro: a picture naming one may differ in the key."""
+    bodies: dict[str, str] = {}
+    for m in DEFINES.finditer(text):
+        name = m.group(1).lstrip("\\")
+        bodies[name] = bodies.get(name, "") + _body(text, m.end())
+    found: set[str] = set()
+    while True:
+        more = {name for name, body in bodies.items() if name not in found and
+                (ANSWERS.search(body) or any(re.search(r"\\" + re.escape(n) + r"(?![A-Za-z@])", body) for n in found))}
+        if not more:
+            return found
+        found |= more
+
+
 def shared(exam: str, key: str) -> list[str]:
     """The pictures (their exact source, in the exam's order) the key may take from the exam's compile."""
     exam_settings, exam_defined = _state(exam)
@@ -86,12 +128,12 @@ def shared(exam: str, key: str) -> list[str]:
     if exam_settings != key_settings or VERBATIM.search(exam) or VERBATIM.search(key):
         return []
     differ = {name for name in exam_defined.keys() | key_defined.keys()
-              if exam_defined.get(name) != key_defined.get(name)}
+              if exam_defined.get(name) != key_defined.get(name)} | _answering(exam) | _answering(key)
     in_key = set(PICTURE.findall(key))
     out: list[str] = []
     for m in PICTURE.finditer(exam):
         pic = m.group(0)
-        if (pic in in_key and pic not in out and not IMPURE.search(pic, 1) and not _commented(exam, m.start())
+        if (pic in in_key and pic not in out and not IMPURE.search(pic, 1) and not ANSWERS.search(pic) and not _commented(exam, m.start())
                 and not any(re.search(r"\\" + re.escape(n) + r"(?![A-Za-z@])|\b" + re.escape(n) + r"\b", pic)
                             for n in differ)):
             out.append(pic)
@@ -129,18 +171,19 @@ def keeping(exam: str, pictures: list[str]) -> str:
     ship = "".join(rf"\qb@ship{{{k}}}" for k in ids.values())
     code = (r"\makeatletter" + _CONTEXT + boxes + r"\newwrite\qb@out\newcount\qb@before"
             # typeset the picture in a box, keep a copy, put the box where the picture was
-            r"\def\qbkeep#1{\expandafter\xdef\csname qb@ctx@#1\endcsname{\qb@context}"
+            r"\def\qbkeep#1{\ifcsname qb@ctx@#1\endcsname\expandafter\gdef\csname qb@again@#1\endcsname{}\fi"
+            r"\expandafter\xdef\csname qb@ctx@#1\endcsname{\qb@context}"
             r"\global\qb@before=\pgf@picture@serial@count\setbox\qb@pic\hbox\bgroup}"
             r"\def\qbkept#1{\egroup\global\setbox\csname qb@fig@#1\endcsname\copy\qb@pic"
             r"\expandafter\xdef\csname qb@n@#1\endcsname{\the\numexpr\pgf@picture@serial@count-\qb@before}"
             r"\leavevmode\box\qb@pic}"
-            r"\def\qb@ship#1{\expandafter\ifvoid\csname qb@fig@#1\endcsname\else"
+            r"\def\qb@ship#1{\expandafter\ifvoid\csname qb@fig@#1\endcsname\else\ifcsname qb@again@#1\endcsname\else"
             r"\setbox\qb@pic\box\csname qb@fig@#1\endcsname"
             r"\ifdim\wd\qb@pic>\z@\ifdim\dimexpr\ht\qb@pic+\dp\qb@pic\relax>\z@"
             r"\pdfpagewidth=\wd\qb@pic\pdfpageheight=\dimexpr\ht\qb@pic+\dp\qb@pic\relax"
             r"\immediate\write\qb@out{#1 \number\wd\qb@pic\space\number\ht\qb@pic\space\number\dp\qb@pic"
             r"\space\csname qb@n@#1\endcsname\space\csname qb@ctx@#1\endcsname}"
-            r"\csname tex_shipout:D\endcsname\vbox{\box\qb@pic}\fi\fi\fi}"
+            r"\csname tex_shipout:D\endcsname\vbox{\box\qb@pic}\fi\fi\fi\fi}"
             r"\AddToHook{enddocument/afterlastpage}{\immediate\openout\qb@out=\jobname" + SIDECAR +
             r"\relax\pdfhorigin=\z@\pdfvorigin=\z@\hoffset=\z@\voffset=\z@" + ship +
             r"\immediate\closeout\qb@out}\makeatother")
@@ -182,10 +225,10 @@ def placing(key: str, pictures: list[str], kept: dict[int, Kept]) -> str:
     code = (r"\makeatletter" + _CONTEXT + defs +
             r"\def\qbplace#1{\ifnum\pdfstrcmp{\qb@context}{\csname qb@ctx@#1\endcsname}=\z@"
             r"\expandafter\expandafter\expandafter\qb@put\csname qb@at@#1\endcsname\expandafter\qb@skip\fi}"
-            r"\def\qb@skip#1\qbplaced{}\let\qbplaced\relax"
+            r"\def\qb@skip#1\qbplaced#2{}\let\qbplaced\@gobble"
             r"\def\qb@put#1#2#3#4#5{\setbox\qb@pic\hbox{\lower#4sp\hbox{\pdfximage page #1 {" + FIGURES_PDF +
             r"}\pdfrefximage\pdflastximage}}\wd\qb@pic=#2sp\ht\qb@pic=#3sp\dp\qb@pic=#4sp"
             r"\global\advance\pgf@picture@serial@count#5\relax\leavevmode\box\qb@pic}\makeatother")
     # \relax first: at the start of a table cell TeX expands ahead (looking for \omit), and the
     # context would be read there, before the cell has begun
-    return _after_begin(_wrap(key, ids, r"\relax\qbplace{K}", r"\qbplaced"), code)
+    return _after_begin(_wrap(key, ids, r"\relax\qbplace{K}", r"\qbplaced{}"), code)

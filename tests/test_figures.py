@@ -35,6 +35,8 @@ def test_pictures_shared_are_those_in_both_documents_that_read_or_change_no_stat
     assert figures.shared(doc(hiding), doc(hiding)) == []  # a comment in a picture may hide its end
     shown = "\\begin{verbatim}\n" + GRID + "\n\\end{verbatim}\n"
     assert figures.shared(doc(shown + GRID), doc(shown + GRID)) == []  # the wrapper would be printed
+    printed = "\\texttt{\\detokenize{" + GRID + "}}\n"
+    assert figures.shared(doc(printed + GRID), doc(printed + GRID)) == []
 
 
 @pytest.mark.parametrize("key_only", [
@@ -54,6 +56,17 @@ def test_a_picture_using_a_name_the_documents_define_differently_is_not_shared()
     assert figures.shared(exam, key) == [GRID]
     same = doc(colored + GRID, preamble="\\definecolor{shade}{gray}{0.5}\n")
     assert figures.shared(exam, same) == [colored, GRID]
+
+
+@pytest.mark.parametrize("picture", [
+    "\\begin{tikzpicture}\\node {A};\\ifprintanswers\\node at (1,0) {B};\\fi\\end{tikzpicture}",  # exam class: key only
+    "\\begin{tikzpicture}\\node {A};\\iftoggle{key}{\\node at (1,0) {B};}{}\\end{tikzpicture}",
+    "\\begin{tikzpicture}\\node {\\fillin[42]};\\end{tikzpicture}",
+    "\\begin{tikzpicture}\\node {\\begin{solution}42\\end{solution}};\\end{tikzpicture}",
+])
+def test_a_picture_that_may_draw_an_answer_is_not_shared(picture):
+    """Its source is the same in both documents, but what it draws may depend on \\printanswers."""
+    assert figures.shared(doc(picture + GRID), doc(picture + GRID, preamble="\\printanswers\n")) == [GRID]
 
 
 # -- real compiles ------------------------------------------------------------------------------
@@ -140,6 +153,34 @@ def test_a_picture_set_in_another_font_in_the_key_is_drawn_again(built, tmp_path
     api.compile_all([stage / v / n for v in "AB" for n in ("exam.tex", "key.tex")], 2, lambda: None)
     assert _placed(small.with_suffix(".pdf")) == list(range(2, len(shared) + 1))
     assert _raw_text(small.with_suffix(".pdf")) == _raw_text(_compiled_plainly(small, tmp_path / "plain"))
+
+
+@pytest.mark.pdf
+def test_a_key_draws_what_a_kept_picture_would_get_wrong(built, tmp_path):
+    """Pictures that run more than once (a \\foreach, the same source twice), one set in bold math or with
+    more line spacing only in the key, one that draws an answer, and the text after a picture: the key reads and looks as
+    when it draws every picture itself."""
+    inline = "\\begin{tikzpicture}\\node[draw] {inline};\\end{tikzpicture} text after it.\n"
+    looped = "\\foreach \\n in {1,2}{\\begin{tikzpicture}\\node[draw] {R\\n};\\end{tikzpicture} }\n"
+    twice = "\\def\\s{1}\\begin{tikzpicture}\\node[draw] {S\\s};\\end{tikzpicture}\n\\def\\s{2}\\begin{tikzpicture}\\node[draw] {S\\s};\\end{tikzpicture}\n"
+    answer = "\\begin{tikzpicture}\\node {A};\\ifprintanswers\\node at (1,0) {B};\\fi\\end{tikzpicture}\n"
+    bold = "\\begin{tikzpicture}\\node[draw] {$\\alpha+1$};\\end{tikzpicture}\n"
+    lines = "\\begin{tikzpicture}\\node[draw, align=center] {a\\\\b\\\\c};\\end{tikzpicture}\\par\n"
+    stage = tmp_path / "stage"
+    for v in ("A", "B"):
+        shutil.copytree(built / v, stage / v, ignore=shutil.ignore_patterns("*.pdf"))
+        for name, extra in (("exam.tex", "{" + bold + "}{" + lines + "}"),
+                            ("key.tex", "{\\boldmath " + bold + "}{\\linespread{1.6}\\selectfont " + lines + "}")):
+            tex = stage / v / name
+            text = tex.read_text()
+            at = text.index("\\begin{parts}")
+            tex.write_text(text[:at] + inline + looped + twice + answer + extra + text[at:])
+    api.compile_all([stage / v / n for v in "AB" for n in ("exam.tex", "key.tex")], 2, lambda: None)
+    key = stage / "B" / "key.pdf"
+    assert _placed(key) != []  # the course's own pictures still are
+    plain = _compiled_plainly(stage / "B" / "key.tex", tmp_path / "plain")
+    assert _raw_text(key) == _raw_text(plain)
+    _same_look(plain, key, tmp_path)
 
 
 @pytest.mark.pdf
