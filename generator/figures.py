@@ -50,11 +50,13 @@ FIGURES_PDF = "qbfigs.pdf"
 DUMP_MARK = "\\csname endofdump\\endcsname"
 
 # TeX's view of where a picture is set: mode, font (math version and line spacing too), line width,
-# colour. The key places a kept
+# colour, and the paragraph, box and table settings a node's text may read. The key places a kept
 # picture only where this expands to the same string as where the exam typeset it.
 _CONTEXT = (r"\def\qb@context{\ifvmode v\else\ifmmode m\else h\fi\fi/\f@encoding/\f@family/\f@series/"
             r"\f@shape/\f@size/\f@baselineskip/\the\baselineskip/\math@version/\the\linewidth/\the\hsize/"
-            r"\the\leftskip/\the\rightskip/"
+            r"\the\leftskip/\the\rightskip/\the\textwidth/\the\parindent/\the\parskip/\the\tolerance/"
+            r"\the\emergencystretch/\the\fboxsep/\the\fboxrule/\the\tabcolsep/\the\arraycolsep/\the\arrayrulewidth/"
+            r"\expandafter\detokenize\expandafter{\arraystretch}/"
             r"\expandafter\detokenize\expandafter{\current@color}}\newbox\qb@pic")
 
 

@@ -69,6 +69,12 @@ def test_a_picture_that_may_draw_an_answer_is_not_shared(picture):
     assert figures.shared(doc(picture + GRID), doc(picture + GRID, preamble="\\printanswers\n")) == [GRID]
 
 
+def test_a_picture_using_a_macro_that_may_print_an_answer_is_not_shared():
+    answer = "\\newcommand{\\ans}[1]{\\ifprintanswers #1\\fi}\n"
+    through = "\\begin{tikzpicture}\\node {\\ans{42}};\\end{tikzpicture}"
+    assert figures.shared(doc(through + GRID, answer), doc(through + GRID, answer + "\\printanswers\n")) == [GRID]
+
+
 # -- real compiles ------------------------------------------------------------------------------
 
 def _placed(pdf: Path) -> list[int]:
@@ -157,8 +163,8 @@ def test_a_picture_set_in_another_font_in_the_key_is_drawn_again(built, tmp_path
 
 @pytest.mark.pdf
 def test_a_key_draws_what_a_kept_picture_would_get_wrong(built, tmp_path):
-    """Pictures that run more than once (a \\foreach, the same source twice), one set in bold math or with
-    more line spacing only in the key, one that draws an answer, and the text after a picture: the key reads and looks as
+    """Pictures that run more than once (a \\foreach, the same source twice), one set in bold math, with
+    more line spacing or wider box and table spacing only in the key, one that draws an answer, and the text after a picture: the key reads and looks as
     when it draws every picture itself."""
     inline = "\\begin{tikzpicture}\\node[draw] {inline};\\end{tikzpicture} text after it.\n"
     looped = "\\foreach \\n in {1,2}{\\begin{tikzpicture}\\node[draw] {R\\n};\\end{tikzpicture} }\n"
@@ -166,11 +172,14 @@ def test_a_key_draws_what_a_kept_picture_would_get_wrong(built, tmp_path):
     answer = "\\begin{tikzpicture}\\node {A};\\ifprintanswers\\node at (1,0) {B};\\fi\\end{tikzpicture}\n"
     bold = "\\begin{tikzpicture}\\node[draw] {$\\alpha+1$};\\end{tikzpicture}\n"
     lines = "\\begin{tikzpicture}\\node[draw, align=center] {a\\\\b\\\\c};\\end{tikzpicture}\\par\n"
+    boxed = "\\begin{tikzpicture}\\node {\\fbox{a} \\begin{tabular}{c}b\\\\c\\end{tabular}};\\end{tikzpicture}\\par\n"
+    spaced = "\\setlength{\\fboxsep}{8pt}\\renewcommand{\\arraystretch}{2.5}\\sloppy "
     stage = tmp_path / "stage"
     for v in ("A", "B"):
         shutil.copytree(built / v, stage / v, ignore=shutil.ignore_patterns("*.pdf"))
-        for name, extra in (("exam.tex", "{" + bold + "}{" + lines + "}"),
-                            ("key.tex", "{\\boldmath " + bold + "}{\\linespread{1.6}\\selectfont " + lines + "}")):
+        for name, extra in (("exam.tex", "{" + bold + "}{" + lines + "}{" + boxed + "}"),
+                            ("key.tex", "{\\boldmath " + bold + "}{\\linespread{1.6}\\selectfont " + lines + "}{"
+                             + spaced + boxed + "}")):
             tex = stage / v / name
             text = tex.read_text()
             at = text.index("\\begin{parts}")
