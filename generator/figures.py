@@ -3,8 +3,8 @@
 A key repeats most of its exam's TikZ pictures (the plots and diagrams a problem gives), and TikZ
 takes most of a compile (in the midterm, 0.4 s of a key's 0.8 s). So the exam is compiled with each
 picture it shares with its key also shipped, after its last page, as a page of its own (the same
-box TeX typeset in place, at its exact size); those pages are split off into a figures PDF, and the
-key places them instead of drawing the pictures again.
+box TeX typeset in place, with room around it: see :data:`MARGIN`); those pages are split off into
+a figures PDF, and the key places them instead of drawing the pictures again.
 
 Only the compile changes: the ``.tex`` files written to the build are untouched. A picture is placed
 only where the result cannot differ: the same source text, nothing in it that reads or changes
@@ -46,6 +46,9 @@ DEFINES = re.compile(r"\\(?:[gex]?def|let|(?:re)?newcommand\*?|providecommand\*?
                      r"(?:New|Renew|Provide|Declare)DocumentCommand|"
                      r"newlength|setlength|addtolength|definecolor|colorlet|pgfmathsetmacro|pgfmathsetlength|"
                      r"newif|newcount|newdimen)(?![A-Za-z@])\s*\{?\s*(\\?[A-Za-z@]+)")
+MARGIN = "36pt"
+"""Room kept around a picture's box on its page: pgf leaves a glyph's overhang and a mitred corner's
+tip out of the box, and the key places the page with it (cut at the box, they were missing)."""
 SIDECAR = ".qbf"
 FIGURES_PDF = "qbfigs.pdf"
 DUMP_MARK = "\\csname endofdump\\endcsname"
@@ -183,12 +186,13 @@ def keeping(exam: str, pictures: list[str]) -> str:
             r"\def\qb@ship#1{\expandafter\ifvoid\csname qb@fig@#1\endcsname\else\ifcsname qb@again@#1\endcsname\else"
             r"\setbox\qb@pic\box\csname qb@fig@#1\endcsname"
             r"\ifdim\wd\qb@pic>\z@\ifdim\dimexpr\ht\qb@pic+\dp\qb@pic\relax>\z@"
-            r"\pdfpagewidth=\wd\qb@pic\pdfpageheight=\dimexpr\ht\qb@pic+\dp\qb@pic\relax"
+            r"\pdfpagewidth=\dimexpr\wd\qb@pic+" + MARGIN + r"*2\relax"
+            r"\pdfpageheight=\dimexpr\ht\qb@pic+\dp\qb@pic+" + MARGIN + r"*2\relax"
             r"\immediate\write\qb@out{#1 \number\wd\qb@pic\space\number\ht\qb@pic\space\number\dp\qb@pic"
             r"\space\csname qb@n@#1\endcsname\space\csname qb@ctx@#1\endcsname}"
             r"\csname tex_shipout:D\endcsname\vbox{\box\qb@pic}\fi\fi\fi\fi}"
             r"\AddToHook{enddocument/afterlastpage}{\immediate\openout\qb@out=\jobname" + SIDECAR +
-            r"\relax\pdfhorigin=\z@\pdfvorigin=\z@\hoffset=\z@\voffset=\z@" + ship +
+            r"\relax\pdfhorigin=" + MARGIN + r"\pdfvorigin=" + MARGIN + r"\hoffset=\z@\voffset=\z@" + ship +
             r"\immediate\closeout\qb@out}\makeatother")
     return _after_begin(_wrap(exam, ids, r"\relax\qbkeep{K}", r"\qbkept{K}"), code)
 
@@ -229,7 +233,8 @@ def placing(key: str, pictures: list[str], kept: dict[int, Kept]) -> str:
             r"\def\qbplace#1{\ifnum\pdfstrcmp{\qb@context}{\csname qb@ctx@#1\endcsname}=\z@"
             r"\expandafter\expandafter\expandafter\qb@put\csname qb@at@#1\endcsname\expandafter\qb@skip\fi}"
             r"\def\qb@skip#1\qbplaced#2{}\let\qbplaced\@gobble"
-            r"\def\qb@put#1#2#3#4#5{\setbox\qb@pic\hbox{\lower#4sp\hbox{\pdfximage page #1 {" + FIGURES_PDF +
+            r"\def\qb@put#1#2#3#4#5{\setbox\qb@pic\hbox{\kern-" + MARGIN + r"\lower\dimexpr#4sp+" + MARGIN +
+            r"\relax\hbox{\pdfximage page #1 {" + FIGURES_PDF +
             r"}\pdfrefximage\pdflastximage}}\wd\qb@pic=#2sp\ht\qb@pic=#3sp\dp\qb@pic=#4sp"
             r"\global\advance\pgf@picture@serial@count#5\relax\leavevmode\box\qb@pic}\makeatother")
     # \relax first: at the start of a table cell TeX expands ahead (looking for \omit), and the

@@ -165,7 +165,7 @@ def test_a_picture_set_in_another_font_in_the_key_is_drawn_again(built, tmp_path
 def test_a_key_draws_what_a_kept_picture_would_get_wrong(built, tmp_path):
     """Pictures that run more than once (a \\foreach, the same source twice), one set in bold math, with
     more line spacing or wider box and table spacing only in the key, one that draws an answer or
-    outside its bounding box, and the text after a picture: the key reads and looks as
+    outside its bounding box, glyphs and corners pgf leaves out of a picture's box, and the text after a picture: the key reads and looks as
     when it draws every picture itself."""
     inline = "\\begin{tikzpicture}\\node[draw] {inline};\\end{tikzpicture} text after it.\n"
     looped = "\\foreach \\n in {1,2}{\\begin{tikzpicture}\\node[draw] {R\\n};\\end{tikzpicture} }\n"
@@ -175,6 +175,10 @@ def test_a_key_draws_what_a_kept_picture_would_get_wrong(built, tmp_path):
     lines = "\\begin{tikzpicture}\\node[draw, align=center] {a\\\\b\\\\c};\\end{tikzpicture}\\par\n"
     boxed = "\\begin{tikzpicture}\\node {\\fbox{a} \\begin{tabular}{c}b\\\\c\\end{tabular}};\\end{tikzpicture}\\par\n"
     outside = "\\begin{tikzpicture}\\useasboundingbox (0,0) rectangle (1,1);\\fill (1.5,0) rectangle (4,1);\\end{tikzpicture}\n"
+    # what pgf leaves out of a picture's box: a glyph's overhang, a mitred corner's tip
+    overhang = ("\\begin{tikzpicture}\\node[inner sep=0pt, align=right, font=\\fontsize{60}{64}\\selectfont\\itshape]"
+                " {f\\\\f\\\\f\\\\f\\\\f\\\\f};\\end{tikzpicture}\\quad\\begin{tikzpicture}\\draw[line width=10pt, miter limit=20]"
+                " (0,0) -- (0.3,1) -- (0.6,0) (1,1) -- (1.3,0) -- (1.6,1);\\end{tikzpicture}\\par\n")
     spaced = "\\setlength{\\fboxsep}{8pt}\\renewcommand{\\arraystretch}{2.5}\\sloppy "
     stage = tmp_path / "stage"
     for v in ("A", "B"):
@@ -185,7 +189,7 @@ def test_a_key_draws_what_a_kept_picture_would_get_wrong(built, tmp_path):
             tex = stage / v / name
             text = tex.read_text()
             at = text.index("\\begin{parts}")
-            tex.write_text(text[:at] + inline + looped + twice + answer + outside + extra + text[at:])
+            tex.write_text(text[:at] + inline + looped + twice + answer + outside + overhang + extra + text[at:])
     api.compile_all([stage / v / n for v in "AB" for n in ("exam.tex", "key.tex")], 2, lambda: None)
     key = stage / "B" / "key.pdf"
     assert _placed(key) != []  # the course's own pictures still are
