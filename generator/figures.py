@@ -153,9 +153,10 @@ def _commented(text: str, at: int) -> bool:
 
 
 def _after_begin(text: str, code: str) -> str:
-    """``code`` put right after ``\\begin{document}``, on its line (no line number moves)."""
-    at = text.index("\\begin{document}") + len("\\begin{document}")
-    return text[:at] + code + text[at:]
+    """``code`` put right after ``\\begin{document}`` (the first not in a comment), on its line (no line
+    number moves); none, the text as it is (its compile fails, and the plain one reports why)."""
+    at = next((m.end() for m in re.finditer(r"\\begin\{document\}", text) if not _commented(text, m.start())), None)
+    return text if at is None else text[:at] + code + text[at:]
 
 
 def _wrap(text: str, pictures: dict[str, int], before: str, after: str) -> str:

@@ -199,6 +199,22 @@ def test_a_key_draws_what_a_kept_picture_would_get_wrong(built, tmp_path):
 
 
 @pytest.mark.pdf
+def test_a_document_naming_begin_document_in_a_comment_still_shares(built, tmp_path):
+    """The code that keeps and places pictures goes after the \\begin{document} TeX reads, not one
+    in a comment (there it was commented out, and both compiles failed and were done again)."""
+    stage = tmp_path / "stage"
+    for v in ("A", "B"):
+        shutil.copytree(built / v, stage / v, ignore=shutil.ignore_patterns("*.pdf"))
+        for name in ("exam.tex", "key.tex"):
+            tex = stage / v / name
+            text = tex.read_text()
+            at = text.index(figures.DUMP_MARK) + len(figures.DUMP_MARK)
+            tex.write_text(text[:at] + "% the body starts at \\begin{document}, below" + text[at:])
+    api.compile_all([stage / v / n for v in "AB" for n in ("exam.tex", "key.tex")], 2, lambda: None)
+    assert _placed(stage / "B" / "key.pdf") == _placed(built / "B" / "key.pdf") != []
+
+
+@pytest.mark.pdf
 def test_a_failing_compile_with_shared_pictures_falls_back_to_the_plain_one(built, tmp_path, monkeypatch):
     broken = lambda text, pictures: text.replace("\\begin{document}", "\\begin{document}\\undefinedbyqbank", 1)  # noqa: E731
     monkeypatch.setattr(figures, "keeping", broken)
