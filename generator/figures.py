@@ -41,7 +41,9 @@ class's ``\\ifprintanswers``, ``\\iftoggle``, a ``\\foreach`` test), the exam cl
 VERBATIM = re.compile(r"\\verb|\\begin\{(?:verbatim|Verbatim|lstlisting|minted|comment)\*?\}|"
                       r"\\(?:detokenize|unexpanded|meaning)(?![A-Za-z@])")
 """Where a picture's source may be text to print, not to run: documents with any share nothing."""
-SETTINGS = re.compile(r"\\(?:tikzset|pgfplotsset|tikzstyle|pgfkeys|pgfqkeys|usetikzlibrary|usepgfplotslibrary)\b")
+SETTINGS = re.compile(r"\\(?:tikzset|pgfplotsset|tikzstyle|pgfkeys|pgfqkeys|usetikzlibrary|usepgfplotslibrary|"
+                      r"usepackage|RequirePackage)\b")
+"""Lines (outside pictures) that may change how any picture looks: both documents must make the same."""
 DEFINES = re.compile(r"\\(?:[gex]?def|let|(?:re)?newcommand\*?|providecommand\*?|DeclareRobustCommand\*?|"
                      r"(?:New|Renew|Provide|Declare)DocumentCommand|"
                      r"newlength|setlength|addtolength|definecolor|colorlet|pgfmathsetmacro|pgfmathsetlength|"

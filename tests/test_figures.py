@@ -215,6 +215,23 @@ def test_a_document_naming_begin_document_in_a_comment_still_shares(built, tmp_p
 
 
 @pytest.mark.pdf
+def test_a_key_loading_a_package_of_its_own_draws_its_pictures(built, tmp_path):
+    """A package only the key loads (after the precompiled preamble) may change how any picture
+    looks (euler: the math in its labels): the key shares none."""
+    stage = tmp_path / "stage"
+    for v in ("A", "B"):
+        shutil.copytree(built / v, stage / v, ignore=shutil.ignore_patterns("*.pdf"))
+    key = stage / "B" / "key.tex"
+    text = key.read_text()
+    at = text.index(figures.DUMP_MARK) + len(figures.DUMP_MARK)
+    key.write_text(text[:at] + "\\usepackage{euler}" + text[at:])
+    api.compile_all([stage / v / n for v in "AB" for n in ("exam.tex", "key.tex")], 2, lambda: None)
+    plain = _compiled_plainly(key, tmp_path / "plain")
+    assert _raw_text(key.with_suffix(".pdf")) == _raw_text(plain)
+    _same_look(plain, key.with_suffix(".pdf"), tmp_path)
+
+
+@pytest.mark.pdf
 def test_a_failing_compile_with_shared_pictures_falls_back_to_the_plain_one(built, tmp_path, monkeypatch):
     broken = lambda text, pictures: text.replace("\\begin{document}", "\\begin{document}\\undefinedbyqbank", 1)  # noqa: E731
     monkeypatch.setattr(figures, "keeping", broken)
