@@ -45,7 +45,8 @@ SETTINGS = re.compile(r"\\(?:tikzset|pgfplotsset|tikzstyle|pgfkeys|pgfqkeys|uset
                       r"usepackage|RequirePackage)\b")
 """Lines (outside pictures) that may change how any picture looks: both documents must make the same."""
 DEFINES = re.compile(r"\\(?:[gex]?def|let|(?:re)?newcommand\*?|providecommand\*?|DeclareRobustCommand\*?|"
-                     r"(?:New|Renew|Provide|Declare)DocumentCommand|"
+                     r"(?:New|Renew|Provide|Declare)DocumentCommand|DeclareMathOperator\*?|(?:re)?newenvironment|"
+                     r"(?:new)?savebox|sbox|setbox|pgfmathtruncatemacro|pgfmathsetlengthmacro|csg?def|"
                      r"newlength|setlength|addtolength|definecolor|colorlet|pgfmathsetmacro|pgfmathsetlength|"
                      r"newif|newcount|newdimen)(?![A-Za-z@])\s*\{?\s*(\\?[A-Za-z@]+)")
 MARGIN = "36pt"

@@ -75,6 +75,18 @@ def test_a_picture_using_a_macro_that_may_print_an_answer_is_not_shared():
     assert figures.shared(doc(through + GRID, answer), doc(through + GRID, answer + "\\printanswers\n")) == [GRID]
 
 
+@pytest.mark.parametrize("defines", [
+    ("\\DeclareMathOperator{\\act}{ReLU}", "\\DeclareMathOperator{\\act}{tanh}", "$\\act(x)$"),
+    ("\\sbox{\\act}{3}", "\\sbox{\\act}{4}", "\\usebox{\\act}"),
+    ("\\newenvironment{act}{(}{)}", "\\newenvironment{act}{[}{]}", "\\begin{act}x\\end{act}"),
+    ("\\pgfmathtruncatemacro{\\act}{3}", "\\pgfmathtruncatemacro{\\act}{4}", "\\act"),
+])
+def test_a_picture_using_an_operator_box_or_environment_the_documents_define_differently_is_not_shared(defines):
+    exam_def, key_def, use = defines
+    picture = "\\begin{tikzpicture}\\node {" + use + "};\\end{tikzpicture}"
+    assert figures.shared(doc(picture + GRID, exam_def + "\n"), doc(picture + GRID, key_def + "\n")) == [GRID]
+
+
 # -- real compiles ------------------------------------------------------------------------------
 
 def _placed(pdf: Path) -> list[int]:
