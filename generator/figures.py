@@ -236,7 +236,7 @@ def placing(key: str, pictures: list[str], kept: dict[int, Kept]) -> str:
     code = (r"\makeatletter" + _CONTEXT + defs +
             r"\def\qbplace#1{\ifnum\pdfstrcmp{\qb@context}{\csname qb@ctx@#1\endcsname}=\z@"
             r"\expandafter\expandafter\expandafter\qb@put\csname qb@at@#1\endcsname\expandafter\qb@skip\fi}"
-            r"\def\qb@skip#1\qbplaced#2{}\let\qbplaced\@gobble"
+            r"\long\def\qb@skip#1\qbplaced#2{}\let\qbplaced\@gobble"  # \long: a picture may hold a \par
             r"\def\qb@put#1#2#3#4#5{\setbox\qb@pic\hbox{\kern-" + MARGIN + r"\lower\dimexpr#4sp+" + MARGIN +
             r"\relax\hbox{\pdfximage page #1 {" + FIGURES_PDF +
             r"}\pdfrefximage\pdflastximage}}\wd\qb@pic=#2sp\ht\qb@pic=#3sp\dp\qb@pic=#4sp"

@@ -177,7 +177,7 @@ def test_a_picture_set_in_another_font_in_the_key_is_drawn_again(built, tmp_path
 def test_a_key_draws_what_a_kept_picture_would_get_wrong(built, tmp_path):
     """Pictures that run more than once (a \\foreach, the same source twice), one set in bold math, with
     more line spacing or wider box and table spacing only in the key, one that draws an answer or
-    outside its bounding box, glyphs and corners pgf leaves out of a picture's box, and the text after a picture: the key reads and looks as
+    outside its bounding box, glyphs and corners pgf leaves out of a picture's box, paragraphs in a picture, and the text after a picture: the key reads and looks as
     when it draws every picture itself."""
     inline = "\\begin{tikzpicture}\\node[draw] {inline};\\end{tikzpicture} text after it.\n"
     looped = "\\foreach \\n in {1,2}{\\begin{tikzpicture}\\node[draw] {R\\n};\\end{tikzpicture} }\n"
@@ -187,6 +187,7 @@ def test_a_key_draws_what_a_kept_picture_would_get_wrong(built, tmp_path):
     lines = "\\begin{tikzpicture}\\node[draw, align=center] {a\\\\b\\\\c};\\end{tikzpicture}\\par\n"
     boxed = "\\begin{tikzpicture}\\node {\\fbox{a} \\begin{tabular}{c}b\\\\c\\end{tabular}};\\end{tikzpicture}\\par\n"
     outside = "\\begin{tikzpicture}\\useasboundingbox (0,0) rectangle (1,1);\\fill (1.5,0) rectangle (4,1);\\end{tikzpicture}\n"
+    paragraphs = "\\begin{tikzpicture}\\node[text width=2cm] {one\\par two};\n\n\\draw (0,0) -- (1,1);\\end{tikzpicture}\n"
     # what pgf leaves out of a picture's box: a glyph's overhang, a mitred corner's tip
     overhang = ("\\begin{tikzpicture}\\node[inner sep=0pt, align=right, font=\\fontsize{60}{64}\\selectfont\\itshape]"
                 " {f\\\\f\\\\f\\\\f\\\\f\\\\f};\\end{tikzpicture}\\quad\\begin{tikzpicture}\\draw[line width=10pt, miter limit=20]"
@@ -201,10 +202,10 @@ def test_a_key_draws_what_a_kept_picture_would_get_wrong(built, tmp_path):
             tex = stage / v / name
             text = tex.read_text()
             at = text.index("\\begin{parts}")
-            tex.write_text(text[:at] + inline + looped + twice + answer + outside + overhang + extra + text[at:])
+            tex.write_text(text[:at] + inline + looped + twice + answer + outside + overhang + paragraphs + extra + text[at:])
     api.compile_all([stage / v / n for v in "AB" for n in ("exam.tex", "key.tex")], 2, lambda: None)
     key = stage / "B" / "key.pdf"
-    assert _placed(key) != []  # the course's own pictures still are
+    assert len(_placed(key)) >= 5  # the course's own pictures still are, and one holding paragraphs
     plain = _compiled_plainly(stage / "B" / "key.tex", tmp_path / "plain")
     assert _raw_text(key) == _raw_text(plain)
     _same_look(plain, key, tmp_path)
