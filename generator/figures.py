@@ -28,12 +28,14 @@ PICTURE = re.compile(r"\\begin\{tikzpicture\}.*?\\end\{tikzpicture\}", re.S)
 IMPURE = re.compile(
     r"remember picture|overlay|name prefix|trim left|trim right|counter|#|(?<!\\)%|\\begin\s*\{\s*tikzpicture|"
     r"use\s*as\s*bounding\s*box|useasboundingbox|(?:reset|interrupt)boundingbox|"  # may draw outside its box
+    r"rnd|rand|"  # pgf's random numbers depend on those drawn before it
     r"\\(?:the(?!ta)|qb|tikzmark|pgfmark)[A-Za-z@]*|"  # \thequestion (not \theta), qbank's macros, marks
     r"\\(?:label|ref|pageref|arabic|[rR]oman|[aA]lph|value|global|[gx]def|write|openout|input|include|"
     r"special|pdfsavepos|footnote|marginpar|index|verb|catcode|tikz|tikzpicture|pgfpicture)(?![A-Za-z@])")
 """Text that makes a picture read or change state outside itself, or that this module cannot place
 (a nested picture: a second ``\\begin{tikzpicture}`` or a ``\\tikz`` inside it; a comment, which
-may hide an ``\\end{tikzpicture}``; a bounding box of its own, which may leave out what it draws)."""
+may hide an ``\\end{tikzpicture}``; a bounding box of its own, which may leave out what it draws;
+random numbers, which follow from those drawn before: a picture only the key draws moves them)."""
 ANSWERS = re.compile(r"\\(?:if[A-Za-z@]*|fillin|answerline|[cC]orrect[cC]hoice|(?:no)?printanswers)(?![A-Za-z@])|"
                      r"\\begin\{solution")
 """What may draw differently in the key than in the exam from the same source: a conditional (the exam

@@ -39,6 +39,17 @@ def test_pictures_shared_are_those_in_both_documents_that_read_or_change_no_stat
     assert figures.shared(doc(printed + GRID), doc(printed + GRID)) == []
 
 
+@pytest.mark.parametrize("picture", [
+    "\\begin{tikzpicture}\\foreach \\i in {1,...,9} \\fill (rnd,rnd) circle (1pt);\\end{tikzpicture}",
+    "\\begin{tikzpicture}\\draw (0,0) -- ({rand},1);\\end{tikzpicture}",
+    "\\begin{tikzpicture}\\pgfmathrandominteger{\\k}{1}{6}\\node {\\k};\\end{tikzpicture}",
+])
+def test_a_random_picture_is_not_shared(picture):
+    """pgf's random numbers run on from the ones drawn before: a key-only random picture earlier
+    moves every later one's points, so the exam's would be the wrong ones."""
+    assert figures.shared(doc(picture + GRID), doc(picture + GRID)) == [GRID]
+
+
 @pytest.mark.parametrize("key_only", [
     "\\tikzset{every node/.style={red}}",  # a TikZ setting only the key makes: no picture is shared
     "\\pgfplotsset{width=5cm}",
