@@ -363,6 +363,8 @@ class _Pictures:
         sidecar = exam.with_suffix(figures.SIDECAR)
         kept = figures.read_kept(sidecar)
         sidecar.unlink(missing_ok=True)
+        if kept is None:
+            raise LatexError(f"{exam}: unreadable list of kept pictures")  # compiled again without
         if kept:
             folder = self._folder(exam)
             folder.mkdir()

@@ -198,20 +198,21 @@ def keeping(exam: str, pictures: list[str]) -> str:
             r"\space\csname qb@n@#1\endcsname\space\csname qb@ctx@#1\endcsname}"
             r"\csname tex_shipout:D\endcsname\vbox{\box\qb@pic}\fi\fi\fi\fi}"
             r"\AddToHook{enddocument/afterlastpage}{\immediate\openout\qb@out=\jobname" + SIDECAR +
-            r"\relax\pdfhorigin=" + MARGIN + r"\pdfvorigin=" + MARGIN + r"\hoffset=\z@\voffset=\z@" + ship +
+            r"\relax\newlinechar=-1 \pdfhorigin=" + MARGIN + r"\pdfvorigin=" + MARGIN + r"\hoffset=\z@\voffset=\z@" + ship +
             r"\immediate\closeout\qb@out}\makeatother")
     return _after_begin(_wrap(exam, ids, r"\relax\qbkeep{K}", r"\qbkept{K}"), code)
 
 
-def read_kept(sidecar: Path) -> dict[int, Kept]:
-    """The pictures an exam's compile shipped (see :func:`keeping`), by id, each with its page."""
-    kept = {}
+def read_kept(sidecar: Path) -> dict[int, Kept] | None:
+    """The pictures an exam's compile shipped (see :func:`keeping`), by id, each with its page; None
+    when the list is not what keeping() writes (how many pages to take off the exam is not known)."""
+    kept: dict[int, Kept] = {}
     if not sidecar.is_file():
         return kept
     for page, line in enumerate(sidecar.read_text(errors="replace").splitlines(), 1):
         parts = line.split(" ", 5)
         if len(parts) != 6 or not all(p.lstrip("-").isdigit() for p in parts[:5]):
-            return {}  # not what keeping() writes: place nothing
+            return None
         k, wd, ht, dp, n = map(int, parts[:5])
         kept[k] = Kept(page, wd, ht, dp, n, parts[5])
     return kept

@@ -256,6 +256,29 @@ def test_a_key_loading_a_package_of_its_own_draws_its_pictures(built, tmp_path):
 
 
 @pytest.mark.pdf
+def test_an_exam_keeps_only_its_own_pages_whatever_the_context_of_a_picture(built, tmp_path):
+    """A picture's context is written one line per picture; a setting holding a line break (here
+    \\arraystretch) made a line the key could not read, and the kept pictures stayed in the exam."""
+    odd = ("{\\catcode`\\^^J=12 \\gdef\\nl{^^J}}{\\edef\\arraystretch{1\\nl}"
+           "\\begin{tikzpicture}\\draw (0,0) rectangle (1,1);\\end{tikzpicture}}\n")
+    stage = tmp_path / "stage"
+    for v in ("A", "B"):
+        shutil.copytree(built / v, stage / v, ignore=shutil.ignore_patterns("*.pdf"))
+        for name in ("exam.tex", "key.tex"):
+            tex = stage / v / name
+            text = tex.read_text()
+            at = text.index("\\begin{parts}")
+            tex.write_text(text[:at] + odd + text[at:])
+    api.compile_all([stage / v / n for v in "AB" for n in ("exam.tex", "key.tex")], 2, lambda: None)
+    exam = stage / "B" / "exam.pdf"
+    plain = _compiled_plainly(stage / "B" / "exam.tex", tmp_path / "plain")
+    assert _raw_text(exam) == _raw_text(plain)
+    with pikepdf.open(exam) as a, pikepdf.open(plain) as b:
+        assert len(a.pages) == len(b.pages)
+    assert _raw_text(stage / "B" / "key.pdf") == _raw_text(_compiled_plainly(stage / "B" / "key.tex", tmp_path / "k"))
+
+
+@pytest.mark.pdf
 def test_a_failing_compile_with_shared_pictures_falls_back_to_the_plain_one(built, tmp_path, monkeypatch):
     broken = lambda text, pictures: text.replace("\\begin{document}", "\\begin{document}\\undefinedbyqbank", 1)  # noqa: E731
     monkeypatch.setattr(figures, "keeping", broken)
