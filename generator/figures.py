@@ -59,13 +59,15 @@ FIGURES_PDF = "qbfigs.pdf"
 DUMP_MARK = "\\csname endofdump\\endcsname"
 
 # TeX's view of where a picture is set: mode, font (math version and line spacing too), line width,
-# colour, and the paragraph, box and table settings a node's text may read. The key places a kept
-# picture only where this expands to the same string as where the exam typeset it.
+# colour, and the paragraph, box, table and math settings a node's text may read. The key places a
+# kept picture only where this expands to the same string as where the exam typeset it (compared by
+# MD5: a string that holds control sequences or line breaks would not survive the trip through a file).
 _CONTEXT = (r"\def\qb@context{\ifvmode v\else\ifmmode m\else h\fi\fi/\f@encoding/\f@family/\f@series/"
             r"\f@shape/\f@size/\f@baselineskip/\the\baselineskip/\math@version/\the\linewidth/\the\hsize/"
             r"\the\leftskip/\the\rightskip/\the\textwidth/\the\parindent/\the\parskip/\the\tolerance/"
             r"\the\emergencystretch/\the\fboxsep/\the\fboxrule/\the\tabcolsep/\the\arraycolsep/\the\arrayrulewidth/"
-            r"\expandafter\detokenize\expandafter{\arraystretch}/"
+            r"\expandafter\detokenize\expandafter{\arraystretch}/\detokenize\expandafter{\the\everymath}/"
+            r"\detokenize\expandafter{\the\everydisplay}/"
             r"\expandafter\detokenize\expandafter{\current@color}}\newbox\qb@pic")
 
 
@@ -184,7 +186,7 @@ def keeping(exam: str, pictures: list[str]) -> str:
     code = (r"\makeatletter" + _CONTEXT + boxes + r"\newwrite\qb@out\newcount\qb@before"
             # typeset the picture in a box, keep a copy, put the box where the picture was
             r"\def\qbkeep#1{\ifcsname qb@ctx@#1\endcsname\expandafter\gdef\csname qb@again@#1\endcsname{}\fi"
-            r"\expandafter\xdef\csname qb@ctx@#1\endcsname{\qb@context}"
+            r"\expandafter\xdef\csname qb@ctx@#1\endcsname{\pdfmdfivesum{\qb@context}}"
             r"\global\qb@before=\pgf@picture@serial@count\setbox\qb@pic\hbox\bgroup}"
             r"\def\qbkept#1{\egroup\global\setbox\csname qb@fig@#1\endcsname\copy\qb@pic"
             r"\expandafter\xdef\csname qb@n@#1\endcsname{\the\numexpr\pgf@picture@serial@count-\qb@before}"
@@ -237,7 +239,7 @@ def placing(key: str, pictures: list[str], kept: dict[int, Kept]) -> str:
         rf"{{{f.pictures}}}}}\expandafter\def\csname qb@ctx@{k}\endcsname{{{f.context}}}"
         for k, f in kept.items() if k in ids.values())
     code = (r"\makeatletter" + _CONTEXT + defs +
-            r"\def\qbplace#1{\ifnum\pdfstrcmp{\qb@context}{\csname qb@ctx@#1\endcsname}=\z@"
+            r"\def\qbplace#1{\ifnum\pdfstrcmp{\pdfmdfivesum{\qb@context}}{\csname qb@ctx@#1\endcsname}=\z@"
             r"\expandafter\expandafter\expandafter\qb@put\csname qb@at@#1\endcsname\expandafter\qb@skip\fi}"
             r"\long\def\qb@skip#1\qbplaced#2{}\let\qbplaced\@gobble"  # \long: a picture may hold a \par
             r"\def\qb@put#1#2#3#4#5{\setbox\qb@pic\hbox{\kern-" + MARGIN + r"\lower\dimexpr#4sp+" + MARGIN +

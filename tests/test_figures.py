@@ -187,7 +187,7 @@ def test_a_picture_set_in_another_font_in_the_key_is_drawn_again(built, tmp_path
 @pytest.mark.pdf
 def test_a_key_draws_what_a_kept_picture_would_get_wrong(built, tmp_path):
     """Pictures that run more than once (a \\foreach, the same source twice), one set in bold math, with
-    more line spacing or wider box and table spacing only in the key, one that draws an answer or
+    more line spacing, wider box and table spacing or display-style math only in the key, one that draws an answer or
     outside its bounding box, glyphs and corners pgf leaves out of a picture's box, paragraphs in a picture, and the text after a picture: the key reads and looks as
     when it draws every picture itself."""
     inline = "\\begin{tikzpicture}\\node[draw] {inline};\\end{tikzpicture} text after it.\n"
@@ -197,6 +197,7 @@ def test_a_key_draws_what_a_kept_picture_would_get_wrong(built, tmp_path):
     bold = "\\begin{tikzpicture}\\node[draw] {$\\alpha+1$};\\end{tikzpicture}\n"
     lines = "\\begin{tikzpicture}\\node[draw, align=center] {a\\\\b\\\\c};\\end{tikzpicture}\\par\n"
     boxed = "\\begin{tikzpicture}\\node {\\fbox{a} \\begin{tabular}{c}b\\\\c\\end{tabular}};\\end{tikzpicture}\\par\n"
+    math = "\\begin{tikzpicture}\\node {$\\frac{1}{2}\\sum_i x_i$};\\end{tikzpicture}\\par\n"
     outside = "\\begin{tikzpicture}\\useasboundingbox (0,0) rectangle (1,1);\\fill (1.5,0) rectangle (4,1);\\end{tikzpicture}\n"
     paragraphs = "\\begin{tikzpicture}\\node[text width=2cm] {one\\par two};\n\n\\draw (0,0) -- (1,1);\\end{tikzpicture}\n"
     # what pgf leaves out of a picture's box: a glyph's overhang, a mitred corner's tip
@@ -207,9 +208,9 @@ def test_a_key_draws_what_a_kept_picture_would_get_wrong(built, tmp_path):
     stage = tmp_path / "stage"
     for v in ("A", "B"):
         shutil.copytree(built / v, stage / v, ignore=shutil.ignore_patterns("*.pdf"))
-        for name, extra in (("exam.tex", "{" + bold + "}{" + lines + "}{" + boxed + "}"),
+        for name, extra in (("exam.tex", "{" + bold + "}{" + lines + "}{" + boxed + "}{" + math + "}"),
                             ("key.tex", "{\\boldmath " + bold + "}{\\linespread{1.6}\\selectfont " + lines + "}{"
-                             + spaced + boxed + "}")):
+                             + spaced + boxed + "}{\\everymath{\\displaystyle}" + math + "}")):
             tex = stage / v / name
             text = tex.read_text()
             at = text.index("\\begin{parts}")
