@@ -886,9 +886,9 @@ def _worker_render(versions: list[tuple[str, list[Instance]]]) -> list[Rendered]
 @contextlib.contextmanager
 def _frozen_heap() -> Iterator[None]:
     """While workers are forked: what they inherit is never garbage they make, so the collector is
-    kept off it (it would walk it on every full collection, and writing its headers copies the shared
-    pages into every worker: about 1 s of CPU in a 1,000-version build). Thawed after, for the
-    callers of a long-lived process."""
+    kept off it (it would walk it on every full collection, and writing its headers copies the pages
+    they share with the parent into each worker: see gc.freeze's documentation). Thawed after, for
+    the callers of a long-lived process."""
     gc.freeze()
     try:
         yield
