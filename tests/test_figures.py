@@ -133,11 +133,13 @@ def _compiled_plainly(tex: Path, folder: Path) -> Path:
 
 def _same_look(a: Path, b: Path, scratch: Path) -> None:
     """The same pages, pixel for pixel but for anti-aliasing: a figure drawn from a form XObject is
-    snapped to the pixel grid a little differently (a few hundred pixels of a page's 935,000)."""
+    snapped to the pixel grid a little differently (in the midterm's keys, up to about 170 of a
+    page's 935,000 pixels differ, by at most 65 of 255 grey levels; a shifted dot or a clipped glyph
+    differs by more)."""
     pa, pb = _gray_pages(a, scratch / "a"), _gray_pages(b, scratch / "b")
     assert len(pa) == len(pb)
     for x, y in zip(pa, pb):
-        assert (np.abs(x.astype(int) - y.astype(int)) > 96).sum() < 500
+        assert (np.abs(x.astype(int) - y.astype(int)) > 96).sum() <= 5
 
 
 @pytest.fixture
