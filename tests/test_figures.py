@@ -142,6 +142,30 @@ def _same_look(a: Path, b: Path, scratch: Path) -> None:
         assert (np.abs(x.astype(int) - y.astype(int)) > 96).sum() <= 5
 
 
+def _recompiled(built: Path, stage: Path, edit=lambda tex, text: text) -> Path:
+    """Versions A and B of ``built`` copied to ``stage`` without their PDFs, each .tex passed through
+    ``edit(path, text)``, then compiled together as a build compiles them."""
+    for v in ("A", "B"):
+        shutil.copytree(built / v, stage / v, ignore=shutil.ignore_patterns("*.pdf"))
+        for name in ("exam.tex", "key.tex"):
+            tex = stage / v / name
+            tex.write_text(edit(tex, tex.read_text()))
+    api.compile_all([stage / v / n for v in "AB" for n in ("exam.tex", "key.tex")], 2, lambda: None)
+    return stage
+
+
+def _before(text: str, mark: str, extra: str) -> str:
+    """``extra`` put into ``text`` just before ``mark``."""
+    at = text.index(mark)
+    return text[:at] + extra + text[at:]
+
+
+def _after_preamble(text: str, extra: str) -> str:
+    """``extra`` put into ``text`` right after the precompiled preamble."""
+    at = text.index(figures.DUMP_MARK) + len(figures.DUMP_MARK)
+    return text[:at] + extra + text[at:]
+
+
 @pytest.fixture
 def built(tmp_path, monkeypatch):
     """A course with TikZ and pgfplots pictures, built with two versions and PDFs."""
@@ -176,12 +200,9 @@ def test_a_picture_set_in_another_font_in_the_key_is_drawn_again(built, tmp_path
     exam's: a key that sets one in \\small draws it itself, and places the others."""
     exam, key = (built / "B" / "exam.tex").read_text(), (built / "B" / "key.tex").read_text()
     shared = figures.shared(exam, key)
-    stage = tmp_path / "stage"
-    for v in ("A", "B"):
-        shutil.copytree(built / v, stage / v, ignore=shutil.ignore_patterns("*.pdf"))
+    stage = _recompiled(built, tmp_path / "stage", lambda tex, text: text.replace(
+        shared[0], "{\\small " + shared[0] + "}", 1) if tex.parent.name == "B" and tex.name == "key.tex" else text)
     small = stage / "B" / "key.tex"
-    small.write_text(key.replace(shared[0], "{\\small " + shared[0] + "}", 1))
-    api.compile_all([stage / v / n for v in "AB" for n in ("exam.tex", "key.tex")], 2, lambda: None)
     assert _placed(small.with_suffix(".pdf")) == list(range(2, len(shared) + 1))
     assert _raw_text(small.with_suffix(".pdf")) == _raw_text(_compiled_plainly(small, tmp_path / "plain"))
 
@@ -207,17 +228,12 @@ def test_a_key_draws_what_a_kept_picture_would_get_wrong(built, tmp_path):
                 " {f\\\\f\\\\f\\\\f\\\\f\\\\f};\\end{tikzpicture}\\quad\\begin{tikzpicture}\\draw[line width=10pt, miter limit=20]"
                 " (0,0) -- (0.3,1) -- (0.6,0) (1,1) -- (1.3,0) -- (1.6,1);\\end{tikzpicture}\\par\n")
     spaced = "\\setlength{\\fboxsep}{8pt}\\renewcommand{\\arraystretch}{2.5}\\sloppy "
-    stage = tmp_path / "stage"
-    for v in ("A", "B"):
-        shutil.copytree(built / v, stage / v, ignore=shutil.ignore_patterns("*.pdf"))
-        for name, extra in (("exam.tex", "{" + bold + "}{" + lines + "}{" + boxed + "}{" + math + "}"),
-                            ("key.tex", "{\\boldmath " + bold + "}{\\linespread{1.6}\\selectfont " + lines + "}{"
-                             + spaced + boxed + "}{\\everymath{\\displaystyle}" + math + "}")):
-            tex = stage / v / name
-            text = tex.read_text()
-            at = text.index("\\begin{parts}")
-            tex.write_text(text[:at] + inline + looped + twice + answer + outside + overhang + paragraphs + extra + text[at:])
-    api.compile_all([stage / v / n for v in "AB" for n in ("exam.tex", "key.tex")], 2, lambda: None)
+    extra = {"exam.tex": "{" + bold + "}{" + lines + "}{" + boxed + "}{" + math + "}",
+             "key.tex": "{\\boldmath " + bold + "}{\\linespread{1.6}\\selectfont " + lines + "}{"
+                        + spaced + boxed + "}{\\everymath{\\displaystyle}" + math + "}"}
+    common = inline + looped + twice + answer + outside + overhang + paragraphs
+    stage = _recompiled(built, tmp_path / "stage",
+                        lambda tex, text: _before(text, "\\begin{parts}", common + extra[tex.name]))
     key = stage / "B" / "key.pdf"
     assert len(_placed(key)) >= 5  # the course's own pictures still are, and one holding paragraphs
     plain = _compiled_plainly(stage / "B" / "key.tex", tmp_path / "plain")
@@ -229,15 +245,8 @@ def test_a_key_draws_what_a_kept_picture_would_get_wrong(built, tmp_path):
 def test_a_document_naming_begin_document_in_a_comment_still_shares(built, tmp_path):
     """The code that keeps and places pictures goes after the \\begin{document} TeX reads, not one
     in a comment (there it was commented out, and both compiles failed and were done again)."""
-    stage = tmp_path / "stage"
-    for v in ("A", "B"):
-        shutil.copytree(built / v, stage / v, ignore=shutil.ignore_patterns("*.pdf"))
-        for name in ("exam.tex", "key.tex"):
-            tex = stage / v / name
-            text = tex.read_text()
-            at = text.index(figures.DUMP_MARK) + len(figures.DUMP_MARK)
-            tex.write_text(text[:at] + "% the body starts at \\begin{document}, below" + text[at:])
-    api.compile_all([stage / v / n for v in "AB" for n in ("exam.tex", "key.tex")], 2, lambda: None)
+    stage = _recompiled(built, tmp_path / "stage", lambda tex, text: _after_preamble(
+        text, "% the body starts at \\begin{document}, below"))
     assert _placed(stage / "B" / "key.pdf") == _placed(built / "B" / "key.pdf") != []
 
 
@@ -245,14 +254,9 @@ def test_a_document_naming_begin_document_in_a_comment_still_shares(built, tmp_p
 def test_a_key_loading_a_package_of_its_own_draws_its_pictures(built, tmp_path):
     """A package only the key loads (after the precompiled preamble) may change how any picture
     looks (euler: the math in its labels): the key shares none."""
-    stage = tmp_path / "stage"
-    for v in ("A", "B"):
-        shutil.copytree(built / v, stage / v, ignore=shutil.ignore_patterns("*.pdf"))
+    stage = _recompiled(built, tmp_path / "stage", lambda tex, text: _after_preamble(text, "\\usepackage{euler}")
+                        if tex.parent.name == "B" and tex.name == "key.tex" else text)
     key = stage / "B" / "key.tex"
-    text = key.read_text()
-    at = text.index(figures.DUMP_MARK) + len(figures.DUMP_MARK)
-    key.write_text(text[:at] + "\\usepackage{euler}" + text[at:])
-    api.compile_all([stage / v / n for v in "AB" for n in ("exam.tex", "key.tex")], 2, lambda: None)
     plain = _compiled_plainly(key, tmp_path / "plain")
     assert _raw_text(key.with_suffix(".pdf")) == _raw_text(plain)
     _same_look(plain, key.with_suffix(".pdf"), tmp_path)
@@ -264,15 +268,7 @@ def test_an_exam_keeps_only_its_own_pages_whatever_the_context_of_a_picture(buil
     \\arraystretch) made a line the key could not read, and the kept pictures stayed in the exam."""
     odd = ("{\\catcode`\\^^J=12 \\gdef\\nl{^^J}}{\\edef\\arraystretch{1\\nl}"
            "\\begin{tikzpicture}\\draw (0,0) rectangle (1,1);\\end{tikzpicture}}\n")
-    stage = tmp_path / "stage"
-    for v in ("A", "B"):
-        shutil.copytree(built / v, stage / v, ignore=shutil.ignore_patterns("*.pdf"))
-        for name in ("exam.tex", "key.tex"):
-            tex = stage / v / name
-            text = tex.read_text()
-            at = text.index("\\begin{parts}")
-            tex.write_text(text[:at] + odd + text[at:])
-    api.compile_all([stage / v / n for v in "AB" for n in ("exam.tex", "key.tex")], 2, lambda: None)
+    stage = _recompiled(built, tmp_path / "stage", lambda tex, text: _before(text, "\\begin{parts}", odd))
     exam = stage / "B" / "exam.pdf"
     plain = _compiled_plainly(stage / "B" / "exam.tex", tmp_path / "plain")
     assert _raw_text(exam) == _raw_text(plain)
@@ -285,10 +281,7 @@ def test_an_exam_keeps_only_its_own_pages_whatever_the_context_of_a_picture(buil
 def test_a_failing_compile_with_shared_pictures_falls_back_to_the_plain_one(built, tmp_path, monkeypatch):
     broken = lambda text, pictures: text.replace("\\begin{document}", "\\begin{document}\\undefinedbyqbank", 1)  # noqa: E731
     monkeypatch.setattr(figures, "keeping", broken)
-    stage = tmp_path / "stage"
-    for v in ("A", "B"):
-        shutil.copytree(built / v, stage / v, ignore=shutil.ignore_patterns("*.pdf"))
-    api.compile_all([stage / v / n for v in "AB" for n in ("exam.tex", "key.tex")], 2, lambda: None)
+    stage = _recompiled(built, tmp_path / "stage")
     assert _placed(stage / "B" / "key.pdf") == []
     assert _raw_text(stage / "B" / "exam.pdf") == _raw_text(built / "B" / "exam.pdf")
     assert _raw_text(stage / "B" / "key.pdf") == _raw_text(built / "B" / "key.pdf")
@@ -298,12 +291,8 @@ def test_a_failing_compile_with_shared_pictures_falls_back_to_the_plain_one(buil
 def test_keys_not_sharing_the_exams_preamble_are_all_compiled(built, tmp_path):
     """A course's key template with a preamble of its own: no format, no shared pictures, and every
     key compiled (each later one from the first's .aux)."""
-    stage = tmp_path / "stage"
-    for v in ("A", "B"):
-        shutil.copytree(built / v, stage / v, ignore=shutil.ignore_patterns("*.pdf"))
-        key = stage / v / "key.tex"
-        key.write_text("% a key of its own\n" + key.read_text())
-    api.compile_all([stage / v / n for v in "AB" for n in ("exam.tex", "key.tex")], 2, lambda: None)
+    stage = _recompiled(built, tmp_path / "stage",
+                        lambda tex, text: "% a key of its own\n" + text if tex.name == "key.tex" else text)
     for v in ("A", "B"):
         assert _raw_text(stage / v / "key.pdf") == _raw_text(built / v / "key.pdf")
     assert _placed(stage / "B" / "key.pdf") == []
