@@ -5,10 +5,13 @@ placeholders, so the example a course starts from is the same text a reader of q
 """
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 import shutil
 import tempfile
+import urllib.parse
 from importlib import metadata
 from pathlib import Path
 
@@ -24,6 +27,22 @@ def qbank_version() -> str:
         return metadata.version("qbank")
     except metadata.PackageNotFoundError:  # running from a source tree without an install
         return "0.0.0"
+
+
+def install_source() -> str:
+    """What ``pip install`` takes to install this qbank again, shell-quoted: the wheel or folder it was
+    installed from (pip records it: PEP 610), else the source tree it runs from, else a placeholder."""
+    try:
+        recorded = json.loads(metadata.distribution("qbank").read_text("direct_url.json") or "{}")
+    except (metadata.PackageNotFoundError, ValueError):
+        recorded = {}
+    url = urllib.parse.urlparse(recorded.get("url", ""))
+    if url.scheme == "file":
+        return shlex.quote(urllib.parse.unquote(url.path))
+    tree = Path(__file__).resolve().parent.parent
+    if (tree / "pyproject.toml").is_file():
+        return shlex.quote(str(tree))
+    return "/path/to/qbank"
 
 
 def _fill(text: str, values: dict[str, str]) -> str:
@@ -132,7 +151,7 @@ def init_course(target: Path, course: str | None = None) -> Path:
         raise QbankError(f"{target} exists and holds more than {' and '.join(sorted(KEPT))}; "
                          "choose a new or empty folder")
     version = qbank_version()
-    values = {"COURSE": course or target.resolve().name, "VERSION": version}
+    values = {"COURSE": course or target.resolve().name, "VERSION": version, "SOURCE": install_source()}
     src = SCAFFOLD / "course"
     files = {
         "README.md": _fill((src / "README.md").read_text(), values),

@@ -138,3 +138,21 @@ def test_the_readme_course_steps_run_as_written(installed, tmp_path):
     assert (course / "bank" / "problems" / "softmax-temperature" / "generator.py").is_file()
     assert "verified output/example" in r.stdout
     assert (course / "output" / "example" / "A" / "key.pdf").stat().st_size > 0
+
+
+def test_a_course_init_wrote_sets_itself_up_as_its_readme_says(installed, tmp_path):
+    """`qbank init` from a plain install, then the course README's set-up block as written, in the new
+    course: its own `.venv/bin/qbank check` and pytest pass. (The block said `pip install
+    /path/to/qbank`, a placeholder, so `.venv/bin/qbank` never existed.)"""
+    assert run(["qbank", "init", "course"], tmp_path, installed["env"]).returncode == 0
+    course = tmp_path / "course"
+    block = re.search(r"## Set up \(once per machine\)\n.*?```sh\n(.*?)```", (course / "README.md").read_text(),
+                      re.S).group(1)
+    assert str(installed["wheel"]) in block  # where this qbank was installed from
+    env = {k: v for k, v in installed["env"].items() if k != "PATH"}
+    env["PATH"] = f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin"  # no qbank on it
+    r = run(block, course, env, shell=True)
+    assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-2000:])
+    for cmd in ("timeout 600 .venv/bin/qbank check --seeds 50", ".venv/bin/pytest -q"):
+        r = run(cmd, course, env, shell=True)
+        assert r.returncode == 0, (cmd, r.stdout[-2000:], r.stderr[-2000:])
