@@ -17,7 +17,7 @@ import numpy as np
 
 from generator.errors import ParamError
 from generator.params import matrix, number, tidy, vector, decimals_at_most
-from generator.problem import Problem, Reject, Space
+from generator.problem import Problem, Reject, Space, choice
 from generator.registry import register, register_kind
 from generator.texify import Tex, fmt_num, vec
 
@@ -141,12 +141,6 @@ class BatchNormSpace(Space):
     max_abs_rho: float = 0.8
 
 
-def _pick(rng: np.random.Generator, choices):
-    """``rng.choice(choices)``: the same draw from the same stream, five times cheaper. A build with
-    uncorrelated (b) draws about sixty candidates per version (one in eleven has rho = 0)."""
-    return choices[int(rng.integers(0, len(choices)))]
-
-
 @register
 class BatchNorm(Problem):
     """Batch norm of a 1-D Gaussian (sketch the output density) and of a 2-D Gaussian (contours)."""
@@ -160,9 +154,9 @@ class BatchNorm(Problem):
         s = self.space
         tenth = lambda lo_hi: int(rng.integers(round(lo_hi[0] * 10), round(lo_hi[1] * 10) + 1)) / 10
         n_beta = int(round((s.beta_range[1] - s.beta_range[0]) / s.beta_step))
-        gamma = _pick(rng, s.gamma_choices) * (-1 if rng.random() < s.negative_gamma_prob else 1)
-        s1, s2 = (_pick(rng, s.std_choices) for _ in range(2))
-        rho = 0 if rng.random() < s.zero_rho_prob else _pick(rng, s.rho_choices) * _pick(rng, (-1, 1))
+        gamma = choice(rng, s.gamma_choices) * (-1 if rng.random() < s.negative_gamma_prob else 1)
+        s1, s2 = (choice(rng, s.std_choices) for _ in range(2))
+        rho = 0 if rng.random() < s.zero_rho_prob else choice(rng, s.rho_choices) * choice(rng, (-1, 1))
         if abs(gamma) == 1:  # (only for draws: the original exam's instance, pinned, has gamma = 1)
             raise Reject("gamma = ±1 keeps the output's spread at 1; only the shift is tested")
         return {

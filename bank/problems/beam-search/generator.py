@@ -28,7 +28,7 @@ from pydantic import field_validator
 
 from generator.errors import ParamError
 from generator.params import number, require, string_list, tidy, vector, decimals_at_most
-from generator.problem import Problem, Reject, Space
+from generator.problem import Problem, Reject, Space, choice
 from generator.registry import register, register_kind
 from generator.texify import Tex, escape, fmt_num
 
@@ -315,7 +315,7 @@ class BeamSearch(Problem):
             pair = [a, _other(a)]
             return pair if rng.integers(2) == 0 else pair[::-1]
 
-        pick = lambda: float(s.top_logps[int(rng.integers(len(s.top_logps)))])
+        pick = lambda: float(choice(rng, s.top_logps))
         logp = {"": node(pick())}
         for w in vocab:
             logp[w] = node(pick())
@@ -345,7 +345,7 @@ class BeamSearch(Problem):
         fits = grid[ok]
         if not len(fits):
             raise Reject("no last level makes exhaustive, greedy and beam search differ")
-        for p, a in zip(two, fits[int(rng.integers(len(fits)))].tolist()):
+        for p, a in zip(two, choice(rng, fits).tolist()):
             logp[" ".join(p)] = node(float(a))
         params = {"vocab": vocab, "depth": DEPTH, "beam_width": k, "logp": logp}
         self._fresh(params)

@@ -23,7 +23,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from generator.errors import ParamError
 from generator.params import string_list, tidy, vector
-from generator.problem import Problem, Reject, Space
+from generator.problem import Problem, Reject, Space, choice
 from generator.registry import register, register_kind
 from generator.texify import Tex, escape, fmt_num, vec
 
@@ -309,7 +309,7 @@ class Cnn(Problem):
 
     def draw(self, rng: np.random.Generator) -> dict:
         s = self.space
-        pick = lambda xs: int(xs[rng.integers(len(xs))])
+        pick = lambda xs: int(choice(rng, xs))
         h = pick(s.input_sizes)
         w = h if rng.random() < s.square_prob else pick(s.input_sizes)
         layers = []

@@ -25,7 +25,7 @@ import numpy as np
 import sympy
 
 from generator.params import tidy, decimals_at_most
-from generator.problem import Problem, Reject, Space
+from generator.problem import Problem, Reject, Space, choice
 from generator.registry import register
 from generator.texify import Tex, fmt_num
 
@@ -77,7 +77,7 @@ class DropoutRidge(Problem):
             raise Reject(f"no integer column of length {n} has an integer norm within the space")
         columns = []
         for _ in range(s.cols):
-            v = pool[int(rng.integers(len(pool)))]
+            v = choice(rng, pool)
             columns.append([-x if x and rng.random() < s.negative_prob else x for x in v])
         X = [[columns[j][i] for j in range(s.cols)] for i in range(n)]
         return {"X": X, "p": float(rng.choice(s.p_choices))}

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from generator.errors import ParamError
 from generator.params import require, vector, decimals_at_most
-from generator.problem import Problem, Reject, Space
+from generator.problem import Problem, Reject, Space, choice
 from generator.registry import register, register_kind
 from generator.texify import Tex, fmt_num
 
@@ -186,7 +186,7 @@ class Gnn(Problem):
 
     def draw(self, rng: np.random.Generator) -> dict:
         s = self.space
-        pick = lambda xs: int(xs[int(rng.integers(len(xs)))])  # rng.choice(xs), at a fifth of the cost
+        pick = lambda xs: int(choice(rng, xs))
         picks = rng.choice(len(s.pool), size=s.n_candidates, replace=False)  # already shuffled
         layout = [int(x) + 1 for x in rng.permutation(N_NODES)]
         # Non-crossing chords of a pentagon: sides, plus at most two diagonals from one corner.
@@ -204,7 +204,7 @@ class Gnn(Problem):
         pairs = [p for p in itertools.combinations(eligible, 2) if deg[p[0]] != deg[p[1]]]
         if not pairs:
             raise Reject("no two nodes of different degrees >= 2")
-        asked = list(pairs[int(rng.integers(0, len(pairs)))])
+        asked = list(choice(rng, pairs))
         return {
             "candidates": [s.pool[int(i)].formula for i in picks],
             "layout": layout,

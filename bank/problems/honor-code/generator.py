@@ -11,7 +11,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field, StringConstraints, model_validator
 
-from generator.problem import Problem, Reject, Space
+from generator.problem import Problem, Reject, Space, choice
 from generator.registry import register
 from generator.texify import Tex
 
@@ -85,7 +85,7 @@ class HonorCode(Problem):
 
     def draw(self, rng: np.random.Generator) -> dict:
         pool = self.space.warmups
-        return {"statement": self.space.statement, "warmup": pool[int(rng.integers(len(pool)))].question}
+        return {"statement": self.space.statement, "warmup": choice(rng, pool).question}
 
     def validate(self, params: dict) -> None:
         statement, warmup = params.get("statement"), params.get("warmup")

@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 from pydantic import model_validator
 
-from generator.problem import Problem, Reject, Space
+from generator.problem import Problem, Reject, Space, choice
 from generator.registry import register
 from generator.texify import Tex
 
@@ -127,7 +127,7 @@ class LinearAutoencoder(Problem):
             raise Reject("k is not much smaller than m")
         options = {}
         for q in s.questions:
-            keyed = [q.correct[int(rng.integers(len(q.correct)))]] if q.select == "one" else list(q.correct)
+            keyed = [choice(rng, q.correct)] if q.select == "one" else list(q.correct)
             picked = rng.choice(len(q.distractors), size=q.n_options - len(keyed), replace=False)
             shown = keyed + [q.distractors[int(i)] for i in picked]
             options[q.id] = [shown[int(i)] for i in rng.permutation(len(shown))]

@@ -27,7 +27,7 @@ from pydantic import field_validator, model_validator
 
 from generator.errors import ParamError
 from generator.params import number, tidy, vector
-from generator.problem import Problem, Reject, Space
+from generator.problem import Problem, Reject, Space, choice
 from generator.registry import register, register_kind
 from generator.texify import Tex, fmt_num
 
@@ -274,11 +274,11 @@ class RnnBackprop(Problem):
 
     def draw(self, rng: np.random.Generator) -> dict:
         s = self.space
-        pick = lambda xs: int(xs[int(rng.integers(len(xs)))])  # rng.choice(xs), at a fifth of the cost
+        pick = lambda xs: int(choice(rng, xs))
         T = pick(s.steps)
-        names = str(s.name_sets[int(rng.integers(len(s.name_sets)))]).split()[: 2 * T - 1]
+        names = str(choice(rng, s.name_sets)).split()[: 2 * T - 1]
         params = {"T": T, "names": names, "given": min(s.given, 2 * T - 2),
-                  "h0_node": bool(s.h0_node[int(rng.integers(len(s.h0_node)))])}
+                  "h0_node": bool(choice(rng, s.h0_node))}
         if s.numeric:
             params["w"] = pick(s.w_choices)
             nonzero = [v for v in range(s.u_range[0], s.u_range[1] + 1) if v != 0]  # a 0 input hides a term

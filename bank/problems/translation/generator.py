@@ -15,7 +15,7 @@ from pydantic import model_validator
 
 from generator.errors import ParamError
 from generator.params import string_list
-from generator.problem import Problem, Reject, Space
+from generator.problem import Problem, Reject, Space, choice
 from generator.registry import register, register_kind
 from generator.texify import Tex, escape
 
@@ -123,8 +123,8 @@ class Translation(Problem):
     unmarked_parts = {"a": "an explanation (any one of the listed problems)"}
 
     def draw(self, rng: np.random.Generator) -> dict:
-        pair = self.space.pairs[int(rng.integers(len(self.space.pairs)))]
-        slip = pair.slips[int(rng.integers(len(pair.slips)))]
+        pair = choice(rng, self.space.pairs)
+        slip = choice(rng, pair.slips)
         target = pair.en.split()
         predicted = list(target)
         predicted[slip.step - 1] = slip.word
