@@ -446,10 +446,7 @@ def compile_pdf(tex: Path, timeout: float = TIMEOUT_S, *, format_dir: Path | Non
 def _compile_in(scratch: Path, source: Path, timeout: float, format_dir: Path | None, aux_seed: bytes | None,
                 passes_for_errors: bool = False, text: bytes | None = None) -> int:
     tex = scratch / source.name
-    if text is None:
-        shutil.copyfile(source, tex)
-    else:
-        tex.write_bytes(text)
+    tex.write_bytes(source.read_bytes() if text is None else text)
     aux, pdf, log_path = tex.with_suffix(".aux"), tex.with_suffix(".pdf"), tex.with_suffix(".log")
     stderr = scratch / ".stderr"
     if aux_seed is not None:
@@ -458,7 +455,7 @@ def _compile_in(scratch: Path, source: Path, timeout: float, format_dir: Path | 
     env = {**_env(format_dir), "TMPDIR": str(scratch)}  # where mktexpk & co. put temporary files
     deadline = time.monotonic() + timeout
     where = f"{source.parent.name}/{source.name}"
-    text = tex.read_bytes()
+    text = tex.read_bytes()  # what is compiled (the file's, or the text given)
     inert = tuple(start for start, definition in INERT_AUX.items() if definition in text)
     for passes in range(1, MAX_PASSES + 1):
         before = aux.read_bytes() if aux.exists() else None
