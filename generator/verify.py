@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from .bank import find_root, load_exam, sha256, shown
-from .build import (MANIFEST_FORMAT, BuildPlan, Instance, VersionDraws, derive_seed, jsonable, key_json, label_number,
+from .build import (MANIFEST_FORMAT, BuildPlan, Instance, VersionDraws, cover_values, derive_seed, jsonable, key_json,
+                    label_number,
                     manifest_hashes, render_version, solve_params, template_hash, version_entries, version_labels)
 from .check import first_difference, rounded_params
 from .errors import QbankError, VerifyFailure
@@ -487,6 +488,7 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
     listed = manifest["files"] if isinstance(manifest["files"], dict) else {}
     pdfs = {rel for rel in listed if rel.endswith(".pdf")}
     report.pdfs = bool(pdfs)
+    exams: dict[str, list[str]] = {}  # each version's exam.pdf, page by page, as read
     for label in labels:
         for name in ("exam.pdf", "key.pdf"):
             rel = f"{label}/{name}"
@@ -505,11 +507,13 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
             if name == "key.pdf":
                 _check_marks(text, label, expected_marks.get(label, []), report)
             else:
+                exams[label] = text.split("\f")
                 if "@@qb:" in text or "ANSWER KEY" in text or "Solution:" in text:
                     fail(f"version {label}, file exam.pdf: shows answer-key text (marks, 'ANSWER KEY' or 'Solution:')")
                 _check_exam_leaks(text, build_dir / label / "exam.tex", label, expected_marks.get(label, []),
                                   _total_points(manifest, label), report)
     folders = set()
+    copies: list[tuple[dict, str]] = []  # (student, their copy's text) in roster order
     for s in students:
         if manifest.get("shard") and s["version"] not in labels:
             continue  # (issue 13) a shard lists the whole roster; it holds its own versions' students only
@@ -531,9 +535,78 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
         for fld in ("name", "sid"):
             if _normal(str(s[fld])) not in cover:
                 fail(f"{where} (version {s['version']}), file {rel}: field {fld} {s[fld]!r} is not on its cover")
+        if s["version"] in exams:
+            _check_copy(text.split("\f"), exams[s["version"]], s, f"{where} (version {s['version']}), file {rel}", report)
+        copies.append((s, text))
     for rel in listed:
         if rel.startswith("students/") and rel.split("/")[1] not in folders:
             fail(f"file {rel}: belongs to no student of manifest.json field students")
+    if "print-all.pdf" in pdfs and (build_dir / "print-all.pdf").exists():
+        if students:
+            parts = [(f"student {s['sid']}'s exam", text) for s, text in copies]
+            whole = len(copies) == report.students
+        else:
+            parts = [(f"version {label}'s exam", "\f".join(exams[label])) for label in labels if label in exams]
+            whole = len(parts) == len(labels)
+        if whole:  # a copy that cannot be read is reported already
+            _check_print_file(build_dir, parts, report)
+
+
+def _words(text: str) -> collections.Counter:
+    return collections.Counter(unicodedata.normalize("NFKC", text).split())
+
+
+def _check_copy(copy: list[str], exam: list[str], student: dict, where: str, report: Report) -> None:
+    """A student's copy reads, page by page, as its version's exam.pdf plus the stamped fields: the
+    name, SID and seat on page 1 (as whole words, so "Ann" is not found in "Anne"), the SID on later pages."""
+    fail = report.failures.append
+    if len(copy) != len(exam):
+        fail(f"{where}: {len(copy) - 1} pages, version {student['version']}'s exam.pdf has {len(exam) - 1}")
+        return
+    seat = cover_values(student)["seat"]
+    sid = _words(str(student["sid"]))
+    for n, (c, e) in enumerate(zip(copy, exam), 1):
+        added, removed = _words(c) - _words(e), _words(e) - _words(c)
+        if n == 1:
+            stamped = _words(" ".join(str(v) for v in (student["name"], student["sid"], seat) if v))
+            what = "the student's name, SID and seat"
+        else:  # a page without the footer (a blank one) has no SID
+            stamped = sid if not sid - added else collections.Counter()
+            what = "the student's SID"
+        if added != stamped or removed:
+            show = lambda words: " ".join(sorted(words.elements()))[:80]
+            fail(f"{where}: page {n} reads differently from version {student['version']}'s exam.pdf with {what} "
+                 f"stamped (extra words: {show(added - stamped)!r}, missing: {show(removed + (stamped - added))!r})")
+            return
+
+
+def _check_print_file(build_dir: Path, parts: list[tuple[str, str]], report: Report) -> None:
+    """print-all.pdf holds every copy (students' in roster order, else the versions'), each as read on its
+    own, each followed by a blank page when its page count is odd (--duplex) or none after any (--no-duplex)."""
+    fail = report.failures.append
+    try:
+        pages = pdf_text(build_dir / "print-all.pdf").split("\f")
+    except QbankError as e:
+        fail(f"file print-all.pdf: {_why(e, build_dir / 'print-all.pdf')}")
+        return
+    if pages and pages[-1] == "":
+        pages.pop()  # pdftotext ends every page with a form feed
+    split = [(name, text.split("\f")[:-1] if text.endswith("\f") else text.split("\f")) for name, text in parts]
+    duplex = sum(len(p) + len(p) % 2 for _, p in split) == len(pages)
+    at = 0
+    for name, own in split:
+        got = pages[at:at + len(own)]
+        if got != own:
+            fail(f"file print-all.pdf: {name} (pages {at + 1}-{at + len(own)}) is not as in its own PDF")
+            return
+        at += len(own)
+        if duplex and len(own) % 2:
+            if at >= len(pages) or pages[at].strip():
+                fail(f"file print-all.pdf: page {at + 1} should be blank (the back of {name}'s last sheet)")
+                return
+            at += 1
+    if at != len(pages):
+        fail(f"file print-all.pdf: {len(pages)} pages, its copies (and blank backs) make {at}")
 
 
 def _inside(rel: str) -> bool:

@@ -155,3 +155,22 @@ def test_an_exam_template_without_stamp_marks_is_refused_not_left_unnamed(tmp_ba
                                 "exam template has no \\qbmark fields), so students' copies cannot be named; "
                                 "update the course's templates/exam.tex.j2 from qbank's")
     assert not (tmp_bank / "o").exists()
+
+
+def test_verify_catches_a_copy_of_a_student_whose_name_and_sid_contain_its_owners(seated, tmp_path, monkeypatch):
+    """Ann (SID 1) given Anne's (SID 10) copy: "Ann" and "1" are on that cover, but not as its fields."""
+    import hashlib
+    (seated / "ann.csv").write_text("name,sid\nAnn,1\nAnne,10\n")
+    out = build(seated, "--out", "ann", "--roster", "ann.csv", "-n", "1")
+    broken = tmp_path / "broken"
+    shutil.copytree(out, broken)
+    shutil.copyfile(broken / "students" / "10" / "exam.pdf", broken / "students" / "1" / "exam.pdf")
+    manifest = json.loads((broken / "manifest.json").read_text())
+    manifest["files"]["students/1/exam.pdf"] = hashlib.sha256((broken / "students/1/exam.pdf").read_bytes()).hexdigest()
+    (broken / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.chdir(seated)
+    assert CliRunner().invoke(main, ["verify", "ann"]).exit_code == 0
+    r = CliRunner().invoke(main, ["verify", str(broken)])
+    assert r.exit_code == 1, r.output
+    assert "FAIL student 1 (version A), file students/1/exam.pdf: page 1 reads differently from version A's exam.pdf " \
+           "with the student's name, SID and seat" in r.output, r.output

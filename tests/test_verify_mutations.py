@@ -156,6 +156,32 @@ def student_pdf_of_another(folder):
     rehash(folder, f"students/{a['folder']}/exam.pdf")
 
 
+def copy_with_key_pages(folder):
+    """A student's copy: its own stamped cover, then the key's pages (each labelled with the right version)."""
+    import pikepdf
+    s = student(folder, 0)
+    rel = f"students/{s['folder']}/exam.pdf"
+    with pikepdf.open(folder / rel) as pdf, pikepdf.open(folder / s["version"] / "key.pdf") as key:
+        del pdf.pages[1:]
+        pdf.pages.extend(key.pages[1:])
+        pdf.save(folder / "forged.pdf")
+    os.replace(folder / "forged.pdf", folder / rel)
+    rehash(folder, rel)
+
+
+def print_all_of_versions(folder):
+    """print-all.pdf made of the versions' unstamped exams, hash rewritten: no student's name on any."""
+    import pikepdf
+    with pikepdf.new() as out:
+        for s in manifest(folder)["students"]:
+            with pikepdf.open(folder / s["version"] / "exam.pdf") as pdf:
+                out.pages.extend(pdf.pages)
+                if len(pdf.pages) % 2:
+                    out.add_blank_page()
+        out.save(folder / "print-all.pdf")
+    rehash(folder, "print-all.pdf")
+
+
 def key_json_edit(folder):
     data = json.loads((folder / "A" / "key.json").read_text())
     data["problems"][0]["answers"]["output"][0] += 1
@@ -326,6 +352,12 @@ MUTATIONS = {
     "key.pdf not a PDF, rehashed": (garbage_pdf, "version B, file key.pdf: not a readable PDF"),
     "versions' labels swapped in the manifest": (swap_versions_in_manifest, "version B"),
     "a student's version in the manifest": (student_version, "file students/3031/exam.pdf: page 1 says version A"),
+    "a student's copy with the key's pages, rehashed": (copy_with_key_pages,
+                                                        "file students/3031/exam.pdf: page 2 reads differently"),
+    "print-all.pdf replaced, rehashed": (lambda f: (shutil.copy(f / "A/exam.pdf", f / "print-all.pdf"),
+                                                    rehash(f, "print-all.pdf")), "file print-all.pdf: "),
+    "print-all.pdf of unstamped exams, rehashed": (print_all_of_versions,
+                                                   "file print-all.pdf: student 3031's exam (pages 1-"),
     "print-all.pdf replaced": (lambda f: shutil.copy(f / "A/exam.pdf", f / "print-all.pdf"), "file print-all.pdf: SHA-256"),
     "padding with a junk key": (padding_junk, "version A, file manifest.json: field padding"),
     "a file outside the build listed": (set_manifest(["files", "../../../etc/hostname"], "0" * 64),
