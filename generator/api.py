@@ -196,8 +196,9 @@ def merge(shards: list[str | Path], out: str | Path, *, force: bool = False,
         with locked(out), staged(out, force) as stage:
             for i in order:
                 labels = {v["label"] for v in manifests[i]["versions"]}
-                folders = sorted(labels) + [f"students/{s['folder']}" for s in students
-                                            if s["version"] in labels and (shards[i] / "students" / s["folder"]).is_dir()]
+                listed = manifests[i].get("files") or {}
+                folders = sorted(labels) + [f"students/{s['folder']}" for s in students if s["version"] in labels
+                                            and any(rel.startswith(f"students/{s['folder']}/") for rel in listed)]
                 _same_as_listed(shards[i], manifests[i], folders)
                 for folder in folders:
                     shutil.copytree(shards[i] / folder, safe_child(stage, folder))
@@ -219,9 +220,14 @@ def merge(shards: list[str | Path], out: str | Path, *, force: bool = False,
 
 
 def _same_as_listed(shard: Path, manifest: dict, folders: list[str]) -> None:
-    """Every file copied from a shard is the one its manifest hashed (a shard changed since is refused)."""
+    """Every file copied from a shard is the one its manifest hashed, and every file it lists there is present
+    (a shard changed since is refused)."""
     listed = manifest.get("files") or {}
     for folder in folders:
+        for rel in sorted(listed):
+            if rel.startswith(f"{folder}/") and not (shard / rel).is_file():
+                raise QbankError(f"{shard}/{rel}: missing, but the shard's manifest lists it (deleted since it was "
+                                 f"built?); run qbank verify {shard}")
         for path in sorted((shard / folder).rglob("*")):
             rel = path.relative_to(shard).as_posix()
             if path.is_file() and listed.get(rel) != sha256(path):

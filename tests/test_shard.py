@@ -80,6 +80,10 @@ def test_merge_refuses_missing_or_foreign_shards(runner, roster):
     (roster / "s2c" / "C" / "key.json").write_text("{}")
     cases.append((["s1c", "s2c"], "s2c/C/key.json: not the file the shard's manifest lists (changed since it was "
                                  "built?); run qbank verify s2c"))
+    run(runner, "build", *common, "--out", "s2d", "--shard", "2/2")
+    (roster / "s2d" / "D" / "key.tex").unlink()  # merged, it made a build that verify fails
+    cases.append((["s1c", "s2d"], "s2d/D/key.tex: missing, but the shard's manifest lists it (deleted since it "
+                                 "was built?); run qbank verify s2d"))
     for shards, message in cases:
         r = runner.invoke(main, ["merge", *shards, "--out", "m"])
         assert r.exit_code == 2 and r.stderr.strip() == f"qbank: {message}", r.output
