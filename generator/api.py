@@ -210,13 +210,49 @@ def merge(shards: list[str | Path], out: str | Path, *, force: bool = False,
                     if rel.endswith(".tex"):
                         compile_pdf(stage / rel)
                         clean_aux(stage / rel)
-                copies = [stage / "students" / s["folder"] / "exam.pdf" for s in students] if students else \
-                    [stage / v["label"] / "exam.pdf" for v in versions]
-                unite_pdfs(copies, stage / "print-all.pdf", duplex=first["shard"]["duplex"])
+                if students:
+                    _merge_print_files([shards[i] for i in order], [manifests[i] for i in order], students, stage,
+                                       first["shard"]["duplex"])
+                else:
+                    unite_pdfs([stage / v["label"] / "exam.pdf" for v in versions], stage / "print-all.pdf",
+                               duplex=first["shard"]["duplex"])
             write_file(stage, "manifest.json", built.manifest_json(file_hashes(stage)))
     except OSError as e:
         raise OutputError(f"cannot write {e.filename or out}: {e.strerror or e}") from e
     return BuildResult(out, len(versions), len(students), pdf=pdf)
+
+
+def _merge_print_files(shards: list[Path], manifests: list[dict], students: list[dict], stage: Path,
+                       duplex: bool) -> None:
+    """print-all.pdf from the shards' own: every student's pages, in roster order, taken from their shard's
+    print-all.pdf, which holds each version's pages and fonts once (joined from the copies, a merged print
+    file was as large as all the copies together)."""
+    sources, ranges = [], []
+    for shard, manifest in zip(shards, manifests):
+        labels = {v["label"] for v in manifest["versions"]}
+        if not any(s["version"] in labels for s in students):
+            continue  # its print-all.pdf holds its versions' exams, which no student sits
+        path = shard / "print-all.pdf"
+        if not path.is_file() or (manifest.get("files") or {}).get("print-all.pdf") != sha256(path):
+            raise QbankError(f"{path}: not the file the shard's manifest lists (changed since it was built?); "
+                             f"run qbank verify {shard}")
+        lengths = {}
+        for label in labels:
+            with pikepdf.open(stage / label / "exam.pdf") as pdf:
+                lengths[label] = len(pdf.pages)
+        at = 0
+        for s in students:
+            if s["version"] in labels:
+                n = lengths[s["version"]]
+                sources.append(path)
+                ranges.append((s["sid"], range(at, at + n)))
+                at += n + (n % 2 if duplex else 0)
+        with pikepdf.open(path) as pdf:
+            if len(pdf.pages) != at:
+                raise QbankError(f"{path}: {len(pdf.pages)} pages, its students' copies make {at}; run qbank verify {shard}")
+    order = {s["sid"]: k for k, s in enumerate(students)}
+    picked = sorted(zip(sources, ranges), key=lambda x: order[x[1][0]])
+    unite_pdfs([p for p, _ in picked], stage / "print-all.pdf", duplex=duplex, ranges=[r for _, (_, r) in picked])
 
 
 def _same_as_listed(shard: Path, manifest: dict, folders: list[str]) -> None:

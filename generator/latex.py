@@ -509,13 +509,14 @@ MAX_PRINT_ALL_BYTES = 4 * 2**30  # a joined print file: 5,000 merged-shard copie
 
 def unite_pdfs(pdfs: list[Path], target: Path, *, duplex: bool = False,
                decorate: Callable[[pikepdf.Pdf, int, list[pikepdf.Object]], None] | None = None,
-               max_bytes: int = MAX_PRINT_ALL_BYTES) -> None:
+               max_bytes: int = MAX_PRINT_ALL_BYTES, ranges: list[range] | None = None) -> None:
     """Concatenate PDFs into one print file (at most ``max_bytes``; LatexError past it).
 
     With ``duplex``, a blank page follows every PDF with an odd page count, so each one starts on a
     new sheet when printed double-sided. A PDF listed many times (one version, many students) is read
     once and its copies share its fonts and page contents, so the file grows by page objects, not
     by whole exams. ``decorate(out, i, pages)`` may draw on the ``i``-th PDF's page objects.
+    ``ranges[i]``: the pages (0-based) that the ``i``-th PDF contributes; all of them without ``ranges``.
     """
     opened: dict[Path, pikepdf.Pdf] = {}
     imported: dict[Path, list[pikepdf.Object]] = {}  # each PDF's pages, copied into the print file once
@@ -531,7 +532,8 @@ def unite_pdfs(pdfs: list[Path], target: Path, *, duplex: bool = False,
             # time quadratic in the page count, 8 s for 1,000 copies of a 17-page exam.
             kids = []
             for i, path in enumerate(pdfs):
-                pages = [out.make_indirect(pikepdf.Dictionary(dict(page.items()))) for page in imported[path]]
+                chosen = imported[path] if ranges is None else [imported[path][k] for k in ranges[i]]
+                pages = [out.make_indirect(pikepdf.Dictionary(dict(page.items()))) for page in chosen]
                 if decorate is not None:
                     decorate(out, i, pages)
                 kids += pages
