@@ -512,6 +512,7 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
                     fail(f"version {label}, file exam.pdf: shows answer-key text (marks, 'ANSWER KEY' or 'Solution:')")
                 _check_exam_leaks(text, build_dir / label / "exam.tex", label, expected_marks.get(label, []),
                                   _total_points(manifest, label), report)
+                _check_exam_source(text, build_dir / label / "exam.tex", label, _total_points(manifest, label), report)
     folders = set()
     copies: list[tuple[dict, str]] = []  # (student, their copy's text) in roster order
     for s in students:
@@ -720,6 +721,33 @@ def _check_exam_leaks(text: str, exam_tex: Path, label: str, marks: list[list[st
             report.failures.append(f"version {label}, file exam.pdf: shows the key's answer to problem {number} "
                                    f"part {part} field {name} ({plain(latex)!r}) {shown_n} time(s), its exam.tex "
                                    f"prints it {printed} time(s)")
+
+
+_TUPLE = re.compile(r"\0\((?:\0-?\d+(?:\.\d+)?\0,)+\0-?\d+(?:\.\d+)?\0\)\0")
+
+
+def _check_exam_source(text: str, exam_tex: Path, label: str, total_points: int, report: Report) -> None:
+    """exam.pdf prints only numbers and tuples that its exam.tex prints: a PDF compiled from another
+    exam.tex (another seed's, a given value edited) does not match the key.
+
+    Looked at: the lines :func:`_pdf_lines` keeps (no running headers, no lines of numbers alone such
+    as axis ticks), without whole numbers from 1 to the page count (page numbers, which the exam class
+    counts). Each number must be a number of exam.tex, each tuple ``(2, 1, 1)`` a run of its tokens."""
+    try:
+        source = _printed(read_bytes(exam_tex, MAX_JSON_BYTES).decode("utf-8", errors="replace"), total_points)
+    except QbankError:
+        return  # reported with the files
+    numbers = {t for t in source.split("\0") if _NUMBER.fullmatch(t)}
+    pages = len([p for p in text.split("\f") if p.strip()])
+    for line in _pdf_lines(text).split("\n"):
+        foreign = [m.group(1) for m in re.finditer(f"(?=({_TUPLE.pattern}))", line) if m.group(1) not in source]
+        foreign += [t for t in line.split("\0") if _NUMBER.fullmatch(t) and t not in numbers
+                    and not (t.isdigit() and 1 <= int(t) <= pages)]
+        if foreign:
+            shown_text = re.sub(r" (?=[,)])|(?<=\() ", "", " ".join(t for t in foreign[0].split("\0") if t))
+            report.failures.append(f"version {label}, file exam.pdf: shows {shown_text}, which its exam.tex does not "
+                                   "print (compiled from another exam.tex?)")
+            return
 
 
 def _check_label(text: str, label: str, where: str, report: Report) -> None:

@@ -297,6 +297,20 @@ def forged_exam_with_a_given_answer(folder):
     rehash(folder, "A/exam.pdf")
 
 
+def exam_pdf_with_another_query(folder):
+    """exam.pdf recompiled with a different given query vector (as a build of another seed gives it),
+    exam.tex as built, hash rewritten: the exam students sit no longer matches the key."""
+    exam = (folder / "A" / "exam.tex").read_text()
+    query = re.search(r"query \$q = (\([^)]*\))", exam).group(1)
+    work = folder.parent / f"forge-{folder.name}"
+    work.mkdir()
+    (work / "exam.tex").write_text(exam.replace(f"$q = {query}", "$q = (9, 8, 7)", 1))
+    compile_pdf(work / "exam.tex")
+    shutil.copy(work / "exam.pdf", folder / "A" / "exam.pdf")
+    shutil.rmtree(work)
+    rehash(folder, "A/exam.pdf")
+
+
 def forged_rehashed(folder):
     forged_vector(folder)
     rehash(folder, "A/key.pdf")
@@ -315,6 +329,8 @@ MUTATIONS = {
                                                      "file exam.pdf: shows the key's answer to problem 2 part all field correct"),
     "exam.pdf recompiled with a given value's second copy, rehashed": (
         forged_exam_with_a_given_answer, "version A, file exam.pdf: shows the key's answer to problem 1 part a field output"),
+    "exam.pdf recompiled with another given vector, rehashed": (
+        exam_pdf_with_another_query, "version A, file exam.pdf: shows (9, 8, 7), which its exam.tex does not print"),
     "grader summary over exam.pdf": (lambda f: shutil.copy(f / "grader-summary.pdf", f / "A/exam.pdf"),
                                      "version A, file exam.pdf: SHA-256"),
     "key.pdf copied over exam.pdf, rehashed": (lambda f: (shutil.copy(f / "A/key.pdf", f / "A/exam.pdf"),
