@@ -524,6 +524,9 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
         if s["version"] not in labels:
             fail(f"{where}: manifest.json field version is {s['version']!r}, not a version of this build")
         rel = f"students/{s['folder']}/exam.pdf"
+        if rel not in pdfs and labels and all(f"{label}/exam.pdf" in pdfs for label in labels):
+            fail(f"{where} (version {s['version']}), file {rel}: not listed in the manifest (a build with PDFs has "
+                 "every student's copy)")
         if rel not in pdfs or not _inside(rel) or not (build_dir / rel).exists():
             continue
         try:

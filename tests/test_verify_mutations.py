@@ -182,6 +182,14 @@ def print_all_of_versions(folder):
     rehash(folder, "print-all.pdf")
 
 
+def copy_and_its_entry_deleted(folder):
+    """A student's folder deleted and dropped from the manifest's files: that student gets no exam."""
+    shutil.rmtree(folder / "students" / "3031")
+    data = manifest(folder)
+    data["files"] = {rel: h for rel, h in data["files"].items() if not rel.startswith("students/3031/")}
+    save_manifest(folder, data)
+
+
 def key_json_edit(folder):
     data = json.loads((folder / "A" / "key.json").read_text())
     data["problems"][0]["answers"]["output"][0] += 1
@@ -370,6 +378,8 @@ MUTATIONS = {
     "a student's version in the manifest": (student_version, "file students/3031/exam.pdf: page 1 says version A"),
     "a student's copy with the key's pages, rehashed": (copy_with_key_pages,
                                                         "file students/3031/exam.pdf: page 2 reads differently"),
+    "a student's copy deleted, and from the manifest": (
+        copy_and_its_entry_deleted, "student 3031 (version A), file students/3031/exam.pdf: not listed in the manifest"),
     "print-all.pdf replaced, rehashed": (lambda f: (shutil.copy(f / "A/exam.pdf", f / "print-all.pdf"),
                                                     rehash(f, "print-all.pdf")), "file print-all.pdf: "),
     "print-all.pdf of unstamped exams, rehashed": (print_all_of_versions,
