@@ -172,6 +172,14 @@ def merge(shards: list[str | Path], out: str | Path, *, force: bool = False,
                 raise QbankError(f"{d}: its {key} differs from {shards[0]}'s: shards of different builds")
         if {k: v for k, v in m["shard"].items() if k != "index"} != {k: v for k, v in first["shard"].items() if k != "index"}:
             raise QbankError(f"{d}: its shard settings differ from {shards[0]}'s: shards of different builds")
+    sources: dict[str, tuple[Path, dict]] = {}  # problem id -> the first shard with it, and its hashes there
+    for d, m in zip(shards, manifests):
+        for problem in (p for v in m["versions"] for p in v["problems"]):
+            first_seen, hashes = sources.setdefault(problem["id"], (d, problem["hashes"]))
+            for part in ("spec", "generator", "template"):
+                if problem["hashes"].get(part) != hashes.get(part):
+                    raise QbankError(f"{d}: problem '{problem['id']}' was built from another {part} than in "
+                                     f"{first_seen}: shards of different builds")
     order = sorted(range(len(shards)), key=lambda i: manifests[i]["shard"]["index"])
     versions = [v for i in order for v in manifests[i]["versions"]]
     total = first["shard"]["versions"]

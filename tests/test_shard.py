@@ -90,6 +90,21 @@ def test_merge_refuses_missing_or_foreign_shards(runner, roster):
         assert not (roster / "m").exists()
 
 
+def test_merge_refuses_shards_built_from_different_problem_sources(runner, roster):
+    """A generator edited between shards: their versions were drawn by different code (and shard 2's
+    avoided answers that shard 1's code did not give); merged, verify only noted a changed source."""
+    common = [EXAM, "--no-pdf", "-n", "4"]
+    run(runner, "build", *common, "--out", "s1", "--shard", "1/2")
+    generator = roster / "bank" / "problems" / "argmax-attention" / "generator.py"
+    generator.write_text(generator.read_text() + "\n# a fix made between the shards' builds\n")
+    run(runner, "build", *common, "--out", "s2", "--shard", "2/2")
+    r = runner.invoke(main, ["merge", "s1", "s2", "--out", "m"])
+    assert r.exit_code == 2 and r.stderr.strip() == (
+        "qbank: s2: problem 'argmax-attention' was built from another generator than in s1: shards of different "
+        "builds"), r.output
+    assert not (roster / "m").exists()
+
+
 @pytest.mark.pdf
 @pytest.mark.xdist_group("pdf")
 def test_shards_with_pdfs_and_students_merge_into_a_verified_build(runner, roster):
