@@ -734,18 +734,17 @@ def _check_exam_source(text: str, exam_tex: Path, label: str, total_points: int,
     exam.tex (another seed's, a given value edited) does not match the key.
 
     Looked at: the lines :func:`_pdf_lines` keeps (no running headers, no lines of numbers alone such
-    as axis ticks), without whole numbers from 1 to the page count (page numbers, which the exam class
-    counts). Each number must be a number of exam.tex, each tuple ``(2, 1, 1)`` a run of its tokens."""
+    as axis ticks). Each decimal or negative number must be a number of exam.tex, each tuple
+    ``(2, 1, 1)`` a run of its tokens. Whole numbers alone are not looked at: LaTeX counts some
+    (pages, \\numquestions, \\today's date in a course's own template)."""
     try:
         source = _printed(read_bytes(exam_tex, MAX_JSON_BYTES).decode("utf-8", errors="replace"), total_points)
     except QbankError:
         return  # reported with the files
     numbers = {t for t in source.split("\0") if _NUMBER.fullmatch(t)}
-    pages = len([p for p in text.split("\f") if p.strip()])
     for line in _pdf_lines(text).split("\n"):
         foreign = [m.group(1) for m in re.finditer(f"(?=({_TUPLE.pattern}))", line) if m.group(1) not in source]
-        foreign += [t for t in line.split("\0") if _NUMBER.fullmatch(t) and t not in numbers
-                    and not (t.isdigit() and 1 <= int(t) <= pages)]
+        foreign += [t for t in line.split("\0") if _NUMBER.fullmatch(t) and not t.isdigit() and t not in numbers]
         if foreign:
             shown_text = re.sub(r" (?=[,)])|(?<=\() ", "", " ".join(t for t in foreign[0].split("\0") if t))
             report.failures.append(f"version {label}, file exam.pdf: shows {shown_text}, which its exam.tex does not "

@@ -174,3 +174,18 @@ def test_verify_catches_a_copy_of_a_student_whose_name_and_sid_contain_its_owner
     assert r.exit_code == 1, r.output
     assert "FAIL student 1 (version A), file students/1/exam.pdf: page 1 reads differently from version A's exam.pdf " \
            "with the student's name, SID and seat" in r.output, r.output
+
+
+def test_verify_passes_an_exam_whose_template_prints_numbers_of_its_own(tmp_bank, runner):
+    """A course's exam template may print numbers its exam.tex does not hold (\\today, \\numquestions):
+    verify's check that exam.pdf was compiled from its exam.tex must not fail such a build."""
+    from generator.bank import PACKAGE_TEMPLATES
+    template = (PACKAGE_TEMPLATES / "exam.tex.j2").read_text()
+    (tmp_bank / "templates").mkdir()
+    (tmp_bank / "templates" / "exam.tex.j2").write_text(
+        template.replace("\\begin{questions}", "Printed \\today; \\numquestions\\ problems.\n\\begin{questions}", 1))
+    r = runner.invoke(main, ["build", EXAM, "--out", "o", "-n", "1"])
+    assert r.exit_code == 0, r.output
+    assert "problems." in subprocess.run(["pdftotext", "o/A/exam.pdf", "-"], capture_output=True, text=True).stdout
+    v = runner.invoke(main, ["verify", "o"])
+    assert v.exit_code == 0, v.output
