@@ -112,6 +112,8 @@ def test_shards_with_pdfs_and_students_merge_into_a_verified_build(runner, roste
     run(runner, "build", *common, "--out", "whole")
     run(runner, "build", *common, "--out", "s1", "--shard", "1/2")
     run(runner, "build", *common, "--out", "s2", "--shard", "2/2")
+    for shard in ("s1", "s2"):
+        assert runner.invoke(main, ["verify", shard]).exit_code == 0, shard
     run(runner, "merge", "s1", "s2", "--out", "merged")
     merged, whole = text_files(roster / "merged"), text_files(roster / "whole")
     manifests = [json.loads(m.pop("manifest.json")) for m in (merged, whole)]
@@ -149,6 +151,8 @@ def test_a_shard_whose_versions_no_student_sits_merges(runner, tmp_bank):
     common = [EXAM, "-n", "4", "--roster", "two.csv"]
     run(runner, "build", *common, "--out", "s1", "--shard", "1/2")
     run(runner, "build", *common, "--out", "s2", "--shard", "2/2")
+    for shard in ("s1", "s2"):
+        assert runner.invoke(main, ["verify", shard]).exit_code == 0, shard
     run(runner, "merge", "s1", "s2", "--out", "merged")
     v = runner.invoke(main, ["verify", "merged"])
     assert v.exit_code == 0, v.output
