@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections import Counter
@@ -93,12 +94,27 @@ def test_a_stamped_copy_reads_as_a_compiled_copy_would(built, tmp_path):
     assert pages_text(built / "students" / "x" / "exam.pdf") == pages_text(tmp_path / "exam.pdf")
 
 
-def test_a_name_too_long_for_its_field_is_scaled_down_not_wrapped(built):
-    """A compiled copy wrapped a long name and pushed the cover down; a stamp keeps the version's layout."""
+def word_heights(pdf: Path, words: set[str]) -> dict[str, float]:
+    """The height of each of ``words`` on page 1 (pdftotext -bbox), about its font size."""
+    xml = subprocess.run(["pdftotext", "-bbox", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True,
+                         text=True, check=True).stdout
+    return {w: float(y1) - float(y0) for y0, y1, w in
+            re.findall(r'yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]+)</word>', xml) if w in words}
+
+
+def test_a_name_too_long_for_its_field_is_wrapped_small_but_readable(built):
+    """Scaled down to one line, a 48-letter name printed at a third of the label's size (about 3 pt);
+    wrapped over the field, it prints at more than half of it, and the version's layout stays."""
     copy = built / "students" / "77" / "exam.pdf"
-    first = pages_text(copy)[0]
-    assert LONG in " ".join(first.split())
+    raw = subprocess.run(["pdftotext", "-raw", "-f", "1", "-l", "1", str(copy), "-"], capture_output=True,
+                         text=True, check=True).stdout
+    assert LONG in " ".join(raw.split())
+    heights = word_heights(copy, set(LONG.split()) | {"Name"})
+    assert set(heights) == set(LONG.split()) | {"Name"}
+    assert min(heights[w] for w in LONG.split()) > 0.5 * heights["Name"], heights
     assert page_count(copy) == page_count(built / "A" / "exam.pdf")
+    short = word_heights(built / "students" / "3031" / "exam.pdf", {"Ada", "Name"})  # fits: as compiled
+    assert short["Ada"] > 0.95 * short["Name"]
 
 
 def test_copies_are_small_and_the_print_file_shares_each_version(built):
