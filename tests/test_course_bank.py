@@ -455,3 +455,22 @@ def test_pinned_parameters_a_generator_cannot_use_name_the_exam_line_not_a_seed(
     assert r.exit_code == 2 and r.stderr.count("\n") == 1
     assert "(version A, parameters pinned at bank/exams/example.yaml:19): generator raised KeyError: 'b'" in r.stderr
     assert "seed" not in r.stderr
+
+
+@pytest.mark.pdf
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_committed_build_verifies_in_a_clone_as_in_ci(course, runner, tmp_path):
+    """Found by a TA cloning a course: the README says to commit `qbank build`'s output so CI
+    verifies it, but the .gitignore init writes left out its print-all.pdf (no names in it without
+    a roster), so `qbank verify` failed in every clone and in CI: 'print-all.pdf: missing'."""
+    import subprocess
+
+    r = runner.invoke(main, ["build"])
+    assert r.exit_code == 0, r.output
+    git = ["git", "-c", "user.name=T", "-c", "user.email=t@example.org"]
+    subprocess.run(["git", "init", "-q"], cwd=course, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=course, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "course"], cwd=course, check=True)
+    subprocess.run(["git", "clone", "-q", str(course), str(tmp_path / "clone")], check=True)
+    r = runner.invoke(main, ["verify", str(tmp_path / "clone" / "output" / "example")])
+    assert r.exit_code == 0, r.output
