@@ -6,8 +6,11 @@ import json
 import math
 import os
 import re
+import sys
 import tempfile
+import threading
 import time
+import types
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +20,7 @@ from .bank import TEMPLATE, Bank, BankProblem, exam_specs, load_bank, load_exam,
 from .build import (GENERATE_TIMEOUT_S, Instance, VersionDraws, _render_one as render_one, derive_seed, draw_params,
                     final_answers, generator_code, jsonable, problem_body, render_exam, solve_params, time_limit,
                     version_labels)
-from .errors import LatexError, QbankError, SpecError
+from .errors import LatexError, QbankError, SpecError, shown
 from .latex import compile_pdf, make_format, preamble
 from .problem import close, first_difference  # noqa: F401  (re-exported for verify)
 from .registry import raised_at
@@ -64,6 +67,68 @@ def check_instance(bp: BankProblem, params: dict) -> list[str]:
     return problems
 
 
+def _code(fn: Any) -> types.CodeType | None:
+    return getattr(getattr(fn, "__func__", fn), "__code__", None)
+
+
+def _same_code(a: types.CodeType, b: types.CodeType) -> bool:
+    """The same bytecode, names and constants: one function pasted as another (local names, line
+    numbers and docstrings aside)."""
+    def consts(c: types.CodeType) -> list:
+        ks = list(c.co_consts[1:] if c.co_consts and (c.co_consts[0] is None or isinstance(c.co_consts[0], str))
+                  else c.co_consts)  # a function's first constant is its docstring, or None without one
+        return [k.co_code if isinstance(k, types.CodeType) else k for k in ks]
+    return a.co_code == b.co_code and a.co_names == b.co_names and consts(a) == consts(b)
+
+
+def _calls(fn: Any, args: tuple, target: types.CodeType) -> bool:
+    """Whether ``fn(*args)`` runs ``target``'s code, directly or through helpers (this thread only)."""
+    hit = False
+    me = threading.get_ident()
+
+    def profile(frame, event, arg):
+        nonlocal hit
+        if event == "call" and frame.f_code is target and threading.get_ident() == me:
+            hit = True
+    old = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        fn(*args)
+    except Exception:  # stress reports what the check raises, with its seed
+        pass
+    finally:
+        sys.setprofile(old)
+    return hit
+
+
+def not_independent(solve: Any, check: Any, args: tuple, what: str = "check") -> str | None:
+    """Why ``check`` is not an independent derivation of ``solve``'s answers: it runs solve, or it
+    is solve's code again. Such a check agrees with any answer solve gives, wrong ones included."""
+    s, c = _code(solve), _code(check)
+    if s is None or c is None:
+        return None
+    if s is c or _same_code(s, c):
+        why = f"{what} is a copy of solve (the same code)"
+    elif _calls(check, args, s):
+        why = f"{what} calls solve"
+    else:
+        return None
+    return (f"{shown(c.co_filename)}:{c.co_firstlineno}: {why}, so it agrees with any answer solve gives, a "
+            "wrong one too: derive the answers another way (brute force, enumeration, finite differences, "
+            "an explicit forward pass)")
+
+
+def independence(bp: BankProblem, params: dict) -> list[str]:
+    """The problem's check and each of its solve kinds' checks, if one merely repeats its solve."""
+    gen = bp.generator
+    found = [not_independent(type(gen).solve, type(gen).check, (gen, params))]
+    _, items = solve_params(bp, params)
+    for name in dict.fromkeys(it["kind"] for it in items):
+        kind, it = bp.kind(name), next(it for it in items if it["kind"] == name)
+        found.append(not_independent(kind.solve, kind.check, (it["params"],), f"the check of solve kind {name!r}"))
+    return [f for f in found if f]
+
+
 RENDER_EVERY = 50  # seeds between two renders of the exam and key (rendering costs more than solving)
 
 
@@ -95,6 +160,8 @@ def stress(bp: BankProblem, seeds: int, exam_seed: int = 0, bank: Bank | None = 
                 params = jsonable(draw_params(bp, seed), "params")
                 if s % 10 == 0 and jsonable(draw_params(bp, seed), "params") != params:
                     result.failures.append(f"seed {seed}: the same seed gave a different draw")
+                if s == 0:  # not a matter of seeds: said once
+                    result.failures += independence(bp, params)
                 for msg in check_instance(bp, params):
                     result.failures.append(f"seed {seed}: {msg}")
                 if bank is not None and s % RENDER_EVERY == 0:

@@ -474,3 +474,33 @@ def test_a_committed_build_verifies_in_a_clone_as_in_ci(course, runner, tmp_path
     subprocess.run(["git", "clone", "-q", str(course), str(tmp_path / "clone")], check=True)
     r = runner.invoke(main, ["verify", str(tmp_path / "clone" / "output" / "example")])
     assert r.exit_code == 0, r.output
+
+
+def _replace_check(course, body: str) -> None:
+    """Replace example-neuron's independent check with ``body`` (the method's lines, indented)."""
+    gen = course / "bank" / "problems" / "example-neuron" / "generator.py"
+    text = gen.read_text()
+    start, end = text.index("    def check(self, params: dict) -> dict:"), text.index("    def given(")
+    gen.write_text(text[:start] + body + "\n" + text[end:])
+
+
+@pytest.mark.parametrize("body, what", [
+    ("    def check(self, params: dict) -> dict:\n        return self.solve(params)\n", "check calls solve"),
+    ("    def check(self, params: dict) -> dict:\n        return dict(self._again(params))\n\n"
+     "    def _again(self, params):\n        return ExampleNeuron.solve(self, params)\n", "check calls solve"),
+    ("    def check(self, params: dict) -> dict:\n"
+     "        z = int(np.dot(params[\"w\"], params[\"x\"])) + params[\"b\"]\n"
+     "        active = z > 0\n"
+     "        return {\"z\": z, \"y\": max(z, 0), \"grad_w\": [x if active else 0 for x in params[\"x\"]]}\n",
+     "check is a copy of solve"),
+], ids=["self.solve", "through-a-helper", "solve-pasted"])
+def test_a_check_that_is_solve_again_fails_qbank_check(course, runner, body, what):
+    """Found by a new author: a check that returned self.solve(params), or solve's body pasted, passed
+    `qbank check` on every seed, though the docs say check must not call solve; such a check agrees
+    with any answer solve gives, so a wrong key would be written and verified."""
+    _replace_check(course, body)
+    r = runner.invoke(main, ["check", "--seeds", "20", "--no-pdf", "--problem", "example-neuron"])
+    assert r.exit_code == 1, r.output
+    line = next(ln for ln in r.output.splitlines() if what in ln)
+    assert line.startswith("  FAIL example-neuron: bank/problems/example-neuron/generator.py:51: "), line
+    assert "derive the answers another way" in line
