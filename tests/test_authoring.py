@@ -340,6 +340,14 @@ def test_watch_shows_a_template_edit_in_a_new_pdf_without_restarting(tmp_bank):
 
 # --- docs and the TeX version ---------------------------------------------------------------------
 
+def test_no_doc_tells_a_course_to_install_qbank_from_pypi():
+    """docs/writing-a-problem.md said qbank is "installed with `pip install qbank`", while the README
+    says qbank is not on PyPI and installs it from a checkout or a wheel."""
+    root = Path(__file__).resolve().parent.parent
+    for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        assert not re.search(r"pip install ['\"]?qbank\b", doc.read_text()), doc.name
+
+
 def test_docs_list_every_filter_function_and_problem_variable(tmp_bank):
     import jinja2
 
