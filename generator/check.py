@@ -59,11 +59,13 @@ def check_instance(bp: BankProblem, params: dict) -> list[str]:
     answers, items = solve_params(bp, params)
     independent = jsonable(bp.generator.check(params), "check")
     if not close(answers, independent):
-        problems.append(f"solve and independent check disagree: {first_difference(answers, independent)}")
+        problems.append(f"solve and independent check disagree: {first_difference(answers, independent)} "
+                        "(solve vs check)")
     for it in items:
         again = jsonable(bp.kind(it["kind"]).check(it["params"]), "kind check")
         if not close(it["answers"], again):
-            problems.append(f"{it['kind']}: solver and check disagree: {first_difference(it['answers'], again)}")
+            problems.append(f"{it['kind']}: solver and check disagree: {first_difference(it['answers'], again)} "
+                            "(solver vs check)")
     return problems
 
 

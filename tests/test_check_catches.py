@@ -40,6 +40,8 @@ def test_wrong_solver_is_caught_on_every_seed():
     result = stress(_with(WrongSolver), 20)
     assert len(result.failures) == 20
     assert "solve and independent check disagree: argmax" in result.failures[0]
+    # which number is whose: the build's message says so, and check's said "1 vs 0" alone
+    assert result.failures[0].endswith(" (solve vs check)")
 
 
 def test_nondeterministic_draw_is_caught():
