@@ -148,7 +148,7 @@ def settings(root: Path) -> tuple[BankSettings, Located | None]:
     try:
         return validate(BankSettings, located.data or {}), located
     except ValidationError as e:
-        raise SpecError(validation_messages(e, located)) from None
+        raise SpecError(validation_messages(e, located, model=BankSettings)) from None
 
 
 def bank_dirs(root: Path, extra: list[str] | tuple[str, ...] = ()) -> list[Path]:
@@ -258,7 +258,7 @@ def load_problem(folder: Path, root: Path) -> tuple[BankProblem | None, dict[str
     try:
         spec = validate(ProblemSpec, located.data)
     except ValidationError as e:
-        return None, {}, validation_messages(e, located) + _space_errors(located, folder)
+        return None, {}, validation_messages(e, located, model=ProblemSpec) + _space_errors(located, folder)
     if spec.id != folder.name:
         return None, {}, [located.error(("id",), f"the id must match the folder name: expected '{folder.name}', "
                                         f"got '{spec.id}'")]
@@ -274,7 +274,7 @@ def load_problem(folder: Path, root: Path) -> tuple[BankProblem | None, dict[str
     try:
         space = validate(cls.Space, spec.space)
     except ValidationError as e:
-        return None, {}, validation_messages(e, located, ("space",))
+        return None, {}, validation_messages(e, located, ("space",), cls.Space)
     return BankProblem(spec, folder, located, cls(space), origin_of(folder, root), template), kinds, []
 
 
@@ -293,7 +293,7 @@ def _space_errors(located: Located, folder: Path) -> list[str]:
     try:
         validate(cls.Space, data["space"])
     except ValidationError as e:
-        return validation_messages(e, located, ("space",))
+        return validation_messages(e, located, ("space",), cls.Space)
     return []
 
 
@@ -402,7 +402,7 @@ def load_exam(path: str | Path | None = None, root: str | Path | None = None) ->
     try:
         spec = validate(ExamSpec, located.data)
     except ValidationError as e:
-        raise SpecError(validation_messages(e, located)) from None
+        raise SpecError(validation_messages(e, located, model=ExamSpec)) from None
     root = find_root(path.parent) if root is None else Path(root)
     known = problem_folders(bank_dirs(root, spec.banks))
     entries = spec.entries()

@@ -5,8 +5,9 @@ back to ``file:line: key.path: message`` through :mod:`generator.yamlio`.
 """
 from __future__ import annotations
 
+import difflib
 import json
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Union, get_args
 
 from pydantic import AfterValidator, BaseModel, Discriminator, Tag, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
@@ -210,17 +211,46 @@ def validate(model: type[BaseModel], data: Any) -> Any:
     return model.model_validate_json(json.dumps(data))
 
 
-def validation_messages(err: ValidationError, located: Located, prefix: tuple = ()) -> list[str]:
-    """Turn pydantic errors into ``file:line: key.path: message`` lines, one per error."""
+def _models_in(t: Any) -> list[type[BaseModel]]:
+    """The models a field's type holds (through lists, unions, Annotated)."""
+    if isinstance(t, type) and issubclass(t, BaseModel):
+        return [t]
+    return [m for a in get_args(t) for m in _models_in(a)]
+
+
+def known_keys(model: Any, path: tuple) -> list[str]:
+    """The keys a mapping at ``path`` inside ``model`` may hold ([] when that is not a model's)."""
+    models = _models_in(model)
+    for p in path:
+        if not isinstance(p, int):
+            models = [m for mm in models if p in mm.model_fields for m in _models_in(mm.model_fields[p].annotation)]
+    return sorted({f.alias or n for m in models for n, f in m.model_fields.items()})
+
+
+def validation_messages(err: ValidationError, located: Located, prefix: tuple = (),
+                        model: Any = None) -> list[str]:
+    """Turn pydantic errors into ``file:line: key.path: message`` lines, one per error. With the
+    ``model`` validated, an unknown key that is a near miss of a key it may hold names that key
+    (and the missing-key error that the misspelling caused is not repeated)."""
     out = []
-    for e in err.errors(include_url=False):
+    errors = err.errors(include_url=False)
+    meant: set[tuple] = set()
+    for e in errors:
+        if e["type"] == "extra_forbidden" and model is not None and isinstance(e["loc"][-1], str):
+            close = difflib.get_close_matches(e["loc"][-1], known_keys(model, e["loc"][:-1]), n=1, cutoff=0.6)
+            e["meant"] = close[0] if close else None
+            if close:
+                meant.add((*e["loc"][:-1], close[0]))
+    for e in errors:
         loc = prefix + tuple(p for p in e["loc"] if not (isinstance(p, str) and (
             p.startswith("function-") or p in ("problem-entry", "pool-entry"))))
         kind = e["type"]
+        if kind == "missing" and tuple(e["loc"]) in meant:
+            continue  # said with the misspelling
         if kind == "missing":
             msg = "missing required key"
         elif kind == "extra_forbidden":
-            msg = "unknown key"
+            msg = "unknown key" + (f"; did you mean '{e['meant']}'?" if e.get("meant") else "")
         elif kind in _HINTS:
             msg = f"{_HINTS[kind]}, got {_describe(e['input'])}"
         elif kind == "value_error":

@@ -99,6 +99,24 @@ def test_space_errors_name_the_space_key(runner, tmp_bank):
                    f"{PROBLEM}:8: space.colour: unknown key")
 
 
+def test_a_misspelt_key_names_the_key_it_is_near(runner, tmp_bank):
+    """Found by a new author: `pionts:` gave "points: missing required key" at line 1 and "pionts:
+    unknown key", though qbank suggests the nearest name for a misspelt generator. Now one line
+    names the key meant, in the spec's own keys and in its space (optional keys too)."""
+    p = tmp_bank / PROBLEM
+    p.write_text(p.read_text().replace("points: {a: 6, b: 4}", "pionts: {a: 6, b: 4}")
+                 .replace("  min_margin: 1", "  min_margn: 1"))
+    assert_refused(build(runner), tmp_bank,
+                   f"{PROBLEM}:5: pionts: unknown key; did you mean 'points'?",
+                   f"{PROBLEM}:12: space.min_margn: unknown key; did you mean 'min_margin'?")
+    p.write_text(p.read_text().replace("pionts:", "points:").replace("min_margn", "min_margin"))
+    exam = tmp_bank / EXAM
+    exam.write_text(exam.read_text().replace("title:", "titel:", 1))
+    r = build(runner)
+    assert r.exit_code == 2 and "titel: unknown key; did you mean 'title'?" in r.stderr, r.stderr
+    assert "title: missing" not in r.stderr
+
+
 def test_float_exponent_is_a_number(tmp_bank):
     from generator.yamlio import load_yaml
 
