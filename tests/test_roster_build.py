@@ -140,3 +140,19 @@ def test_per_student_builds_a_version_for_each_of_5000_students(runner, files):
     assert rows[-1]["version"] == "GJH" and len({x["version"] for x in rows}) == 5000
     assert "\\newcommand{\\qbversion}{GJH}" in (files / "o" / "GJH" / "exam.tex").read_text()
     assert json.loads((files / "o" / "GJH" / "key.json").read_text())["version"] == "GJH"
+
+
+@pytest.mark.pdf
+@pytest.mark.xdist_group("pdf")
+def test_the_seating_chart_shows_every_name_whole(runner, files):
+    """Found on a proctor's chart: names were cut at 22 characters with no sign of it ('Zoë
+    Ångström-Łukasiewi'), and a name of two lines ran over its cell's border. A name is now whole,
+    on one line, scaled down to its cell when it is too wide."""
+    long = "Maximiliana Wilhelmina Bartholomew-Featherstonehaugh von Hohenzollern the Third"
+    (files / "roster.csv").write_text(f"name,sid\nZoë Ångström-Łukasiewicz,1\n{long},2\nAl,3\nBo,4\n")
+    (files / "seating.csv").write_text("sid,row,seat\n1,1,1\n2,1,2\n3,2,1\n4,2,2\n")
+    r = runner.invoke(main, ["build", EXAM, "--out", "o", "--roster", "roster.csv", "--seating", "seating.csv"])
+    assert r.exit_code == 0, r.output
+    chart = subprocess.run(["pdftotext", "-raw", str(files / "o" / "seating-chart.pdf"), "-"],
+                           capture_output=True, text=True, check=True).stdout.splitlines()
+    assert "Zoë Ångström-Łukasiewicz" in chart and long in chart
