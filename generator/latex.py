@@ -56,6 +56,10 @@ def _env(format_dir: Path | None = None) -> dict[str, str]:
     env.update(openin_any="p", openout_any="p", shell_escape="f", TEXMFOUTPUT="")
     # Unwrapped log lines (TeX wraps at 79 by default), so an error message is read whole.
     env.update(max_print_line="10000", error_line="254", half_error_line="238")
+    # The same .tex gives the same PDF bytes: pdfTeX otherwise writes the time of the compile (and an
+    # /ID made from it) into every PDF, so a rebuild changed every PDF and the manifest hashing them.
+    # The date only: \today and the like still read the clock unless FORCE_SOURCE_DATE is set.
+    env.setdefault("SOURCE_DATE_EPOCH", "0")
     if format_dir is not None:
         env["TEXFORMATS"] = f"{format_dir}:"  # trailing colon: then the default search path
     return env

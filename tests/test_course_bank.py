@@ -504,3 +504,26 @@ def test_a_check_that_is_solve_again_fails_qbank_check(course, runner, body, wha
     line = next(ln for ln in r.output.splitlines() if what in ln)
     assert line.startswith("  FAIL example-neuron: bank/problems/example-neuron/generator.py:51: "), line
     assert "derive the answers another way" in line
+
+
+@pytest.mark.pdf
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_ta_who_rebuilds_a_committed_build_changes_no_byte(course, runner, tmp_path, monkeypatch):
+    """Found by a TA who cloned the course and rebuilt: every .tex and key.json was the same, but
+    every PDF differed (pdfTeX wrote the time of the compile and an /ID from it into each), so the
+    manifest, which hashes them, differed too, and git showed the whole build changed."""
+    import subprocess
+    import time
+
+    assert runner.invoke(main, ["build"]).exit_code == 0
+    git = ["git", "-c", "user.name=T", "-c", "user.email=t@example.org"]
+    subprocess.run(["git", "init", "-q"], cwd=course, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=course, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "course"], cwd=course, check=True)
+    subprocess.run(["git", "clone", "-q", str(course), str(tmp_path / "clone")], check=True)
+    time.sleep(1.1)  # a later second: PDF dates are to the second
+    monkeypatch.chdir(tmp_path / "clone")
+    r = runner.invoke(main, ["build", "--force"])
+    assert r.exit_code == 0, r.output
+    changed = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, check=True).stdout
+    assert changed == ""

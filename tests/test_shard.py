@@ -118,10 +118,13 @@ def test_shards_with_pdfs_and_students_merge_into_a_verified_build(runner, roste
     merged, whole = text_files(roster / "merged"), text_files(roster / "whole")
     manifests = [json.loads(m.pop("manifest.json")) for m in (merged, whole)]
     assert merged == whole
-    # the same manifest but for the PDFs' hashes (a PDF records when it was made)
+    # the same manifest but for the hashes of PDFs of shard 2's first version, B (compiled as a
+    # build's first is); the others' PDFs are the same bytes (no compile time recorded in them)
     assert [{k: v for k, v in m.items() if k != "files"} for m in manifests[:1]] == \
         [{k: v for k, v in manifests[1].items() if k != "files"}]
     assert sorted(manifests[0]["files"]) == sorted(manifests[1]["files"])
+    for f in ("A/exam.pdf", "A/key.pdf", "C/exam.pdf", "C/key.pdf", "grader-summary.pdf"):
+        assert manifests[0]["files"][f] == manifests[1]["files"][f], f
     students = json.loads((roster / "whole" / "manifest.json").read_text())["students"]
     for s in students:
         assert (roster / "merged" / "students" / s["folder"] / "exam.pdf").is_file()
