@@ -527,3 +527,28 @@ def test_a_ta_who_rebuilds_a_committed_build_changes_no_byte(course, runner, tmp
     assert r.exit_code == 0, r.output
     changed = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, check=True).stdout
     assert changed == ""
+
+
+def test_a_solve_kind_whose_check_calls_its_solve_fails_qbank_check(course, runner):
+    """The same rule for a course's solve kind: a check that returns its solve's answers checks nothing."""
+    gen = course / "bank" / "problems" / "example-neuron" / "generator.py"
+    text = gen.read_text().replace("from generator.registry import register\n",
+                                   "from generator.registry import register, register_kind\n")
+    text += '''
+
+def _z(params):
+    return {"z": sum(w * x for w, x in zip(params["w"], params["x"])) + params["b"]}
+
+
+def _z_check(params):
+    return dict(_z(params))
+
+
+register_kind("neuron-z", _z, _z_check)
+ExampleNeuron.items = lambda self, params: [("neuron-z", dict(params))]
+'''
+    gen.write_text(text)
+    r = runner.invoke(main, ["check", "--seeds", "20", "--no-pdf", "--problem", "example-neuron"])
+    assert r.exit_code == 1, r.output
+    assert "  FAIL example-neuron: bank/problems/example-neuron/generator.py:" in r.output
+    assert "the check of solve kind 'neuron-z' calls solve" in r.output
