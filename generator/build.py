@@ -564,15 +564,37 @@ def render_version(exam: Exam, version: str, instances: list[Instance],
                     render_summary_page(exam, version, instances, env), marks)
 
 
+def problem_summary(bp: BankProblem, points: dict, params: dict, answers: dict, where: str) -> dict:
+    """Part -> short final answer, from the generator's ``summary``, for every part of the problem."""
+    try:
+        summary = bp.generator.summary(params, answers)
+    except QbankError:
+        raise
+    except Exception as e:  # a generator bug: its file and line, not a traceback through qbank
+        raise GenerationError(f"{raised_at(e, generator_code(bp))}: {where}: summary() raised "
+                              f"{type(e).__name__}: {e}") from e
+    if not isinstance(summary, dict):
+        summary = {}
+    if len(points) == 1 and len(summary) == 1:  # a single part: whatever the spec calls it
+        summary = {next(iter(points)): next(iter(summary.values()))}
+    missing = [part for part in points if part not in summary]
+    if missing:
+        fn = type(bp.generator).summary
+        at = f"{shown(inspect.getsourcefile(fn) or '?')}:{fn.__code__.co_firstlineno}"
+        raise GenerationError(f"{at}: {where}: summary() gives no answer for part {missing[0]} (it gives "
+                              f"{', '.join(map(str, summary)) or 'none'}; the spec's parts: {', '.join(points)})")
+    return summary
+
+
 def render_summary_page(exam: Exam, version: str, instances: list[Instance],
                         env: jinja2.Environment | None = None) -> Tex:
     """One version's page of the grader's summary: each part's points and short answer."""
     rows = []
     for inst in instances:
         bp = exam.bank.problems[inst.problem_id]
-        summary = bp.generator.summary(inst.params, inst.answers)
-        if len(inst.points) == 1 and len(summary) == 1:  # a single part: whatever the spec calls it
-            summary = {next(iter(inst.points)): next(iter(summary.values()))}
+        seed = f"seed {inst.seed}" if inst.seed is not None else "parameters pinned"
+        summary = problem_summary(bp, inst.points, inst.params, inst.answers,
+                                  f"problem '{bp.spec.id}' (version {version}, {seed})")
         rows += [{"number": inst.number, "title": bp.spec.title, "part": part, "points": pts,
                   "answer": Tex(summary[part]), "single": len(inst.points) == 1}
                  for part, pts in inst.points.items()]

@@ -18,9 +18,9 @@ from typing import Any
 
 from .bank import TEMPLATE, Bank, BankProblem, exam_specs, load_bank, load_exam, shown
 from .build import (GENERATE_TIMEOUT_S, Instance, VersionDraws, _render_one as render_one, derive_seed, draw_params,
-                    final_answers, generator_code, jsonable, problem_body, render_exam, solve_params, time_limit,
-                    version_labels)
-from .errors import LatexError, QbankError, SpecError, shown
+                    final_answers, generator_code, jsonable, problem_body, problem_summary, render_exam, solve_params,
+                    time_limit, version_labels)
+from .errors import LatexError, QbankError, SpecError
 from .latex import compile_pdf, make_format, preamble
 from .problem import close, first_difference  # noqa: F401  (re-exported for verify)
 from .registry import raised_at
@@ -141,6 +141,7 @@ def render_problems(bank: Bank, bp: BankProblem, params: dict) -> list[str]:
     marks: list = []
     problem_body(bank, bank.env(), inst, "A", False)
     problem_body(bank, bank.env(), inst, "A", True, marks=marks)
+    problem_summary(bp, inst.points, params, answers, f"problem '{bp.spec.id}'")  # the grader's summary page
     marked = {m[0].split(":")[1] for m in marks}
     exempt = bp.generator.unmarked_parts
     return [f"the key marks no answer of part {part} (mark its final answers with the answer filter, "

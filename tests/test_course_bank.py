@@ -552,3 +552,24 @@ ExampleNeuron.items = lambda self, params: [("neuron-z", dict(params))]
     assert r.exit_code == 1, r.output
     assert "  FAIL example-neuron: bank/problems/example-neuron/generator.py:" in r.output
     assert "the check of solve kind 'neuron-z' calls solve" in r.output
+
+
+@pytest.mark.parametrize("summary, said", [
+    ('return {"A": Tex(f"$z = {fmt_num(answers[\'z\'])}$"), "b": Tex("$y$")}',
+     "summary() gives no answer for part a (it gives A, b; the spec's parts: a, b)"),
+    ('return {"a": Tex(f"$z = {answers[\'zz\']}$"), "b": Tex("$y$")}', "summary() raised KeyError: 'zz'"),
+], ids=["misnamed-part", "raises"])
+def test_a_summary_that_misses_a_part_is_one_line_not_a_traceback(course, runner, summary, said):
+    """Found by a new author: summary() keyed by 'A' instead of the spec's part 'a' passed `qbank
+    check`, and `qbank build` ended in a Python traceback (KeyError: 'a' in qbank's build.py)."""
+    gen = course / "bank" / "problems" / "example-neuron" / "generator.py"
+    text = gen.read_text()
+    start = text.index('        return {"a": Tex(f"$z = ')
+    gen.write_text(text[:start] + "        " + summary + "\n")
+    r = runner.invoke(main, ["build", "--no-pdf"])
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output and len(r.stderr.splitlines()) == 1, r.stderr
+    assert r.stderr.startswith("qbank: bank/problems/example-neuron/generator.py:"), r.stderr
+    assert "problem 'example-neuron' (version A, seed " in r.stderr and said in r.stderr, r.stderr
+    r = runner.invoke(main, ["check", "--seeds", "20", "--no-pdf", "--problem", "example-neuron"])
+    assert r.exit_code == 1 and said in r.output, r.output
