@@ -400,18 +400,38 @@ RESERVED = frozenset({"params", "points", "total", "key", "version", "number", "
 """Template variables qbank sets itself; a generator's given() or key_context() may not redefine them."""
 
 
-def template_values(bp: BankProblem, inst: Instance, key: bool, givens: dict | None = None) -> dict:
+def _hook(bp: BankProblem, name: str, where: str, *args: Any) -> dict:
+    """Call the generator's template hook ``name`` (given, key_context): a mapping, or one line."""
+    try:
+        values = getattr(bp.generator, name)(*args)
+    except QbankError:
+        raise
+    except Exception as e:  # a generator bug: its file and line, not a traceback through qbank
+        raise GenerationError(f"{raised_at(e, generator_code(bp))}: {where}: {name}() raised "
+                              f"{type(e).__name__}: {e}") from e
+    if not isinstance(values, dict):
+        fn = getattr(type(bp.generator), name)
+        at = f"{shown(inspect.getsourcefile(fn) or '?')}:{fn.__code__.co_firstlineno}"
+        raise GenerationError(f"{at}: {where}: {name}() returned {type(values).__name__}, not a mapping of "
+                              "template variables (name -> value)")
+    return values
+
+
+def template_values(bp: BankProblem, inst: Instance, key: bool, givens: dict | None = None,
+                    version: str = "A") -> dict:
     """A generator's own template variables: ``given(params)``, and in the key ``key_context(params,
     answers)`` too. The exam's come from the parameters alone: no answer is ever passed in.
 
     ``givens`` keeps each problem's ``given()`` for the other document of the same version (it is
     a function of the parameters); values that can be read only once (iterators) are not kept."""
+    seed = f"seed {inst.seed}" if inst.seed is not None else "parameters pinned"
+    at = f"problem '{bp.spec.id}' (version {version}, {seed})"
     given = None if givens is None else givens.get(inst.number)
     if given is None:
-        given = bp.generator.given(inst.params)
+        given = _hook(bp, "given", at, inst.params)
         if givens is not None and not any(hasattr(type(v), "__next__") for v in given.values()):
             givens[inst.number] = given
-    extra = bp.generator.key_context(inst.params, inst.answers) if key else {}
+    extra = _hook(bp, "key_context", at, inst.params, inst.answers) if key else {}
     if not (RESERVED.isdisjoint(given) and RESERVED.isdisjoint(extra) and given.keys().isdisjoint(extra)):
         where = f"generator '{bp.spec.generator}' of problem '{bp.spec.id}'"
         for what, names in (("given() defines {}, which qbank sets itself", given.keys() & RESERVED),
@@ -432,7 +452,7 @@ def problem_body(bank: Bank, env, inst: Instance, version: str, key: bool, marks
     that reaches for them outside the key fails to render.
     """
     bp = bank.problems[inst.problem_id]
-    extra = template_values(bp, inst, key, givens)
+    extra = template_values(bp, inst, key, givens, version)
     spec_file = f"{bp.origin}/{SPEC}"
 
     def placed(v: Any) -> Any:  # spec text (a value, or a list of them) keeps its spec line

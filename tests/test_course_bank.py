@@ -573,3 +573,25 @@ def test_a_summary_that_misses_a_part_is_one_line_not_a_traceback(course, runner
     assert "problem 'example-neuron' (version A, seed " in r.stderr and said in r.stderr, r.stderr
     r = runner.invoke(main, ["check", "--seeds", "20", "--no-pdf", "--problem", "example-neuron"])
     assert r.exit_code == 1 and said in r.output, r.output
+
+
+@pytest.mark.parametrize("hook, said", [
+    ("    def given(self, params: dict) -> dict:\n        return [params['b']]\n",
+     "given() returned list, not a mapping of template variables"),
+    ("    def key_context(self, params: dict, answers: dict) -> dict:\n        return {'active': answers['zz']}\n",
+     "key_context() raised KeyError: 'zz'"),
+], ids=["given-returns-a-list", "key-context-raises"])
+def test_a_template_hook_that_fails_is_one_line_not_a_traceback(course, runner, hook, said):
+    """Found by a new author: given() returning a list, or key_context() raising, ended `qbank build`
+    in a Python traceback through qbank's build.py."""
+    gen = course / "bank" / "problems" / "example-neuron" / "generator.py"
+    text = gen.read_text()
+    name = hook.split("(")[0].strip()
+    start = text.index(f"    {name}(")
+    end = text.index("    def ", start + 10)
+    gen.write_text(text[:start] + hook + "\n" + text[end:])
+    r = runner.invoke(main, ["build", "--no-pdf"])
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output and len(r.stderr.splitlines()) == 1, r.stderr
+    assert r.stderr.startswith("qbank: bank/problems/example-neuron/generator.py:"), r.stderr
+    assert "problem 'example-neuron' (version A, seed " in r.stderr and said in r.stderr, r.stderr
