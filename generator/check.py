@@ -215,7 +215,8 @@ def distinctness(bp: BankProblem, versions: int, builds: int = TRIAL_BUILDS) -> 
     except QbankError as e:
         result.failure = f"trial build {result.builds + 1} of {versions} versions: {e.message}"
     except Exception as e:  # a generator bug
-        result.failure = f"trial build {result.builds + 1} of {versions} versions: {type(e).__name__}: {e}"
+        result.failure = (f"trial build {result.builds + 1} of {versions} versions: "
+                          f"{raised_at(e, generator_code(bp))}: {type(e).__name__}: {e}")
     return result
 
 

@@ -595,3 +595,15 @@ def test_a_template_hook_that_fails_is_one_line_not_a_traceback(course, runner, 
     assert "Traceback" not in r.output and len(r.stderr.splitlines()) == 1, r.stderr
     assert r.stderr.startswith("qbank: bank/problems/example-neuron/generator.py:"), r.stderr
     assert "problem 'example-neuron' (version A, seed " in r.stderr and said in r.stderr, r.stderr
+
+
+def test_a_final_answers_that_raises_is_named_by_its_line_in_check(course, runner):
+    """check said only "trial build 1 of 4 versions: KeyError: 'nope'": no file, no line."""
+    gen = course / "bank" / "problems" / "example-neuron" / "generator.py"
+    text = gen.read_text()
+    gen.write_text(text.replace('return {"a.z": answers["z"], "b.y": answers["y"]}', 'return {"a.z": answers["nope"]}'))
+    line = next(i for i, ln in enumerate(gen.read_text().splitlines(), 1) if 'answers["nope"]' in ln)
+    r = runner.invoke(main, ["check", "--seeds", "5", "--no-pdf", "--problem", "example-neuron"])
+    assert r.exit_code == 1
+    assert (f"FAIL example-neuron: trial build 1 of 4 versions: bank/problems/example-neuron/generator.py:{line}: "
+            "KeyError: 'nope'") in r.output, r.output
