@@ -13,7 +13,8 @@ from pydantic import AfterValidator, BaseModel, Discriminator, Tag, ConfigDict, 
 
 from .yamlio import Located
 
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
+SLUG = r"^[a-z0-9][a-z0-9-]*$"
+Slug = Annotated[str, StringConstraints(pattern=SLUG, max_length=64)]
 def _settable(text: str) -> str:
     """Refuse at load time what pdflatex could not typeset (instead of failing mid-batch)."""
     from .texify import UnsettableCharacter, escape
@@ -251,6 +252,8 @@ def validation_messages(err: ValidationError, located: Located, prefix: tuple = 
             msg = "missing required key"
         elif kind == "extra_forbidden":
             msg = "unknown key" + (f"; did you mean '{e['meant']}'?" if e.get("meant") else "")
+        elif kind == "string_pattern_mismatch" and (e.get("ctx") or {}).get("pattern") == SLUG:
+            msg = f"{e['input']!r} is not an id: use lowercase letters, digits and dashes (e.g. softmax-temperature)"
         elif kind in _HINTS:
             msg = f"{_HINTS[kind]}, got {_describe(e['input'])}"
         elif kind == "value_error":

@@ -117,6 +117,18 @@ def test_a_misspelt_key_names_the_key_it_is_near(runner, tmp_bank):
     assert "title: missing" not in r.stderr
 
 
+def test_an_id_with_an_underscore_says_what_an_id_may_hold(runner, tmp_bank):
+    """The message was pydantic's "string should match pattern '^[a-z0-9][a-z0-9-]*$'": a regular
+    expression, where `qbank new` says in words what an id may hold."""
+    exam = tmp_bank / EXAM
+    exam.write_text(exam.read_text().replace("- problem: argmax-attention", "- problem: argmax_attention", 1))
+    r = build(runner)
+    assert r.exit_code == 2, r.output
+    assert ("problems[0].problem: 'argmax_attention' is not an id: use lowercase letters, digits and dashes "
+            "(e.g. softmax-temperature)") in r.stderr, r.stderr
+    assert "pattern" not in r.stderr
+
+
 def test_float_exponent_is_a_number(tmp_bank):
     from generator.yamlio import load_yaml
 
