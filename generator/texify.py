@@ -148,7 +148,10 @@ def _fmt_num(x: Any, digits: int) -> str:
         raise TypeError(f"expected a number, got boolean {x}")
     if isinstance(x, numbers.Integral):
         return str(int(x))
-    x = float(x)
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        raise TypeError(f"expected a number, got {type(x).__name__} {x!r}") from None
     if not math.isfinite(x):
         raise ValueError(f"cannot print non-finite number {x}")
     if abs(x - round(x)) < 1e-9:
@@ -159,12 +162,20 @@ def _fmt_num(x: Any, digits: int) -> str:
 
 def num(x: Any, digits: int = 4) -> Tex:
     """Template filter: a number as trusted LaTeX (use inside math)."""
-    return Tex(fmt_num(x, digits))
+    try:
+        return Tex(fmt_num(x, digits))
+    except TypeError as e:
+        raise TypeError(f"num: {e}") from None
 
 
 def vec(xs: Iterable[Any], digits: int = 4) -> Tex:
     """Template filter: a vector written ``(1, 2, 3)`` for math mode."""
-    return Tex("(" + ", ".join(fmt_num(x, digits) for x in xs) + ")")
+    if not isinstance(xs, Iterable):
+        raise TypeError(f"vec: expected a list of numbers, got {type(xs).__name__} {xs!r}")
+    try:
+        return Tex("(" + ", ".join(fmt_num(x, digits) for x in xs) + ")")
+    except TypeError as e:
+        raise TypeError(f"vec: {e}") from None
 
 
 _MATRIX_TYPES = frozenset({"", "p", "b", "B", "v", "V"})  # amsmath's: pylatex writes their names unchanged
@@ -674,6 +685,17 @@ _PLAIN_FUNCTIONS = frozenset({Tex, num, vec, matrix, signed, enumerate, zip, len
 _PLAIN_KINDS = frozenset(map(type, _PLAIN_FUNCTIONS))
 
 
+def _in_template(exc: BaseException) -> bool:
+    """Whether a template's own code is on the traceback of ``exc``."""
+    tb = exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.endswith((".j2", ".tex")) or name == "<template>":
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def _template_location(exc: BaseException, fallback: str) -> str:
     """``file:line`` of the innermost template frame of a render error (inline templates: ``fallback``)."""
     tb = exc.__traceback__
@@ -729,6 +751,12 @@ def _render(env: jinja2.Environment, name: str | None, context: dict, source: st
     except QbankError as e:
         where = _template_location(e, source_name if source is not None else str(name))
         raise type(e)(f"{where}: {e.message}") from None
+    except Exception as e:  # a filter given the wrong kind of value (num of a list): the template's line
+        if not _in_template(e):
+            raise
+        where = _template_location(e, source_name if source is not None else str(name))
+        said = str(e) if isinstance(e, (TypeError, ValueError)) else f"{type(e).__name__}: {e}"
+        raise TemplateError(f"{where}: {said}") from None
 
 
 MAP_PREFIX = "%% qbank-map"

@@ -607,3 +607,21 @@ def test_a_final_answers_that_raises_is_named_by_its_line_in_check(course, runne
     assert r.exit_code == 1
     assert (f"FAIL example-neuron: trial build 1 of 4 versions: bank/problems/example-neuron/generator.py:{line}: "
             "KeyError: 'nope'") in r.output, r.output
+
+
+@pytest.mark.parametrize("use, said", [
+    ("<< params.w|num >>", "num: expected a number, got list ["),
+    ("<< params.b|vec >>", "vec: expected a list of numbers, got int"),
+], ids=["num-of-a-list", "vec-of-a-number"])
+def test_a_filter_given_the_wrong_kind_of_value_names_the_template_line(course, runner, use, said):
+    """Found by a new author: `<< params.w|num >>` (a list) or `<< params.b|vec >>` (a number) in a
+    template ended `qbank build` in a Python traceback through texify.py (TypeError)."""
+    template = course / "bank" / "problems" / "example-neuron" / "template.tex.j2"
+    text = template.read_text()
+    template.write_text(text.replace("bias $b = << params.b >>$", f"bias $b = {use}$"))
+    line = next(i for i, ln in enumerate(template.read_text().splitlines(), 1) if use in ln)
+    r = runner.invoke(main, ["build", "--no-pdf"])
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output and len(r.stderr.splitlines()) == 1, r.stderr
+    assert r.stderr.startswith(f"qbank: bank/problems/example-neuron/template.tex.j2:{line}: "), r.stderr
+    assert said in r.stderr, r.stderr
