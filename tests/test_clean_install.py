@@ -99,13 +99,19 @@ def test_the_workflow_init_wrote_runs_as_written(installed):
     assert r.returncode == 0, r.stderr
     course = work / "wf"
     workflow = yaml.safe_load((course / ".github" / "workflows" / "qbank.yml").read_text())
-    steps = {s["name"]: s["run"] for s in workflow["jobs"]["verify-keys"]["steps"] if "name" in s}
+    step = {s["name"]: s for s in workflow["jobs"]["verify-keys"]["steps"] if "name" in s}
+    steps = {name: s["run"] for name, s in step.items()}
     version = run(["qbank", "--version"], work, env).stdout.split()[-1]
-    assert f"'qbank=={version}'" in steps["Install qbank"]  # pinned to the qbank that wrote it
     tex = set(steps["Install TeX Live and poppler"].split()) & {"texlive-latex-extra", "texlive-pictures", "lmodern"}
     assert len(tex) == 3
-    install = re.sub(r"\$\{\{[^}]*\}\}", str(installed["wheel"]), steps["Install qbank"])
-    assert run(install, course, env, shell=True).returncode == 0
+    # The repository variable reaches the step through its env (GitHub fills in the expression).
+    assert step["Install qbank"]["env"] == {"QBANK_SOURCE": "${{ vars.QBANK_SOURCE }}"}
+    # Unset, the step fails saying what to set: it fell back to `pip install qbank==…` from PyPI,
+    # where qbank is not (and a package of that name from someone else would have been installed).
+    r = run(steps["Install qbank"], course, {**env, "QBANK_SOURCE": ""}, shell=True)
+    assert r.returncode == 1 and "PyPI" not in steps["Install qbank"].replace("not on PyPI", "")
+    assert f"Set the repository variable QBANK_SOURCE to a pip requirement for qbank {version}" in r.stdout
+    assert run(steps["Install qbank"], course, {**env, "QBANK_SOURCE": str(installed["wheel"])}, shell=True).returncode == 0
     assert run(["qbank", "build", "--no-pdf"], course, env).returncode == 0  # a committed build
     for name in ("Check every spec and generator", "Run the problems' own tests", "Verify every committed build"):
         r = run(steps[name], course, env, shell=True)
