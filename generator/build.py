@@ -597,13 +597,39 @@ def problem_summary(bp: BankProblem, points: dict, params: dict, answers: dict, 
         summary = {}
     if len(points) == 1 and len(summary) == 1:  # a single part: whatever the spec calls it
         summary = {next(iter(points)): next(iter(summary.values()))}
+    fn = type(bp.generator).summary
+    at = f"{shown(inspect.getsourcefile(fn) or '?')}:{fn.__code__.co_firstlineno}"
     missing = [part for part in points if part not in summary]
     if missing:
-        fn = type(bp.generator).summary
-        at = f"{shown(inspect.getsourcefile(fn) or '?')}:{fn.__code__.co_firstlineno}"
         raise GenerationError(f"{at}: {where}: summary() gives no answer for part {missing[0]} (it gives "
                               f"{', '.join(map(str, summary)) or 'none'}; the spec's parts: {', '.join(points)})")
+    for part in points:
+        eaten = _eaten_command(summary[part]) if isinstance(summary[part], str) else None
+        if eaten:
+            escape, name, command = eaten
+            raise GenerationError(f"{at}: {where}: summary() part {part}: in a Python string \\{escape} is {name}, "
+                                  f"so \\{command} loses its backslash; write a raw string (r\"…\", rf\"…\") or "
+                                  f"double the backslash (\\\\{command})")
     return summary
+
+
+# Python escapes that take a LaTeX command's backslash: "\frac" is a form feed and "rac". A line
+# break before letters is often meant, so only before the commands it usually eats.
+_PY_ESCAPES = {"\t": ("t", "a tab"), "\r": ("r", "a carriage return"), "\f": ("f", "a form feed"),
+               "\b": ("b", "a backspace"), "\a": ("a", "a bell character"), "\v": ("v", "a vertical tab"),
+               "\n": ("n", "a line break")}
+_PY_EATEN = re.compile(r"([\t\r\f\b\a\v])([A-Za-z]+)|\n(abla|eq|e|u|ot|otin|eg|i|leq|geq|mid|ewline|exists)(?![A-Za-z])")
+
+
+def _eaten_command(text: str) -> tuple[str, str, str] | None:
+    """In a Python string meant as LaTeX, the first escape that took a command's backslash:
+    (escape letter, what Python read, command)."""
+    m = _PY_EATEN.search(text)
+    if m is None:
+        return None
+    char, rest = (m.group(1), m.group(2)) if m.group(1) else ("\n", m.group(3))
+    letter, name = _PY_ESCAPES[char]
+    return letter, name, letter + rest
 
 
 def render_summary_page(exam: Exam, version: str, instances: list[Instance],

@@ -625,3 +625,25 @@ def test_a_filter_given_the_wrong_kind_of_value_names_the_template_line(course, 
     assert "Traceback" not in r.output and len(r.stderr.splitlines()) == 1, r.stderr
     assert r.stderr.startswith(f"qbank: bank/problems/example-neuron/template.tex.j2:{line}: "), r.stderr
     assert said in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("latex, said", [
+    ("\\frac{1}{2}", "\\f is a form feed, so \\frac loses its backslash"),
+    ("\\nabla_w y", "\\n is a line break, so \\nabla loses its backslash"),
+], ids=["frac", "nabla"])
+def test_a_summary_whose_python_string_ate_a_backslash_names_summary(course, runner, latex, said):
+    """Found by a new author: summary() returned Tex(f"$\\frac{1}{2}$") (Python reads \\f as a form
+    feed). check passed; build failed with TeX's "Missing $ inserted" at qbank's own
+    summary_page.tex.j2 in a staging folder that no longer existed, not at the generator's line."""
+    gen = course / "bank" / "problems" / "example-neuron" / "generator.py"
+    text = gen.read_text()
+    old = '"b": Tex(f"$y = {fmt_num(answers[\'y\'])}$'
+    assert old in text
+    gen.write_text(text.replace(old, '"b": Tex(f"$' + latex + ' = {fmt_num(answers[\'y\'])}$'))
+    r = runner.invoke(main, ["build", "--no-pdf"])
+    assert r.exit_code == 2, r.output
+    assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith("qbank: bank/problems/example-neuron/generator.py:")
+    assert "summary() part b: in a Python string " + said in r.stderr, r.stderr
+    assert "write a raw string" in r.stderr
+    r = runner.invoke(main, ["check", "--seeds", "20", "--no-pdf", "--problem", "example-neuron"])
+    assert r.exit_code == 1 and "summary() part b: in a Python string" in r.output, r.output
