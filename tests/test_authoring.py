@@ -340,6 +340,20 @@ def test_watch_shows_a_template_edit_in_a_new_pdf_without_restarting(tmp_bank):
 
 # --- docs and the TeX version ---------------------------------------------------------------------
 
+def test_writing_a_problem_lists_every_method_of_the_test_helper():
+    """The test `qbank new` writes calls P.seed(), which docs/writing-a-problem.md did not list."""
+    import inspect as _inspect
+
+    from generator.testing import ProblemUnderTest
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "writing-a-problem.md").read_text()
+    scaffold = (Path(__file__).resolve().parent.parent / "generator" / "scaffold" / "problem" / "test.py").read_text()
+    public = [n for n, _ in _inspect.getmembers(ProblemUnderTest) if not n.startswith("_")]
+    for name in public:
+        if f"P.{name}" in scaffold:
+            assert f"`P.{name}" in doc, f"docs/writing-a-problem.md does not list P.{name}, which the scaffold uses"
+
+
 def test_no_doc_tells_a_course_to_install_qbank_from_pypi():
     """docs/writing-a-problem.md said qbank is "installed with `pip install qbank`", while the README
     says qbank is not on PyPI and installs it from a checkout or a wheel."""
