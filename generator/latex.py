@@ -458,7 +458,8 @@ def _compile_in(scratch: Path, source: Path, timeout: float, format_dir: Path | 
     cmd = ["pdflatex", *FLAGS, *([f"-fmt={FORMAT_NAME}"] if format_dir else []), tex.name]
     env = {**_env(format_dir), "TMPDIR": str(scratch)}  # where mktexpk & co. put temporary files
     deadline = time.monotonic() + timeout
-    where = f"{source.parent.name}/{source.name}"
+    # As the build names it: A/key.tex, or grader-summary.tex, not the staging folder it is compiled in
+    where = source.name if ".staging-" in source.parent.name else f"{source.parent.name}/{source.name}"
     text = tex.read_bytes()  # what is compiled (the file's, or the text given)
     inert = tuple(start for start, definition in INERT_AUX.items() if definition in text)
     for passes in range(1, MAX_PASSES + 1):
@@ -471,7 +472,7 @@ def _compile_in(scratch: Path, source: Path, timeout: float, format_dir: Path | 
             if denied:  # the sandbox stopped a read: TeX stops at once, without an error line
                 raise LatexError(f"LaTeX failed on {where}: the document tried to read {denied.group(1)}; a "
                                  "compile may read only the TeX installation and its own files")
-            kept = cache.keep_failure([tex, log_path], f"{source.parent.name}-{source.stem}")
+            kept = cache.keep_failure([tex, log_path], where.removesuffix(".tex").replace("/", "-"))
             raise LatexError(first_error(log, lines, where)
                              + (f"; the failing .tex and .log are kept in {kept}" if kept else ""))
         if pdf.stat().st_size > MAX_PDF_BYTES:

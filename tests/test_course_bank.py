@@ -647,3 +647,17 @@ def test_a_summary_whose_python_string_ate_a_backslash_names_summary(course, run
     assert "write a raw string" in r.stderr
     r = runner.invoke(main, ["check", "--seeds", "20", "--no-pdf", "--problem", "example-neuron"])
     assert r.exit_code == 1 and "summary() part b: in a Python string" in r.output, r.output
+
+
+@pytest.mark.pdf
+def test_a_latex_error_in_the_graders_summary_names_the_file_of_the_build(course, runner):
+    """A summary() with a `$` left open failed in TeX naming '.example.staging-x1y2/grader-summary.tex',
+    a staging folder gone by the time the message is read; a version's file is named 'A/key.tex'."""
+    gen = course / "bank" / "problems" / "example-neuron" / "generator.py"
+    text = gen.read_text()
+    old = '"b": Tex(f"$y = {fmt_num(answers[\'y\'])}$,'
+    assert old in text
+    gen.write_text(text.replace(old, '"b": Tex(f"$y = {fmt_num(answers[\'y\'])},'))
+    r = runner.invoke(main, ["build"])
+    assert r.exit_code == 2, r.output
+    assert "(grader-summary.tex:" in r.stderr and "staging" not in r.stderr, r.stderr
