@@ -410,11 +410,15 @@ def _hook(bp: BankProblem, name: str, where: str, *args: Any) -> dict:
         raise GenerationError(f"{raised_at(e, generator_code(bp))}: {where}: {name}() raised "
                               f"{type(e).__name__}: {e}") from e
     if not isinstance(values, dict):
-        fn = getattr(type(bp.generator), name)
-        at = f"{shown(inspect.getsourcefile(fn) or '?')}:{fn.__code__.co_firstlineno}"
-        raise GenerationError(f"{at}: {where}: {name}() returned {type(values).__name__}, not a mapping of "
-                              "template variables (name -> value)")
+        raise GenerationError(f"{_defined_at(bp, name)}: {where}: {name}() returned {type(values).__name__}, "
+                              "not a mapping of template variables (name -> value)")
     return values
+
+
+def _defined_at(bp: BankProblem, method: str) -> str:
+    """file:line where the generator's ``method`` is defined (for messages only: inspect is slow)."""
+    fn = getattr(type(bp.generator), method)
+    return f"{shown(inspect.getsourcefile(fn) or '?')}:{fn.__code__.co_firstlineno}"
 
 
 def template_values(bp: BankProblem, inst: Instance, key: bool, givens: dict | None = None,
@@ -597,19 +601,18 @@ def problem_summary(bp: BankProblem, points: dict, params: dict, answers: dict, 
         summary = {}
     if len(points) == 1 and len(summary) == 1:  # a single part: whatever the spec calls it
         summary = {next(iter(points)): next(iter(summary.values()))}
-    fn = type(bp.generator).summary
-    at = f"{shown(inspect.getsourcefile(fn) or '?')}:{fn.__code__.co_firstlineno}"
     missing = [part for part in points if part not in summary]
     if missing:
-        raise GenerationError(f"{at}: {where}: summary() gives no answer for part {missing[0]} (it gives "
-                              f"{', '.join(map(str, summary)) or 'none'}; the spec's parts: {', '.join(points)})")
+        raise GenerationError(f"{_defined_at(bp, 'summary')}: {where}: summary() gives no answer for part "
+                              f"{missing[0]} (it gives {', '.join(map(str, summary)) or 'none'}; "
+                              f"the spec's parts: {', '.join(points)})")
     for part in points:
         eaten = _eaten_command(summary[part]) if isinstance(summary[part], str) else None
         if eaten:
             escape, name, command = eaten
-            raise GenerationError(f"{at}: {where}: summary() part {part}: in a Python string \\{escape} is {name}, "
-                                  f"so \\{command} loses its backslash; write a raw string (r\"…\", rf\"…\") or "
-                                  f"double the backslash (\\\\{command})")
+            raise GenerationError(f"{_defined_at(bp, 'summary')}: {where}: summary() part {part}: in a Python "
+                                  f"string \\{escape} is {name}, so \\{command} loses its backslash; "
+                                  f"write a raw string (r\"…\", rf\"…\") or double the backslash (\\\\{command})")
     return summary
 
 
