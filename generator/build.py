@@ -400,15 +400,20 @@ RESERVED = frozenset({"params", "points", "total", "key", "version", "number", "
 """Template variables qbank sets itself; a generator's given() or key_context() may not redefine them."""
 
 
-def _hook(bp: BankProblem, name: str, where: str, *args: Any) -> dict:
-    """Call the generator's template hook ``name`` (given, key_context): a mapping, or one line."""
+def _call(bp: BankProblem, name: str, where: str, *args: Any) -> Any:
+    """The generator's method ``name`` called; what it raises becomes one line naming its file and line."""
     try:
-        values = getattr(bp.generator, name)(*args)
+        return getattr(bp.generator, name)(*args)
     except QbankError:
         raise
     except Exception as e:  # a generator bug: its file and line, not a traceback through qbank
         raise GenerationError(f"{raised_at(e, generator_code(bp))}: {where}: {name}() raised "
                               f"{type(e).__name__}: {e}") from e
+
+
+def _hook(bp: BankProblem, name: str, where: str, *args: Any) -> dict:
+    """Call the generator's template hook ``name`` (given, key_context): a mapping, or one line."""
+    values = _call(bp, name, where, *args)
     if not isinstance(values, dict):
         raise GenerationError(f"{_defined_at(bp, name)}: {where}: {name}() returned {type(values).__name__}, "
                               "not a mapping of template variables (name -> value)")
@@ -590,13 +595,7 @@ def render_version(exam: Exam, version: str, instances: list[Instance],
 
 def problem_summary(bp: BankProblem, points: dict, params: dict, answers: dict, where: str) -> dict:
     """Part -> short final answer, from the generator's ``summary``, for every part of the problem."""
-    try:
-        summary = bp.generator.summary(params, answers)
-    except QbankError:
-        raise
-    except Exception as e:  # a generator bug: its file and line, not a traceback through qbank
-        raise GenerationError(f"{raised_at(e, generator_code(bp))}: {where}: summary() raised "
-                              f"{type(e).__name__}: {e}") from e
+    summary = _call(bp, "summary", where, params, answers)
     if not isinstance(summary, dict):
         summary = {}
     if len(points) == 1 and len(summary) == 1:  # a single part: whatever the spec calls it
