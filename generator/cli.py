@@ -12,7 +12,7 @@ import click
 
 from . import api
 from . import scaffold
-from .bank import all_kinds, load_bank, shown
+from .bank import all_kinds, find_root, load_bank, shown
 from .errors import QbankError, SpecError
 from .schema import MAX_VERSIONS
 from .yamlio import load_yaml
@@ -314,6 +314,25 @@ def new(problem_id, multiple_choice, bank):
     folder = scaffold.new_problem(problem_id, bank, multiple_choice)
     files = ", ".join(sorted(p.name for p in folder.iterdir()))
     click.echo(f"Created {shown(folder)}/: {files}")
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--force", is_flag=True, help="Replace the course's own copy of NAME with qbank's.")
+@bank_option
+def template(name, force, bank):
+    """Copy qbank's document template NAME (exam, summary, seating, …) into the course's templates/ to
+    edit; builds use the course's copy from then on. Without NAME: list them, and which the course has."""
+    root = bank or find_root()
+    if name:
+        target = scaffold.copy_template(name, root, force)
+        click.echo(f"Copied qbank's {target.name} to {shown(target)}: edit it there; builds and previews use it now")
+        return
+    click.echo("Document templates (a copy in the course's templates/ is used instead of qbank's):")
+    for file, src, own in scaffold.document_templates(root):
+        where = f"the course's: {shown(own)}" if own else f"qbank's: {src}"
+        click.echo(f"  {file.removesuffix('.tex.j2'):16s} {where}")
+    click.echo("Copy one to edit: qbank template NAME")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -74,9 +74,7 @@ def _write_tree(target: Path, files: dict[str, str]) -> None:
     try:
         # mkdtemp makes the folder private (0700); a course or problem folder is shared with the course
         # staff, so it gets the mode a plain mkdir would give (or the empty folder's it replaces)
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.chmod(tmp, target.stat().st_mode & 0o7777 if target.is_dir() else 0o777 & ~umask)
+        os.chmod(tmp, target.stat().st_mode & 0o7777 if target.is_dir() else 0o777 & ~_umask())
         for rel, text in files.items():
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -166,3 +164,45 @@ def init_course(target: Path, course: str | None = None) -> Path:
     }
     _write_tree(target, files)
     return target
+
+
+def document_templates(root: Path) -> list[tuple[str, Path, Path | None]]:
+    """qbank's document templates: (name, qbank's file, the course's own copy in ``templates/`` or None)."""
+    from .bank import PACKAGE_TEMPLATES
+    return [(p.name, p, (root / "templates" / p.name) if (root / "templates" / p.name).is_file() else None)
+            for p in sorted(PACKAGE_TEMPLATES.glob("*.tex.j2"))]
+
+
+def copy_template(name: str, root: Path | None = None, force: bool = False) -> Path:
+    """Copy qbank's document template ``name`` (``exam`` or ``exam.tex.j2``) into the course's
+    ``templates/``, where builds then find it first. An existing copy is the course's own work:
+    replaced only with ``force``."""
+    root = find_root() if root is None else root
+    known = {n: src for n, src, _ in document_templates(root)}
+    file = name if name.endswith(".tex.j2") else f"{name}.tex.j2"
+    if file not in known:
+        have = ", ".join(n.removesuffix(".tex.j2") for n in known)
+        raise QbankError(f"qbank has no document template '{name}'; it has: {have}")
+    folder = root / "templates"
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise QbankError(f"{shown(folder)} is not a folder of the course (a link or a file): not writing into it")
+    target = folder / file
+    if (target.exists() or target.is_symlink()) and not force:
+        raise QbankError(f"{shown(target)} exists: the course's own {file}; --force replaces it with qbank's")
+    folder.mkdir(exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{file}.", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(known[file].read_bytes())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)  # whole or not at all
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -88,7 +88,8 @@ def plan_stamps(students: list[dict], marks: dict[str, dict[str, list[Mark]]],
             if not stamps:  # an exam template of a course's own, without \qbmark: the copy would be unnamed
                 raise QbankError(f"version {version}: its exam.pdf records no place for a student's name or SID "
                                  "(the exam template has no \\qbmark fields), so students' copies cannot be named; "
-                                 "update the course's templates/exam.tex.j2 from qbank's")
+                                 "update the course's templates/exam.tex.j2 from qbank's "
+                                 "(qbank template shows where qbank's is)")
             for page, items in stamps.items():
                 if items not in made:
                     made[items] = len(pages)

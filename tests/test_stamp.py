@@ -169,7 +169,7 @@ def test_an_exam_template_without_stamp_marks_is_refused_not_left_unnamed(tmp_ba
     assert r.exit_code == 2
     assert r.stderr.strip().splitlines()[-1] == ("qbank: version A: its exam.pdf records no place for a student's name or SID (the "
                                 "exam template has no \\qbmark fields), so students' copies cannot be named; "
-                                "update the course's templates/exam.tex.j2 from qbank's")
+                                "update the course's templates/exam.tex.j2 from qbank's (qbank template shows where qbank's is)")
     assert not (tmp_bank / "o").exists()
 
 
