@@ -63,11 +63,14 @@ def test_a_course_from_a_plain_install(installed):
         (empty, ["qbank", "init", "course"]),
         (empty / "course", ["qbank", "new", "softmax-temperature"]),
         (empty / "course", ["qbank", "new", "which-activation", "--multiple-choice"]),
+        (empty / "course", ["qbank", "template", "exam"]),  # qbank's cover, from site-packages, to edit
     ]
     for cwd, cmd in steps:
         r = run(cmd, cwd, env)
         assert r.returncode == 0, (cmd, r.stdout, r.stderr)
     course = empty / "course"
+    cover = course / "templates" / "exam.tex.j2"
+    cover.write_text(cover.read_text().replace("Do not turn this page", "Keep this page closed"))
     header = (course / "bank" / "exams" / "example.yaml").read_text().split("\nproblems:")[0]
     (course / "bank" / "exams" / "quiz.yaml").write_text(
         header.replace("id: example", "id: quiz") + "\nproblems:\n  - problem: softmax-temperature\n"
@@ -83,6 +86,7 @@ def test_a_course_from_a_plain_install(installed):
         assert (course / "output" / "quiz" / label / "exam.pdf").stat().st_size > 0
         assert (course / "output" / "quiz" / label / "key.pdf").stat().st_size > 0
     assert (course / "output" / "quiz-latex" / "A" / "exam.tex").is_file()
+    assert "Keep this page closed" in (course / "output" / "quiz" / "A" / "exam.tex").read_text()
     # The course's generator is a file of the course, and nowhere in qbank's installed package.
     assert (course / "bank" / "problems" / "softmax-temperature" / "generator.py").is_file()
     site_packages = next((venv / "lib").glob("python*/site-packages"))
