@@ -176,8 +176,12 @@ def plain(latex: str) -> str:
 
 
 def read_marks(text: str) -> list[tuple[str, str]]:
-    """``(tag, comparable text)`` of every marked answer in a PDF's text, in order."""
-    return [(tag, _normal(body)) for tag, body in _MARK.findall(text)]
+    """``(tag, comparable text)`` of every marked answer in a PDF's text, in order.
+
+    A tag never holds a space (parts are ``[a-z0-9]``, fields ``[A-Za-z0-9._-]``); a space read in
+    one is an underscore that the font encoding draws as a rule, not a glyph (OT1, LaTeX's default
+    when a course's exam.tex.j2 drops ``\\usepackage[T1]{fontenc}``)."""
+    return [(re.sub(r"\s+", "_", tag), _normal(body)) for tag, body in _MARK.findall(text)]
 
 
 _LABEL = re.compile(r"[A-Z]{1,4}")

@@ -1,0 +1,52 @@
+"""Honest builds a course makes with its own templates pass `qbank verify` (no false alarms in CI)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from generator.cli import main
+
+from .conftest import ROOT, make_course
+
+pytestmark = [pytest.mark.pdf, pytest.mark.xdist_group("pdf")]
+
+ROSTER = "name,sid\nAda Lovelace,3031\nBob Baker,3032\n"
+
+
+def build_and_verify(root: Path) -> str:
+    """Build the course's tiny exam with a roster and PDFs, then verify it; verify's output."""
+    (root / "roster.csv").write_text(ROSTER)
+    old = os.getcwd()
+    os.chdir(root)
+    try:
+        r = CliRunner().invoke(main, ["build", "bank/exams/tiny.yaml", "--out", "o", "--roster", "roster.csv"])
+        assert r.exit_code == 0, r.output
+        r = CliRunner().invoke(main, ["verify", "o"])
+    finally:
+        os.chdir(old)
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+def own_exam_template(root: Path, edit) -> None:
+    """The course's templates/exam.tex.j2: qbank's, edited."""
+    (root / "templates").mkdir()
+    (root / "templates" / "exam.tex.j2").write_text(edit((ROOT / "templates" / "exam.tex.j2").read_text()))
+
+
+def add_to_problem(root: Path, pid: str, latex: str) -> None:
+    """Put some LaTeX before the problem's parts (the exam and the key print it)."""
+    path = root / "bank" / "problems" / pid / "template.tex.j2"
+    path.write_text(path.read_text().replace("\\begin{parts}", latex + "\n\\begin{parts}", 1))
+
+
+def test_exam_template_without_t1_fontenc(tmp_path):
+    """Without \\usepackage[T1]{fontenc} (LaTeX's default OT1), \\_ is a drawn rule, not a glyph, so
+    pdftotext reads a mark's field key_number as "key number"; verify still finds every mark."""
+    root = make_course(tmp_path, ["argmax-attention", "translation"])
+    own_exam_template(root, lambda t: t.replace("\\usepackage[T1]{fontenc}\n", ""))
+    assert "verified o" in build_and_verify(root)
+
