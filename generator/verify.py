@@ -679,12 +679,15 @@ def _joined(tokens: list[str]) -> str:
     return "\0" + "\0".join(tokens) + "\0"
 
 
-def _printed(tex: str, total_points: int) -> str:
+def _printed(tex: str, total_points: int, whole_pictures: bool = False) -> str:
     """The tokens an exam.tex prints, near enough (joined): its body without comments (the line
-    map), its TikZ pictures without their options and numeric coordinates (which print nothing),
+    map), its TikZ pictures without their options and numeric coordinates (which print nothing;
+    with ``whole_pictures``, whole: a node's label ``$(0.5, -1)$`` is written as a coordinate is),
     and the total that the exam class counts for ``\\numpoints``."""
     body = re.sub(r"(?<!\\)%.*", "", tex.split("\\begin{document}", 1)[-1])
     body = re.sub(r"\\numpoints(?![A-Za-z])", f" {total_points} ", body)
+    if whole_pictures:
+        return _joined(_latex_tokens(body))
     first, *pictures = body.split("\\begin{tikzpicture}")
     for picture in pictures:  # (split, not one regex: linear time on any file)
         inside, _, after = picture.partition("\\end{tikzpicture}")
@@ -742,7 +745,8 @@ def _check_exam_source(text: str, exam_tex: Path, label: str, total_points: int,
     ``(2, 1, 1)`` a run of its tokens. Whole numbers alone are not looked at: LaTeX counts some
     (pages, \\numquestions, \\today's date in a course's own template)."""
     try:
-        source = _printed(read_bytes(exam_tex, MAX_JSON_BYTES).decode("utf-8", errors="replace"), total_points)
+        source = _printed(read_bytes(exam_tex, MAX_JSON_BYTES).decode("utf-8", errors="replace"), total_points,
+                          whole_pictures=True)  # (what a picture prints is this exam.tex's, coordinates or not)
     except QbankError:
         return  # reported with the files
     numbers = {t for t in source.split("\0") if _NUMBER.fullmatch(t)}

@@ -50,3 +50,10 @@ def test_exam_template_without_t1_fontenc(tmp_path):
     own_exam_template(root, lambda t: t.replace("\\usepackage[T1]{fontenc}\n", ""))
     assert "verified o" in build_and_verify(root)
 
+
+def test_tuple_in_a_tikz_node_label(tmp_path):
+    """A tuple printed in a TikZ node's label, as a coordinate is written, is printed by exam.tex."""
+    root = make_course(tmp_path, ["argmax-attention"])
+    add_to_problem(root, "argmax-attention", "\\begin{tikzpicture}\\draw (0,0) -- (2,1);"
+                   "\\node at (1,0) {$(0.5, -1)$}; \\node[right] at (2,1) {(2, 1)};\\end{tikzpicture}")
+    assert "verified o" in build_and_verify(root)
