@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import decimal
 import hashlib
 import io
 import json
@@ -734,6 +735,37 @@ def _check_exam_leaks(text: str, exam_tex: Path, label: str, marks: list[list[st
 
 
 _TUPLE = re.compile(r"\0\((?:\0-?\d+(?:\.\d+)?\0,)+\0-?\d+(?:\.\d+)?\0\)\0")
+# Commands with which TeX prints a number that exam.tex does not write out: it computes it
+# (\fpeval, \pgfmathparse then \pgfmathresult, \the\numexpr) or formats what another command computed.
+_TEX_NUMBER = re.compile(r"\\(?:pgfmathprintnumber|pgfmathresult|pgfmathsetmacro|pgfmathtruncatemacro|fpeval|inteval|"
+                         r"numprint|np|num|SI|qty|tablenum|FPprint|(?:the|number)\s*\\numexpr)(?![A-Za-z])")
+# A number written out but formatted by TeX: \pgfmathprintnumber rounds (2 digits unless told) and
+# groups digits (12,345.5), numprint and siunitx group digits and may print a decimal comma (-7,25).
+_FORMATTED = re.compile(r"\\(?:pgfmathprintnumber|numprint|np|num|SI|qty|tablenum)\s*(?:\[[^\]\[]*\])?\{\s*(-?\d+(?:\.\d+)?)\s*\}")
+
+
+def _formatted_forms(number: str) -> set[str]:
+    """The numbers that pdftotext may read in a literal ``number`` formatted by TeX (see :data:`_FORMATTED`)."""
+    sign, whole, _, fraction = re.fullmatch(r"(-?)(\d+)(\.?)(\d*)", number).groups()
+    forms = {sign + whole, sign + whole[:len(whole) % 3 or 3]}  # before a decimal comma; the first digit group
+    if fraction:
+        forms.add(f"{whole[-3:]}.{fraction}")  # the last digit group and the fraction
+    for digits in range(5):
+        rounded = decimal.Decimal(number).quantize(decimal.Decimal(1).scaleb(-digits), decimal.ROUND_HALF_UP)
+        forms |= {str(rounded), str(rounded).rstrip("0").rstrip(".") if "." in str(rounded) else str(rounded)}
+    return forms
+
+
+def _tex_numbers(tex: str) -> tuple[set[str], int]:
+    """What exam.tex has TeX print besides the numbers it writes: the forms of numbers it formats, and
+    how many numbers it computes (each command that prints one counted once)."""
+    tex = re.sub(r"(?<!\\)%.*", "", tex)
+    forms: set[str] = set()
+    for m in _FORMATTED.finditer(tex):
+        forms |= _formatted_forms(m.group(1))
+    tex = _FORMATTED.sub(" ", tex)
+    tex = re.sub(r"(\\pgfmathprintnumber\s*(?:\[[^\]\[]*\])?\{)\s*\\pgfmathresult", r"\1", tex)  # one number, once
+    return forms, len(_TEX_NUMBER.findall(tex))
 
 
 def _check_exam_source(text: str, exam_tex: Path, label: str, total_points: int, report: Report) -> None:
@@ -743,21 +775,28 @@ def _check_exam_source(text: str, exam_tex: Path, label: str, total_points: int,
     Looked at: the lines :func:`_pdf_lines` keeps (no running headers, no lines of numbers alone such
     as axis ticks). Each decimal or negative number must be a number of exam.tex, each tuple
     ``(2, 1, 1)`` a run of its tokens. Whole numbers alone are not looked at: LaTeX counts some
-    (pages, \\numquestions, \\today's date in a course's own template)."""
+    (pages, \\numquestions, \\today's date in a course's own template). A number that exam.tex has
+    TeX format may be read as :func:`_formatted_forms` says; where it has TeX compute numbers
+    (:data:`_TEX_NUMBER`), as many numbers as it has such commands may be foreign, and a tuple
+    holding one of them."""
     try:
-        source = _printed(read_bytes(exam_tex, MAX_JSON_BYTES).decode("utf-8", errors="replace"), total_points,
-                          whole_pictures=True)  # (what a picture prints is this exam.tex's, coordinates or not)
+        tex = read_bytes(exam_tex, MAX_JSON_BYTES).decode("utf-8", errors="replace")
     except QbankError:
         return  # reported with the files
-    numbers = {t for t in source.split("\0") if _NUMBER.fullmatch(t)}
+    source = _printed(tex, total_points, whole_pictures=True)  # (a picture's coordinates are this exam.tex's too)
+    forms, computed_n = _tex_numbers(tex)
+    numbers = {t for t in source.split("\0") if _NUMBER.fullmatch(t)} | forms
+    foreign: list[str] = []  # tuples and numbers, in reading order
     for line in _pdf_lines(text).split("\n"):
-        foreign = [m.group(1) for m in re.finditer(f"(?=({_TUPLE.pattern}))", line) if m.group(1) not in source]
+        foreign += [m.group(1) for m in re.finditer(f"(?=({_TUPLE.pattern}))", line) if m.group(1) not in source]
         foreign += [t for t in line.split("\0") if _NUMBER.fullmatch(t) and not t.isdigit() and t not in numbers]
-        if foreign:
-            shown_text = re.sub(r" (?=[,)])|(?<=\() ", "", " ".join(t for t in foreign[0].split("\0") if t))
-            report.failures.append(f"version {label}, file exam.pdf: shows {shown_text}, which its exam.tex does not "
-                                   "print (compiled from another exam.tex?)")
-            return
+    numbers_shown = {t for t in foreign if "\0" not in t}
+    if sum("\0" not in t for t in foreign) <= computed_n:
+        foreign = [t for t in foreign if "\0" in t and not set(t.split("\0")) & numbers_shown]  # each may be TeX's
+    if foreign:
+        shown_text = re.sub(r" (?=[,)])|(?<=\() ", "", " ".join(t for t in foreign[0].split("\0") if t))
+        report.failures.append(f"version {label}, file exam.pdf: shows {shown_text}, which its exam.tex does not "
+                               "print (compiled from another exam.tex?)")
 
 
 def _check_label(text: str, label: str, where: str, report: Report) -> None:

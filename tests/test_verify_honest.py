@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from generator.cli import main
+from generator.latex import compile_pdf
 
 from .conftest import ROOT, make_course
 
@@ -57,3 +59,39 @@ def test_tuple_in_a_tikz_node_label(tmp_path):
     add_to_problem(root, "argmax-attention", "\\begin{tikzpicture}\\draw (0,0) -- (2,1);"
                    "\\node at (1,0) {$(0.5, -1)$}; \\node[right] at (2,1) {(2, 1)};\\end{tikzpicture}")
     assert "verified o" in build_and_verify(root)
+
+
+TEX_NUMBERS = ("TeX computes $\\fpeval{0.1*3}$, \\fpeval{-3/8}, \\pgfmathparse{<< params.query[0] >>/8}"
+               "\\pgfmathprintnumber{\\pgfmathresult} and the point $(\\fpeval{1/4}, -1)$; it formats "
+               "\\pgfmathprintnumber{12345.5}, \\numprint{-7.25} and \\pgfmathprintnumber[fixed,precision=2]{-0.125}.")
+
+
+def course_computing_in_tex(root: Path) -> Path:
+    make_course(root, ["argmax-attention"])
+    own_exam_template(root, lambda t: t.replace("\\usepackage{pgfplots}", "\\usepackage{pgfplots}\n"
+                                                "\\usepackage{xfp}\n\\usepackage{numprint}"))
+    add_to_problem(root, "argmax-attention", TEX_NUMBERS)
+    return root
+
+
+def test_numbers_tex_computes_or_formats(tmp_path):
+    """Numbers that TeX computes (\\fpeval, \\pgfmathparse) or formats (digit groups, a decimal comma,
+    rounding) are not written in exam.tex as the PDF shows them."""
+    assert "verified o" in build_and_verify(course_computing_in_tex(tmp_path))
+
+
+def test_a_number_added_beside_tex_computed_ones_still_fails(tmp_path):
+    """exam.pdf compiled from an exam.tex with more decimals than its own prints fails where they
+    outnumber the numbers its exam.tex has TeX compute (4 here; 3 of them foreign, 0.3, -0.375 and 0.25,
+    the fourth a whole number or foreign)."""
+    root = course_computing_in_tex(tmp_path)
+    build_and_verify(root)
+    work = tmp_path / "forge"
+    work.mkdir()
+    tex = (root / "o" / "A" / "exam.tex").read_text()
+    (work / "exam.tex").write_text(tex.replace("TeX computes", "TeX computes $-0.625$, $-0.875$,", 1))
+    compile_pdf(work / "exam.tex")
+    shutil.copy(work / "exam.pdf", root / "o" / "A" / "exam.pdf")
+    r = CliRunner().invoke(main, ["verify", str(root / "o")])
+    assert r.exit_code == 1
+    assert "version A, file exam.pdf: shows " in r.output and "which its exam.tex does not print" in r.output
