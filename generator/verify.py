@@ -646,7 +646,8 @@ def _check_assignments(build_dir: Path, students: list, report: Report) -> None:
 
 
 LEAK_MIN = 3  # shorter marked answers (a digit, "A") are everywhere in an exam
-_TOKEN = re.compile(r"[A-Za-z]+|(?:(?<![A-Za-z0-9.])-)?\d+(?:\.\d+)?|[\x01\x02(),\u00d7+=&]")
+# (A run of three or more numbers joined by dots, a date 30.11.2026 or a version 1.2.3, is one token, not a decimal.)
+_TOKEN = re.compile(r"[A-Za-z]+|\d+(?:\.\d+){2,}|(?:(?<![A-Za-z0-9.])-)?\d+(?:\.\d+)?|[\x01\x02(),\u00d7+=&]")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _COORDINATES = re.compile(r"\((?:axis cs:)?\s*-?[\d.]+\s*,\s*-?[\d.]+\s*\)")
 

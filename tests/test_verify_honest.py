@@ -95,3 +95,11 @@ def test_a_number_added_beside_tex_computed_ones_still_fails(tmp_path):
     r = CliRunner().invoke(main, ["verify", str(root / "o")])
     assert r.exit_code == 1
     assert "version A, file exam.pdf: shows " in r.output and "which its exam.tex does not print" in r.output
+
+
+def test_a_dotted_date_tex_prints(tmp_path):
+    """A date TeX prints as day.month.year (30.11.2026) is not the decimal 30.11."""
+    root = make_course(tmp_path, ["argmax-attention"])
+    own_exam_template(root, lambda t: t.replace("\\firstpagefooter{}", "\\firstpagefooter{Printed "
+                                                "\\the\\day.\\the\\month.\\the\\year}", 1))
+    assert "verified o" in build_and_verify(root)
