@@ -745,6 +745,13 @@ _TEX_NUMBER = re.compile(r"\\(?:pgfmathprintnumber|pgfmathresult|pgfmathsetmacro
 _FORMATTED = re.compile(r"\\(?:pgfmathprintnumber|numprint|np|num|SI|qty|tablenum)\s*(?:\[[^\]\[]*\])?\{\s*(-?\d+(?:\.\d+)?)\s*\}")
 
 
+# A course's template that numbers with two counters (\thequestion.\arabic{partno}, \numberwithin)
+# prints labels 2.1 at a line's start and equation numbers (2.1) at its end.
+_COUNTERS = re.compile(r"\\(?:the[A-Za-z]+|arabic\{[A-Za-z]+\})\s*\.\s*\\(?:the[A-Za-z]+|arabic\{[A-Za-z]+\})|"
+                       r"\\numberwithin(?![A-Za-z])")
+_COUNTER_LABEL = re.compile(r"^\0[1-9]\d*\.[1-9]\d*\0|\0\(\0[1-9]\d*\.[1-9]\d*\0\)\0$")
+
+
 def _formatted_forms(number: str) -> set[str]:
     """The numbers that pdftotext may read in a literal ``number`` formatted by TeX (see :data:`_FORMATTED`)."""
     sign, whole, _, fraction = re.fullmatch(r"(-?)(\d+)(\.?)(\d*)", number).groups()
@@ -779,7 +786,8 @@ def _check_exam_source(text: str, exam_tex: Path, label: str, total_points: int,
     (pages, \\numquestions, \\today's date in a course's own template). A number that exam.tex has
     TeX format may be read as :func:`_formatted_forms` says; where it has TeX compute numbers
     (:data:`_TEX_NUMBER`), as many numbers as it has such commands may be foreign, and a tuple
-    holding one of them."""
+    holding one of them. Where it numbers with two counters (:data:`_COUNTERS`), a line's first
+    number 2.1 and its last (2.1) are labels."""
     try:
         tex = read_bytes(exam_tex, MAX_JSON_BYTES).decode("utf-8", errors="replace")
     except QbankError:
@@ -788,7 +796,10 @@ def _check_exam_source(text: str, exam_tex: Path, label: str, total_points: int,
     forms, computed_n = _tex_numbers(tex)
     numbers = {t for t in source.split("\0") if _NUMBER.fullmatch(t)} | forms
     foreign: list[str] = []  # tuples and numbers, in reading order
+    counters = bool(_COUNTERS.search(re.sub(r"(?<!\\)%.*", "", tex)))
     for line in _pdf_lines(text).split("\n"):
+        if counters:
+            line = _COUNTER_LABEL.sub("\0", line)
         foreign += [m.group(1) for m in re.finditer(f"(?=({_TUPLE.pattern}))", line) if m.group(1) not in source]
         foreign += [t for t in line.split("\0") if _NUMBER.fullmatch(t) and not t.isdigit() and t not in numbers]
     numbers_shown = {t for t in foreign if "\0" not in t}

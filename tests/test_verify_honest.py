@@ -103,3 +103,11 @@ def test_a_dotted_date_tex_prints(tmp_path):
     own_exam_template(root, lambda t: t.replace("\\firstpagefooter{}", "\\firstpagefooter{Printed "
                                                 "\\the\\day.\\the\\month.\\the\\year}", 1))
     assert "verified o" in build_and_verify(root)
+
+
+def test_parts_numbered_with_their_problem(tmp_path):
+    """Parts a course's template labels 2.1, 2.2 (a counter, a dot, a counter) are not decimals."""
+    root = make_course(tmp_path, ["argmax-attention", "translation"])
+    own_exam_template(root, lambda t: t.replace("\\bracketedpoints", "\\bracketedpoints\n\\renewcommand{\\thepartno}"
+                                                "{\\thequestion.\\arabic{partno}}\n\\renewcommand{\\partlabel}{\\thepartno}", 1))
+    assert "verified o" in build_and_verify(root)
