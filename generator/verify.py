@@ -683,8 +683,8 @@ def _joined(tokens: list[str]) -> str:
 
 def _printed(tex: str, total_points: int, whole_pictures: bool = False) -> str:
     """The tokens an exam.tex prints, near enough (joined): its body without comments (the line
-    map), its TikZ pictures without their options and numeric coordinates (which print nothing;
-    with ``whole_pictures``, whole: a node's label ``$(0.5, -1)$`` is written as a coordinate is),
+    map), its TikZ pictures without their options and numeric coordinates outside math (which print
+    nothing; with ``whole_pictures``, whole: a node's label ``(0.5, -1)`` is written as a coordinate is),
     and the total that the exam class counts for ``\\numpoints``."""
     body = re.sub(r"(?<!\\)%.*", "", tex.split("\\begin{document}", 1)[-1])
     body = re.sub(r"\\numpoints(?![A-Za-z])", f" {total_points} ", body)
@@ -693,7 +693,10 @@ def _printed(tex: str, total_points: int, whole_pictures: bool = False) -> str:
     first, *pictures = body.split("\\begin{tikzpicture}")
     for picture in pictures:  # (split, not one regex: linear time on any file)
         inside, _, after = picture.partition("\\end{tikzpicture}")
-        first += " " + re.sub(r"\[[^\[\]]*\]", " ", _COORDINATES.sub(" ", inside)) + " " + after
+        # Math ($x = (2, 3)$, a node's label) is printed; coordinates and options are never in math.
+        pieces = re.split(r"(?<!\\)\$", inside)
+        pieces[::2] = [re.sub(r"\[[^\[\]]*\]", " ", _COORDINATES.sub(" ", p)) for p in pieces[::2]]
+        first += " " + " ".join(pieces) + " " + after
     return _joined(_latex_tokens(first))
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -111,3 +112,22 @@ def test_parts_numbered_with_their_problem(tmp_path):
     own_exam_template(root, lambda t: t.replace("\\bracketedpoints", "\\bracketedpoints\n\\renewcommand{\\thepartno}"
                                                 "{\\thequestion.\\arabic{partno}}\n\\renewcommand{\\partlabel}{\\thepartno}", 1))
     assert "verified o" in build_and_verify(root)
+
+
+def test_a_given_point_labelled_in_a_tikz_picture(tmp_path):
+    """A TikZ node labelled with a given vector ($x = (2, 3)$) that is also an answer (the neuron's
+    gradient is x when it is active) is printed by exam.tex: no leak."""
+    old = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert CliRunner().invoke(main, ["init", "."]).exit_code == 0
+        spec = tmp_path / "bank" / "problems" / "example-neuron" / "problem.yaml"
+        spec.write_text(re.sub(r"\n  n: 3 ", "\n  n: 2 ", spec.read_text()))
+        add_to_problem(tmp_path, "example-neuron", "\\begin{tikzpicture}\\draw[->] (0,0) -- (<< params.x[0] >>,"
+                       "<< params.x[1] >>) node[right] {$x = << params.x|vec >>$};\\end{tikzpicture}")
+        r = CliRunner().invoke(main, ["build", "--seed", "1", "--out", "o"])
+        assert r.exit_code == 0, r.output
+        r = CliRunner().invoke(main, ["verify", "o"])
+    finally:
+        os.chdir(old)
+    assert r.exit_code == 0, r.output
