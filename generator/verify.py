@@ -672,8 +672,9 @@ def _tokens(text: str) -> list[str]:
 
 
 def _latex_tokens(latex: str) -> list[str]:
-    """The tokens of what a piece of LaTeX prints (see :func:`_latex_text`), braces dropped."""
-    return _tokens(_latex_text(latex).replace("{", "").replace("}", ""))
+    """The tokens of what a piece of LaTeX prints (see :func:`_latex_text`), braces dropped; ``--``
+    and ``---`` print dashes (0.15--0.35 is a range, not a minus before 0.35)."""
+    return _tokens(re.sub(r"-{2,3}", " \u2013 ", _latex_text(latex).replace("{", "").replace("}", "")))
 
 
 def _joined(tokens: list[str]) -> str:

@@ -131,3 +131,10 @@ def test_a_given_point_labelled_in_a_tikz_picture(tmp_path):
     finally:
         os.chdir(old)
     assert r.exit_code == 0, r.output
+
+
+def test_a_range_with_an_en_dash(tmp_path):
+    """0.15--0.35 prints an en dash, not the minus of -0.35."""
+    root = make_course(tmp_path, ["argmax-attention"])
+    add_to_problem(root, "argmax-attention", "A step size in 0.15--0.35 works; see pages 2--3.")
+    assert "verified o" in build_and_verify(root)
