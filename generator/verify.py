@@ -187,6 +187,24 @@ def read_marks(text: str) -> list[tuple[str, str]]:
 
 _LABEL = re.compile(r"[A-Z]{1,4}")
 _VERSION = re.compile(r"Version ([A-Z]{1,4})\b")
+# The word a course's exam.tex.j2 prints before the version label (Version A, Form A, Exam: A).
+_LABEL_WORD = re.compile(r"(?<![\\A-Za-z])([A-Za-z]+):?(?:\s|~|\\[,;: ])*\\qbversion(?![A-Za-z])")
+
+
+def _label_pattern(build_dir: Path, labels: list[str]) -> re.Pattern:
+    """How the build's PDFs print a version label: "Version A", or as its exam.tex and key.tex print
+    ``\\qbversion`` after another word ("Form A")."""
+    words = set()
+    for label in labels:
+        for name in ("exam.tex", "key.tex"):
+            try:
+                words |= set(_LABEL_WORD.findall(read_bytes(build_dir / label / name, MAX_JSON_BYTES).decode(
+                    "utf-8", errors="replace")))
+            except QbankError:
+                pass  # reported with the files
+    if not words - {"Version"}:
+        return _VERSION
+    return re.compile(rf"\b(?:{'|'.join(sorted(map(re.escape, words | {'Version'})))}):? ([A-Z]{{1,4}})\b")
 
 
 # -- verification -----------------------------------------------------------------------------------------
@@ -494,6 +512,7 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
     pdfs = {rel for rel in listed if rel.endswith(".pdf")}
     report.pdfs = bool(pdfs)
     exams: dict[str, list[str]] = {}  # each version's exam.pdf, page by page, as read
+    shown_as = _label_pattern(build_dir, labels)
     for label in labels:
         for name in ("exam.pdf", "key.pdf"):
             rel = f"{label}/{name}"
@@ -508,7 +527,7 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
             except QbankError as e:
                 fail(f"version {label}, file {name}: {_why(e, build_dir / rel)}")
                 continue
-            _check_label(text, label, f"version {label}, file {name}", report)
+            _check_label(text, label, f"version {label}, file {name}", report, shown_as)
             if name == "key.pdf":
                 _check_marks(text, label, expected_marks.get(label, []), report)
             else:
@@ -539,7 +558,7 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
         except QbankError as e:
             fail(f"{where}, file {rel}: {_why(e, build_dir / rel)}")
             continue
-        _check_label(text, s["version"], f"{where} (version {s['version']}), file {rel}", report)
+        _check_label(text, s["version"], f"{where} (version {s['version']}), file {rel}", report, shown_as)
         cover = _normal(text.split("\f", 1)[0])
         for fld in ("name", "sid"):
             if _normal(str(s[fld])) not in cover:
@@ -815,14 +834,14 @@ def _check_exam_source(text: str, exam_tex: Path, label: str, total_points: int,
                                "print (compiled from another exam.tex?)")
 
 
-def _check_label(text: str, label: str, where: str, report: Report) -> None:
+def _check_label(text: str, label: str, where: str, report: Report, shown_as: re.Pattern = _VERSION) -> None:
     pages = [p for p in text.split("\f") if p.strip()]
     for n, page in enumerate(pages, 1):
-        shown_labels = set(_VERSION.findall(page))
+        shown_labels = set(shown_as.findall(page))
         if shown_labels and shown_labels != {label}:
             report.failures.append(f"{where}: page {n} says version {', '.join(sorted(shown_labels))}, expected {label}")
             return
-    if not any(_VERSION.search(p) for p in pages):
+    if not any(shown_as.search(p) for p in pages):
         report.failures.append(f"{where}: no version label found in its text")
 
 

@@ -138,3 +138,14 @@ def test_a_range_with_an_en_dash(tmp_path):
     root = make_course(tmp_path, ["argmax-attention"])
     add_to_problem(root, "argmax-attention", "A step size in 0.15--0.35 works; see pages 2--3.")
     assert "verified o" in build_and_verify(root)
+
+
+def test_versions_labelled_form_a(tmp_path):
+    """A course's template that labels versions "Form A" (not "Version A") passes; its PDFs'
+    labels are still checked: version B's exam as version A's fails."""
+    root = make_course(tmp_path, ["argmax-attention"])
+    own_exam_template(root, lambda t: t.replace("Version \\qbversion", "Form \\qbversion"))
+    build_and_verify(root)
+    shutil.copy(root / "o" / "B" / "exam.pdf", root / "o" / "A" / "exam.pdf")
+    r = CliRunner().invoke(main, ["verify", str(root / "o")])
+    assert r.exit_code == 1 and "version A, file exam.pdf: page 1 says version B, expected A" in r.output, r.output
