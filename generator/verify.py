@@ -539,6 +539,7 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
                 _check_exam_source(text, build_dir / label / "exam.tex", label, _total_points(manifest, label), report)
     folders = set()
     copies: list[tuple[dict, str]] = []  # (student, their copy's text) in roster order
+    stamped: dict[str, set[str] | None] = {}  # per version: the cover fields its exam.tex marks for stamping
     for s in students:
         if manifest.get("shard") and s["version"] not in labels:
             continue  # (issue 13) a shard lists the whole roster; it holds its own versions' students only
@@ -560,11 +561,15 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
             continue
         _check_label(text, s["version"], f"{where} (version {s['version']}), file {rel}", report, shown_as)
         cover = _normal(text.split("\f", 1)[0])
-        for fld in ("name", "sid"):
+        if s["version"] not in stamped:
+            stamped[s["version"]] = _stamped_fields(build_dir / s["version"] / "exam.tex")
+        fields = stamped[s["version"]]
+        for fld in ("name", "sid") if fields is None else [f for f in ("name", "sid") if f in fields]:
             if _normal(str(s[fld])) not in cover:
                 fail(f"{where} (version {s['version']}), file {rel}: field {fld} {s[fld]!r} is not on its cover")
         if s["version"] in exams:
-            _check_copy(text.split("\f"), exams[s["version"]], s, f"{where} (version {s['version']}), file {rel}", report)
+            _check_copy(text.split("\f"), exams[s["version"]], s, f"{where} (version {s['version']}), file {rel}", report,
+                        fields)
         copies.append((s, text))
     for rel in listed:
         if rel.startswith("students/") and rel.split("/")[1] not in folders:
@@ -584,19 +589,31 @@ def _words(text: str) -> collections.Counter:
     return collections.Counter(unicodedata.normalize("NFKC", text).split())
 
 
-def _check_copy(copy: list[str], exam: list[str], student: dict, where: str, report: Report) -> None:
+def _stamped_fields(exam_tex: Path) -> set[str] | None:
+    """The fields a version's copies get stamped: those its exam.tex marks (``\\qbmark{seat}``; an exam
+    whose cover_fields leave out "Row and seat" has no seat stamped), or None when it cannot be read."""
+    try:
+        tex = read_bytes(exam_tex, MAX_JSON_BYTES).decode("utf-8", errors="replace")
+    except QbankError:
+        return None  # reported with the files
+    return set(re.findall(r"\\qbmark\{([\w-]+)\}", tex))
+
+
+def _check_copy(copy: list[str], exam: list[str], student: dict, where: str, report: Report,
+                fields: set[str] | None = None) -> None:
     """A student's copy reads, page by page, as its version's exam.pdf plus the stamped fields: the
-    name, SID and seat on page 1 (as whole words, so "Ann" is not found in "Anne"), the SID on later pages."""
+    name, SID and seat on page 1 (as whole words, so "Ann" is not found in "Anne"), the SID on later pages;
+    with ``fields``, only those of them that the exam marks for stamping."""
     fail = report.failures.append
     if len(copy) != len(exam):
         fail(f"{where}: {len(copy) - 1} pages, version {student['version']}'s exam.pdf has {len(exam) - 1}")
         return
-    seat = cover_values(student)["seat"]
+    values = {k: v for k, v in cover_values(student).items() if fields is None or k in fields}
     sid = _words(str(student["sid"]))
     for n, (c, e) in enumerate(zip(copy, exam), 1):
         added, removed = _words(c) - _words(e), _words(e) - _words(c)
         if n == 1:
-            stamped = _words(" ".join(str(v) for v in (student["name"], student["sid"], seat) if v))
+            stamped = _words(" ".join(str(values[k]) for k in ("name", "sid", "seat") if values.get(k)))
             what = "the student's name, SID and seat"
         else:  # a page without the footer (a blank one) has no SID
             stamped = sid if not sid - added else collections.Counter()

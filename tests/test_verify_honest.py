@@ -149,3 +149,23 @@ def test_versions_labelled_form_a(tmp_path):
     shutil.copy(root / "o" / "B" / "exam.pdf", root / "o" / "A" / "exam.pdf")
     r = CliRunner().invoke(main, ["verify", str(root / "o")])
     assert r.exit_code == 1 and "version A, file exam.pdf: page 1 says version B, expected A" in r.output, r.output
+
+
+def test_seated_roster_on_a_cover_without_a_seat_field(tmp_path):
+    """An exam whose cover_fields leave out "Row and seat", built with --seating: no seat is stamped
+    (there is no field for it), and verify does not look for one."""
+    root = make_course(tmp_path, ["argmax-attention"])
+    exam = root / "bank" / "exams" / "tiny.yaml"
+    exam.write_text(exam.read_text().replace("seed: 5\n", "seed: 5\ncover_fields: [Name (printed), Student ID]\n"))
+    (root / "seating.csv").write_text("sid,row,seat\n3031,1,1\n3032,1,2\n")
+    (root / "roster.csv").write_text(ROSTER)
+    old = os.getcwd()
+    os.chdir(root)
+    try:
+        r = CliRunner().invoke(main, ["build", "bank/exams/tiny.yaml", "--out", "o", "--roster", "roster.csv",
+                                      "--seating", "seating.csv"])
+        assert r.exit_code == 0, r.output
+        r = CliRunner().invoke(main, ["verify", "o"])
+    finally:
+        os.chdir(old)
+    assert r.exit_code == 0, r.output
