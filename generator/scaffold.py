@@ -169,8 +169,11 @@ def init_course(target: Path, course: str | None = None) -> Path:
 def document_templates(root: Path) -> list[tuple[str, Path, Path | None]]:
     """qbank's document templates: (name, qbank's file, the course's own copy in ``templates/`` or None)."""
     from .bank import PACKAGE_TEMPLATES
-    return [(p.name, p, (root / "templates" / p.name) if (root / "templates" / p.name).is_file() else None)
-            for p in sorted(PACKAGE_TEMPLATES.glob("*.tex.j2"))]
+
+    def own(src: Path) -> Path | None:  # (qbank's own source tree is a course whose templates/ are qbank's)
+        copy = root / "templates" / src.name
+        return copy if copy.is_file() and copy.resolve() != src.resolve() else None
+    return [(src.name, src, own(src)) for src in sorted(PACKAGE_TEMPLATES.glob("*.tex.j2"))]
 
 
 def copy_template(name: str, root: Path | None = None, force: bool = False) -> Path:

@@ -46,3 +46,11 @@ def test_an_unknown_template_or_a_linked_templates_folder_is_refused(tmp_bank, r
     assert r.exit_code == 2
     assert "templates is not a folder of the course (a link or a file): not writing into it" in r.output
     assert not list(elsewhere.iterdir())
+
+
+def test_in_qbanks_own_tree_the_templates_are_listed_as_qbanks():
+    """qbank's source tree is also a course whose templates/ are the package's: not a copy of its own."""
+    from generator.scaffold import document_templates
+
+    from .conftest import ROOT
+    assert [own for _, _, own in document_templates(ROOT)] == [None] * 6
