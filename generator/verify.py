@@ -527,7 +527,8 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
             except QbankError as e:
                 fail(f"version {label}, file {name}: {_why(e, build_dir / rel)}")
                 continue
-            _check_label(text, label, f"version {label}, file {name}", report, shown_as)
+            _check_label(text, label, f"version {label}, file {name}", report, shown_as,
+                         _prose_labels(build_dir / label / name.replace(".pdf", ".tex"), shown_as))
             if name == "key.pdf":
                 _check_marks(text, label, expected_marks.get(label, []), report)
             else:
@@ -540,6 +541,7 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
     folders = set()
     copies: list[tuple[dict, str]] = []  # (student, their copy's text) in roster order
     stamped: dict[str, set[str] | None] = {}  # per version: the cover fields its exam.tex marks for stamping
+    prose: dict[str, set[str]] = {}  # per version: labels its exam.tex writes in its text
     for s in students:
         if manifest.get("shard") and s["version"] not in labels:
             continue  # (issue 13) a shard lists the whole roster; it holds its own versions' students only
@@ -559,7 +561,10 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
         except QbankError as e:
             fail(f"{where}, file {rel}: {_why(e, build_dir / rel)}")
             continue
-        _check_label(text, s["version"], f"{where} (version {s['version']}), file {rel}", report, shown_as)
+        if s["version"] not in prose:
+            prose[s["version"]] = _prose_labels(build_dir / s["version"] / "exam.tex", shown_as)
+        _check_label(text, s["version"], f"{where} (version {s['version']}), file {rel}", report, shown_as,
+                     prose[s["version"]])
         cover = _normal(text.split("\f", 1)[0])
         if s["version"] not in stamped:
             stamped[s["version"]] = _stamped_fields(build_dir / s["version"] / "exam.tex")
@@ -851,14 +856,25 @@ def _check_exam_source(text: str, exam_tex: Path, label: str, total_points: int,
                                "print (compiled from another exam.tex?)")
 
 
-def _check_label(text: str, label: str, where: str, report: Report, shown_as: re.Pattern = _VERSION) -> None:
+def _prose_labels(tex: Path, shown_as: re.Pattern) -> set[str]:
+    """Labels a version's .tex writes out in its text ("Version B of this layer"): prose, not its label
+    (which it prints as ``\\qbversion``)."""
+    try:
+        return set(shown_as.findall(read_bytes(tex, MAX_JSON_BYTES).decode("utf-8", errors="replace").replace("~", " ")))
+    except QbankError:
+        return set()  # reported with the files
+
+
+def _check_label(text: str, label: str, where: str, report: Report, shown_as: re.Pattern = _VERSION,
+                 prose: set[str] = frozenset()) -> None:
+    """Every page shows this version's label and no other, but for labels its .tex writes in prose."""
     pages = [p for p in text.split("\f") if p.strip()]
     for n, page in enumerate(pages, 1):
-        shown_labels = set(shown_as.findall(page))
+        shown_labels = set(shown_as.findall(page)) - (prose - {label})
         if shown_labels and shown_labels != {label}:
             report.failures.append(f"{where}: page {n} says version {', '.join(sorted(shown_labels))}, expected {label}")
             return
-    if not any(shown_as.search(p) for p in pages):
+    if not any(label in shown_as.findall(p) for p in pages):
         report.failures.append(f"{where}: no version label found in its text")
 
 

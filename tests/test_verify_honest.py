@@ -169,3 +169,14 @@ def test_seated_roster_on_a_cover_without_a_seat_field(tmp_path):
     finally:
         os.chdir(old)
     assert r.exit_code == 0, r.output
+
+
+def test_problem_prose_that_names_a_version(tmp_path):
+    """A problem whose text says "Version B" (of a model, say) is not a version label: every version
+    passes. A swapped PDF is still caught: version B's exam as version A's fails."""
+    root = make_course(tmp_path, ["argmax-attention"])
+    add_to_problem(root, "argmax-attention", "Version B of this layer, below, returns the winning value only.")
+    build_and_verify(root)
+    shutil.copy(root / "o" / "B" / "exam.pdf", root / "o" / "A" / "exam.pdf")
+    r = CliRunner().invoke(main, ["verify", str(root / "o")])
+    assert r.exit_code == 1 and "version A, file exam.pdf:" in r.output, r.output
