@@ -114,6 +114,7 @@ def build(exam_path: str | Path | None = None, *, bank: str | Path | None = None
                     layouts.update(_equalize_pages(built, stage, layouts, jobs, progress))
                     result.warnings += layout_warnings(layouts, stage)
                     _print_files(exam, built, stage, layouts, jobs, duplex, progress)
+                    built.duplex = duplex
                 # Last: the manifest binds every file written, PDFs included, by its hash.
                 write_file(stage, "manifest.json", built.manifest_json(file_hashes(stage)))
     except OSError as e:  # disk full, permissions: the previous build is untouched
@@ -224,6 +225,7 @@ def merge(shards: list[str | Path], out: str | Path, *, force: bool = False,
                 else:
                     unite_pdfs([stage / v["label"] / "exam.pdf" for v in versions], stage / "print-all.pdf",
                                duplex=first["shard"]["duplex"])
+                built.duplex = first["shard"]["duplex"]
             write_file(stage, "manifest.json", built.manifest_json(file_hashes(stage)))
     except OSError as e:
         raise OutputError(f"cannot write {e.filename or out}: {e.strerror or e}") from e

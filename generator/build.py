@@ -792,6 +792,8 @@ class BuildPlan:
     """Per version: problem number → blank pages after it, so all versions' pages line up."""
     shard: dict | None = None
     """With --shard: index, count, the whole build's number of versions, duplex (kept in the manifest)."""
+    duplex: bool | None = None
+    """With PDFs: whether print-all.pdf has a blank page after each odd-length exam (kept in the manifest)."""
 
     def page_breaks(self, r: Rendered) -> list[bool]:
         """Per problem of a version: may blank pages follow it? (Only before a page break.)"""
@@ -836,6 +838,8 @@ class BuildPlan:
             data["students"] = self.students
         if self.shard:
             data["shard"] = self.shard
+        if self.duplex is not None:
+            data["duplex"] = self.duplex
         return dumps(data)
 
 

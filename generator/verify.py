@@ -586,8 +586,11 @@ def _check_pdfs(build_dir: Path, manifest: dict, labels: list[str], expected_mar
         else:
             parts = [(f"version {label}'s exam", "\f".join(exams[label])) for label in labels if label in exams]
             whole = len(parts) == len(labels)
-        if whole:  # a copy that cannot be read is reported already
-            _check_print_file(build_dir, parts, report)
+        duplex = manifest.get("duplex")
+        if duplex is not None and not isinstance(duplex, bool):
+            fail(f"file manifest.json: field duplex is {duplex!r}, not true or false")
+        elif whole:  # a copy that cannot be read is reported already
+            _check_print_file(build_dir, parts, report, duplex)
 
 
 def _words(text: str) -> collections.Counter:
@@ -630,9 +633,11 @@ def _check_copy(copy: list[str], exam: list[str], student: dict, where: str, rep
             return
 
 
-def _check_print_file(build_dir: Path, parts: list[tuple[str, str]], report: Report) -> None:
+def _check_print_file(build_dir: Path, parts: list[tuple[str, str]], report: Report,
+                      duplex: bool | None = None) -> None:
     """print-all.pdf holds every copy (students' in roster order, else the versions'), each as read on its
-    own, each followed by a blank page when its page count is odd (--duplex) or none after any (--no-duplex)."""
+    own, each followed by a blank page when its page count is odd (--duplex) or none after any (--no-duplex).
+    ``duplex``: as the manifest records it (builds before it did: None, read from the page count)."""
     fail = report.failures.append
     try:
         pages = pdf_text(build_dir / "print-all.pdf").split("\f")
@@ -642,7 +647,8 @@ def _check_print_file(build_dir: Path, parts: list[tuple[str, str]], report: Rep
     if pages and pages[-1] == "":
         pages.pop()  # pdftotext ends every page with a form feed
     split = [(name, text.split("\f")[:-1] if text.endswith("\f") else text.split("\f")) for name, text in parts]
-    duplex = sum(len(p) + len(p) % 2 for _, p in split) == len(pages)
+    if duplex is None:
+        duplex = sum(len(p) + len(p) % 2 for _, p in split) == len(pages)
     at = 0
     for name, own in split:
         got = pages[at:at + len(own)]

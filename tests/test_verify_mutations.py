@@ -182,6 +182,20 @@ def print_all_of_versions(folder):
     rehash(folder, "print-all.pdf")
 
 
+def print_all_single_sided(folder):
+    """print-all.pdf of a --duplex build made again without its blank backs, hash rewritten."""
+    import pikepdf
+    with pikepdf.open(folder / "print-all.pdf") as pdf:
+        before = len(pdf.pages)
+        for i in reversed(range(len(pdf.pages))):
+            if not pdf.pages[i].get("/Contents"):  # a blank back
+                del pdf.pages[i]
+        assert len(pdf.pages) < before, "the build has no blank backs to remove: make its exams odd-length"
+        pdf.save(folder / "single.pdf")
+    os.replace(folder / "single.pdf", folder / "print-all.pdf")
+    rehash(folder, "print-all.pdf")
+
+
 def copy_and_its_entry_deleted(folder):
     """A student's folder deleted and dropped from the manifest's files: that student gets no exam."""
     shutil.rmtree(folder / "students" / "3031")
@@ -385,6 +399,10 @@ MUTATIONS = {
     "print-all.pdf of unstamped exams, rehashed": (print_all_of_versions,
                                                    "file print-all.pdf: student 3031's exam (pages 1-"),
     "print-all.pdf replaced": (lambda f: shutil.copy(f / "A/exam.pdf", f / "print-all.pdf"), "file print-all.pdf: SHA-256"),
+    "print-all.pdf of a --duplex build without its blank backs, rehashed": (
+        print_all_single_sided, "file print-all.pdf: page "),
+    "duplex in the manifest not a boolean": (set_manifest(["duplex"], "yes"),
+                                             "file manifest.json: field duplex is 'yes', not true or false"),
     "padding with a junk key": (padding_junk, "version A, file manifest.json: field padding"),
     "a file outside the build listed": (set_manifest(["files", "../../../etc/hostname"], "0" * 64),
                                         "manifest.json: field files names '../../../etc/hostname'"),
