@@ -19,17 +19,23 @@ pytestmark = [pytest.mark.pdf, pytest.mark.xdist_group("pdf")]
 ROSTER = "name,sid\nAda Lovelace,3031\nBob Baker,3032\n"
 
 
-def build_and_verify(root: Path) -> str:
-    """Build the course's tiny exam with a roster and PDFs, then verify it; verify's output."""
-    (root / "roster.csv").write_text(ROSTER)
+def run_in(root: Path, *commands: list[str]):
+    """Run qbank commands in the course folder ``root``; each but the last must succeed. The last one's result."""
     old = os.getcwd()
     os.chdir(root)
     try:
-        r = CliRunner().invoke(main, ["build", "bank/exams/tiny.yaml", "--out", "o", "--roster", "roster.csv"])
-        assert r.exit_code == 0, r.output
-        r = CliRunner().invoke(main, ["verify", "o"])
+        for cmd in commands[:-1]:
+            r = CliRunner().invoke(main, cmd)
+            assert r.exit_code == 0, (cmd, r.output)
+        return CliRunner().invoke(main, commands[-1])
     finally:
         os.chdir(old)
+
+
+def build_and_verify(root: Path) -> str:
+    """Build the course's tiny exam with a roster and PDFs, then verify it; verify's output."""
+    (root / "roster.csv").write_text(ROSTER)
+    r = run_in(root, ["build", "bank/exams/tiny.yaml", "--out", "o", "--roster", "roster.csv"], ["verify", "o"])
     assert r.exit_code == 0, r.output
     return r.output
 
@@ -117,19 +123,12 @@ def test_parts_numbered_with_their_problem(tmp_path):
 def test_a_given_point_labelled_in_a_tikz_picture(tmp_path):
     """A TikZ node labelled with a given vector ($x = (2, 3)$) that is also an answer (the neuron's
     gradient is x when it is active) is printed by exam.tex: no leak."""
-    old = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        assert CliRunner().invoke(main, ["init", "."]).exit_code == 0
-        spec = tmp_path / "bank" / "problems" / "example-neuron" / "problem.yaml"
-        spec.write_text(re.sub(r"\n  n: 3 ", "\n  n: 2 ", spec.read_text()))
-        add_to_problem(tmp_path, "example-neuron", "\\begin{tikzpicture}\\draw[->] (0,0) -- (<< params.x[0] >>,"
-                       "<< params.x[1] >>) node[right] {$x = << params.x|vec >>$};\\end{tikzpicture}")
-        r = CliRunner().invoke(main, ["build", "--seed", "1", "--out", "o"])
-        assert r.exit_code == 0, r.output
-        r = CliRunner().invoke(main, ["verify", "o"])
-    finally:
-        os.chdir(old)
+    assert run_in(tmp_path, ["init", "."]).exit_code == 0
+    spec = tmp_path / "bank" / "problems" / "example-neuron" / "problem.yaml"
+    spec.write_text(re.sub(r"\n  n: 3 ", "\n  n: 2 ", spec.read_text()))
+    add_to_problem(tmp_path, "example-neuron", "\\begin{tikzpicture}\\draw[->] (0,0) -- (<< params.x[0] >>,"
+                   "<< params.x[1] >>) node[right] {$x = << params.x|vec >>$};\\end{tikzpicture}")
+    r = run_in(tmp_path, ["build", "--seed", "1", "--out", "o"], ["verify", "o"])
     assert r.exit_code == 0, r.output
 
 
@@ -159,15 +158,8 @@ def test_seated_roster_on_a_cover_without_a_seat_field(tmp_path):
     exam.write_text(exam.read_text().replace("seed: 5\n", "seed: 5\ncover_fields: [Name (printed), Student ID]\n"))
     (root / "seating.csv").write_text("sid,row,seat\n3031,1,1\n3032,1,2\n")
     (root / "roster.csv").write_text(ROSTER)
-    old = os.getcwd()
-    os.chdir(root)
-    try:
-        r = CliRunner().invoke(main, ["build", "bank/exams/tiny.yaml", "--out", "o", "--roster", "roster.csv",
-                                      "--seating", "seating.csv"])
-        assert r.exit_code == 0, r.output
-        r = CliRunner().invoke(main, ["verify", "o"])
-    finally:
-        os.chdir(old)
+    r = run_in(root, ["build", "bank/exams/tiny.yaml", "--out", "o", "--roster", "roster.csv", "--seating",
+                      "seating.csv"], ["verify", "o"])
     assert r.exit_code == 0, r.output
 
 
