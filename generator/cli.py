@@ -285,9 +285,9 @@ def export(build_dir, latex, as_zip, out, force):
 @click.option("--course", default=None, help="The course's name, for the README and the example exam.")
 def init(directory, course):
     """Create a course repository in DIRECTORY: a bank with two example problems, an example exam,
-    a README for course staff, a .gitignore and a CI workflow."""
+    a README for course staff, a .gitignore, a CI workflow, and a .venv that runs this qbank."""
     path = scaffold.init_course(directory, course)
-    q = _this_qbank()
+    q = ".venv/bin/qbank" if (Path(path) / ".venv" / "bin" / "qbank").exists() else _this_qbank()
     steps = f"{q} check && {q} build && {q} verify output/example"
     if Path(path).resolve() == Path.cwd().resolve():
         click.echo(f"Created a course in the current folder. Next: {steps}")

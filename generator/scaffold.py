@@ -163,7 +163,34 @@ def init_course(target: Path, course: str | None = None) -> Path:
         **problem_files("example-choice", True, "bank/problems/example-choice/"),
     }
     _write_tree(target, files)
+    if not (target / ".venv").exists():  # (a .venv the course made itself, qbank installed in it, is kept)
+        link_environment(target / ".venv")
     return target
+
+
+def link_environment(venv: Path) -> None:
+    """A virtual environment at ``venv`` that runs this qbank: its ``bin/qbank`` and ``bin/pytest`` use
+    the packages of the environment qbank runs in (linked by a ``.pth`` file, not copied), so a new
+    course runs ``.venv/bin/qbank check`` at once, offline. Installing qbank into it (the course
+    README's set-up line) replaces the link with a copy of its own."""
+    import importlib.util
+    import site
+    import sys
+    import sysconfig
+    import venv as venvs
+    venv = venv.absolute()  # the scripts' #! line must hold wherever they are run from
+    venvs.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(venv)
+    own = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
+    linked = [*site.getsitepackages(), *([site.getusersitepackages()] if site.ENABLE_USER_SITE else [])]
+    # addsitedir, not a plain path: the linked folders' own .pth files (editable installs) must run too
+    (own / "qbank-link.pth").write_text("".join(f"import site; site.addsitedir({d!r})\n" for d in linked))
+    scripts = {"qbank": "from generator.cli import main"}
+    if importlib.util.find_spec("pytest") is not None:
+        scripts["pytest"] = "from pytest import console_main as main"
+    bindir = Path(sysconfig.get_path("scripts", vars={"base": str(venv), "platbase": str(venv)}))
+    for name, line in scripts.items():
+        (bindir / name).write_text(f"#!{bindir / 'python'}\nimport sys\n{line}\nsys.exit(main())\n")
+        (bindir / name).chmod(0o755)
 
 
 def document_templates(root: Path) -> list[tuple[str, Path, Path | None]]:

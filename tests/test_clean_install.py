@@ -69,6 +69,10 @@ def test_a_course_from_a_plain_install(installed):
         r = run(cmd, cwd, env)
         assert r.returncode == 0, (cmd, r.stdout, r.stderr)
     course = empty / "course"
+    # init left the course a .venv running this qbank: no pip step, qbank not on PATH
+    bare = {**env, "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    own = run([".venv/bin/qbank", "list"], course, bare)
+    assert own.returncode == 0 and "softmax-temperature" in own.stdout, (own.stdout, own.stderr)
     cover = course / "templates" / "exam.tex.j2"
     cover.write_text(cover.read_text().replace("Do not turn this page", "Keep this page closed"))
     header = (course / "bank" / "exams" / "example.yaml").read_text().split("\nproblems:")[0]
