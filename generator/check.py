@@ -8,7 +8,6 @@ import os
 import re
 import sys
 import tempfile
-import threading
 import time
 import types
 from concurrent.futures import ThreadPoolExecutor
@@ -84,13 +83,13 @@ def _same_code(a: types.CodeType, b: types.CodeType) -> bool:
 
 
 def _calls(fn: Any, args: tuple, target: types.CodeType) -> bool:
-    """Whether ``fn(*args)`` runs ``target``'s code, directly or through helpers (this thread only)."""
+    """Whether ``fn(*args)`` runs ``target``'s code, directly or through helpers (in this thread: a
+    profile function set by sys.setprofile sees only the thread that set it)."""
     hit = False
-    me = threading.get_ident()
 
     def profile(frame, event, arg):
         nonlocal hit
-        if event == "call" and frame.f_code is target and threading.get_ident() == me:
+        if event == "call" and frame.f_code is target:
             hit = True
     old = sys.getprofile()
     sys.setprofile(profile)
