@@ -191,17 +191,21 @@ _VERSION = re.compile(r"Version ([A-Z]{1,4})\b")
 _LABEL_WORD = re.compile(r"(?<![\\A-Za-z])([A-Za-z]+):?(?:\s|~|\\[,;: ])*\\qbversion(?![A-Za-z])")
 
 
+def _tex_text(path: Path) -> str | None:
+    """A build's .tex as text, or None when it cannot be read (reported with the files)."""
+    try:
+        return read_bytes(path, MAX_JSON_BYTES).decode("utf-8", errors="replace")
+    except QbankError:
+        return None
+
+
 def _label_pattern(build_dir: Path, labels: list[str]) -> re.Pattern:
     """How the build's PDFs print a version label: "Version A", or as its exam.tex and key.tex print
     ``\\qbversion`` after another word ("Form A")."""
     words = set()
     for label in labels:
         for name in ("exam.tex", "key.tex"):
-            try:
-                words |= set(_LABEL_WORD.findall(read_bytes(build_dir / label / name, MAX_JSON_BYTES).decode(
-                    "utf-8", errors="replace")))
-            except QbankError:
-                pass  # reported with the files
+            words |= set(_LABEL_WORD.findall(_tex_text(build_dir / label / name) or ""))
     if not words - {"Version"}:
         return _VERSION
     return re.compile(rf"\b(?:{'|'.join(sorted(map(re.escape, words | {'Version'})))}):? ([A-Z]{{1,4}})\b")
@@ -600,11 +604,8 @@ def _words(text: str) -> collections.Counter:
 def _stamped_fields(exam_tex: Path) -> set[str] | None:
     """The fields a version's copies get stamped: those its exam.tex marks (``\\qbmark{seat}``; an exam
     whose cover_fields leave out "Row and seat" has no seat stamped), or None when it cannot be read."""
-    try:
-        tex = read_bytes(exam_tex, MAX_JSON_BYTES).decode("utf-8", errors="replace")
-    except QbankError:
-        return None  # reported with the files
-    return set(re.findall(r"\\qbmark\{([\w-]+)\}", tex))
+    tex = _tex_text(exam_tex)
+    return None if tex is None else set(re.findall(r"\\qbmark\{([\w-]+)\}", tex))
 
 
 def _check_copy(copy: list[str], exam: list[str], student: dict, where: str, report: Report,
@@ -768,10 +769,10 @@ def _check_exam_leaks(text: str, exam_tex: Path, label: str, marks: list[list[st
     An exam legitimately gives some answers' values (the features of the image a shifted one is
     a copy of, every sequence of a beam-search tree, a parameter that equals an answer); the same
     value printed once more is a leak. Counted in tokens, within lines of the PDF's text."""
-    try:
-        source = _printed(read_bytes(exam_tex, MAX_JSON_BYTES).decode("utf-8", errors="replace"), total_points)
-    except QbankError:
-        return  # reported with the files
+    tex = _tex_text(exam_tex)
+    if tex is None:
+        return
+    source = _printed(tex, total_points)
     lines = _pdf_lines(text)
     for tag, latex in marks:
         tokens = _latex_tokens(latex)
@@ -839,10 +840,9 @@ def _check_exam_source(text: str, exam_tex: Path, label: str, total_points: int,
     (:data:`_TEX_NUMBER`), as many numbers as it has such commands may be foreign, and a tuple
     holding one of them. Where it numbers with two counters (:data:`_COUNTERS`), a line's first
     number 2.1 and its last (2.1) are labels."""
-    try:
-        tex = read_bytes(exam_tex, MAX_JSON_BYTES).decode("utf-8", errors="replace")
-    except QbankError:
-        return  # reported with the files
+    tex = _tex_text(exam_tex)
+    if tex is None:
+        return
     source = _printed(tex, total_points, whole_pictures=True)  # (a picture's coordinates are this exam.tex's too)
     forms, computed_n = _tex_numbers(tex)
     numbers = {t for t in source.split("\0") if _NUMBER.fullmatch(t)} | forms
@@ -865,10 +865,7 @@ def _check_exam_source(text: str, exam_tex: Path, label: str, total_points: int,
 def _prose_labels(tex: Path, shown_as: re.Pattern) -> set[str]:
     """Labels a version's .tex writes out in its text ("Version B of this layer"): prose, not its label
     (which it prints as ``\\qbversion``)."""
-    try:
-        return set(shown_as.findall(read_bytes(tex, MAX_JSON_BYTES).decode("utf-8", errors="replace").replace("~", " ")))
-    except QbankError:
-        return set()  # reported with the files
+    return set(shown_as.findall((_tex_text(tex) or "").replace("~", " ")))
 
 
 def _check_label(text: str, label: str, where: str, report: Report, shown_as: re.Pattern = _VERSION,
