@@ -171,7 +171,7 @@ def init_course(target: Path, course: str | None = None) -> Path:
 def link_environment(venv: Path) -> None:
     """A virtual environment at ``venv`` that runs this qbank: its ``bin/qbank`` and ``bin/pytest`` use
     the packages of the environment qbank runs in (linked by a ``.pth`` file, not copied), so a new
-    course runs ``.venv/bin/qbank check`` at once, offline. Installing qbank into it (the course
+    course runs ``.venv/bin/qbank check`` at once, with no pip step (no download). Installing qbank into it (the course
     README's set-up line) replaces the link with a copy of its own."""
     import importlib.util
     import site
